@@ -1,0 +1,31 @@
+import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
+import { migrationSource } from './migration-source.js';
+
+// Return bigint columns (version, journal ids) as JS numbers; they stay far below 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
+
+export interface DatabaseOptions {
+  url: string;
+  poolMax?: number;
+}
+
+export function createKnex({ url, poolMax = 10 }: DatabaseOptions): Knex {
+  return knexFactory({
+    client: 'pg',
+    connection: { connectionString: url, application_name: 'roster' },
+    pool: { min: 0, max: poolMax },
+    migrations: { migrationSource, tableName: 'knex_migrations' },
+  });
+}
+
+export async function migrateToLatest(knex: Knex): Promise<string[]> {
+  const [, applied] = (await knex.migrate.latest()) as [number, string[]];
+  return applied;
+}
+
+/** True when every migration Roster knows has been applied. */
+export async function migrationsAreCurrent(knex: Knex): Promise<boolean> {
+  const [, pending] = (await knex.migrate.list()) as [unknown[], unknown[]];
+  return pending.length === 0;
+}
