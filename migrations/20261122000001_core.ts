@@ -45,6 +45,14 @@ export async function up(knex: Knex): Promise<void> {
     );
     CREATE INDEX group_members_member ON group_members (member_id);
 
+    -- Exact resource counts for unfiltered list responses (totalResults), kept by the write path in
+    -- the same transaction, so a page of an unfiltered list never counts a million rows.
+    CREATE TABLE resource_counts (
+      resource_type text PRIMARY KEY,
+      total bigint NOT NULL
+    );
+    INSERT INTO resource_counts VALUES ('User', 0), ('Group', 0);
+
     CREATE TABLE api_tokens (
       id uuid PRIMARY KEY,
       name text NOT NULL,

@@ -13,7 +13,7 @@ interface Migration {
 const migrations: ReadonlyArray<readonly [string, Migration]> = [['20261122000001_core', core]];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {
-  getMigrations: async () => migrations,
+  getMigrations: async () => [...migrations],
   getMigrationName: ([name]) => name,
   getMigration: async ([, migration]) => migration,
 };

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createTestDatabase } from './database.js';
+import { createTestDatabase } from './support/database.js';
 
 test('a test database is created, migrated and dropped', async () => {
   const db = await createTestDatabase();

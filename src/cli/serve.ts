@@ -1,0 +1,66 @@
+/**
+ * `roster serve` (what `npm start` runs): open the database, apply migrations, make sure a token
+ * exists, listen, print how to call Roster, and shut down cleanly on SIGTERM/SIGINT.
+ */
+import type { Server } from 'node:http';
+import { countActiveTokens, createToken } from '../auth/token-store.js';
+import { SCOPES } from '../auth/scopes.js';
+import type { RosterConfig } from '../config/env.js';
+import { openDatabase } from '../db/database.js';
+import { migrateToLatest } from '../db/knex.js';
+import { createApp } from '../http/app.js';
+import { logger } from '../logging/logger.js';
+import { WritePath } from '../write/write-path.js';
+
+export async function serve(config: RosterConfig): Promise<void> {
+  const database = await openDatabase(config);
+  const applied = await migrateToLatest(database.knex);
+  if (applied.length > 0) logger.info('migrations applied', { applied });
+
+  let firstToken: string | undefined;
+  if (!config.bootstrapToken && (await countActiveTokens(database.knex)) === 0) {
+    firstToken = (await createToken(database.knex, 'bootstrap', [...SCOPES])).token;
+  }
+
+  const app = createApp({ db: database.knex, writePath: new WritePath(database.knex), config });
+  const server: Server = await new Promise((resolve) => {
+    const listening = app.listen(config.port, config.host, () => resolve(listening));
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  const baseUrl = `${config.publicUrl ?? `http://${host}:${port}`}/scim/v2`;
+  printWelcome(baseUrl, firstToken, config.bootstrapToken !== undefined, database.embedded);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('shutting down', { signal });
+    server.closeIdleConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await database.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+function printWelcome(baseUrl: string, firstToken: string | undefined, bootstrapFromEnv: boolean, embedded: boolean): void {
+  const lines = [
+    '',
+    `Roster is running. SCIM base URL: ${baseUrl}`,
+    embedded ? '  Database: embedded PostgreSQL (set DATABASE_URL to use your own server)' : '  Database: DATABASE_URL',
+  ];
+  if (firstToken) {
+    lines.push(
+      `  Bearer token (shown once, all scopes): ${firstToken}`,
+      `  Try: curl -H "Authorization: Bearer ${firstToken}" ${baseUrl}/Users`,
+    );
+  } else if (bootstrapFromEnv) {
+    lines.push('  Bearer token: the value of ROSTER_BOOTSTRAP_TOKEN (all scopes)', `  Try: curl -H "Authorization: Bearer $ROSTER_BOOTSTRAP_TOKEN" ${baseUrl}/Users`);
+  } else {
+    lines.push('  Bearer token: the one printed at first start, or make one: npm run roster -- token create --name me --scope scim:write');
+  }
+  process.stdout.write(lines.join('\n') + '\n\n');
+}

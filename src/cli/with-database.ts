@@ -1,0 +1,15 @@
+import type { Knex } from 'knex';
+import { loadConfig } from '../config/env.js';
+import { openDatabase } from '../db/database.js';
+import { migrateToLatest } from '../db/knex.js';
+
+/** Opens the configured database (migrated), runs a CLI action, and closes it again. */
+export async function withDatabase<T>(action: (db: Knex) => Promise<T>): Promise<T> {
+  const database = await openDatabase(loadConfig());
+  try {
+    await migrateToLatest(database.knex);
+    return await action(database.knex);
+  } finally {
+    await database.close();
+  }
+}

@@ -1,0 +1,20 @@
+/** The shape of one journal entry as the write path records it. */
+export type JournalSource = 'scim' | 'bulk' | 'cli' | 'import' | 'policy' | 'sync' | 'auth' | 'system';
+
+export interface Actor {
+  /** Token or operator name. */
+  name: string;
+  source: JournalSource;
+  requestId: string;
+}
+
+export interface JournalEntryInput {
+  action: string;
+  resourceType?: 'User' | 'Group' | undefined;
+  resourceId?: string | undefined;
+  before?: unknown;
+  after?: unknown;
+  /** What changed: attribute paths with before/after, or membership deltas. */
+  changes?: unknown;
+  reason?: unknown;
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+/** The `roster` command line: serve (default), migrate, token. */
+import { Command } from 'commander';
+import { registerTokenCommands, UsageError } from './cli/token.js';
+import { serve } from './cli/serve.js';
+import { withDatabase } from './cli/with-database.js';
+import { ConfigError, loadConfig } from './config/env.js';
+import { migrateToLatest } from './db/knex.js';
+import { logger, setLogLevel } from './logging/logger.js';
+
+const program = new Command('roster').description('Roster: SCIM 2.0 provisioning gateway');
+
+program
+  .command('serve', { isDefault: true })
+  .description('start the SCIM server (applies migrations first)')
+  .action(async () => {
+    const config = loadConfig();
+    setLogLevel(config.logLevel);
+    await serve(config);
+  });
+
+program
+  .command('migrate')
+  .description('apply pending database migrations')
+  .action(async () => {
+    await withDatabase(async (db) => {
+      const applied = await migrateToLatest(db);
+      process.stdout.write(applied.length ? `Applied: ${applied.join(', ')}\n` : 'The database is up to date.\n');
+    });
+  });
+
+registerTokenCommands(program);
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  if (error instanceof ConfigError || error instanceof UsageError) {
+    process.stderr.write(`${error.message}\n`);
+    process.exit(2);
+  }
+  logger.error('roster failed', { error: (error as Error)?.message });
+  process.stderr.write(`${(error as Error)?.message ?? String(error)}\n`);
+  process.exit(1);
+});

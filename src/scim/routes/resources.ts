@@ -1,0 +1,95 @@
+/**
+ * /Users and /Groups (RFC 7644 §3.3–3.6), served by Roster itself rather than scimmy-routers:
+ * see docs/decisions/0001-own-resource-endpoints.md for the defects this avoids.
+ */
+import { Router, type Request, type Response } from 'express';
+import { requireScope } from '../../http/auth.js';
+import { sendScim } from '../../http/scim-response.js';
+import type { ResourceRow } from '../../store/rows.js';
+import { findResource } from '../../store/resource-store.js';
+import { methodNotAllowed } from './method-not-allowed.js';
+import { notFound } from '../errors.js';
+import { etagOf, ifNoneMatchHits } from '../etag.js';
+import { listResources, renderRows } from '../list.js';
+import { readListQuery } from '../list-query.js';
+import { OPERATIONS } from '../operations.js';
+import { parseSelection } from '../projection.js';
+import { resourceLocation, ENDPOINT_BY_TYPE } from '../render.js';
+import type { ResourceTypeName } from '../schema/urns.js';
+import { actorOf, baseUrlOf, type ScimDependencies } from './context.js';
+
+const idParam = (req: Request): string => String(req.params.id);
+const queryText = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+
+export function resourceRouter(type: ResourceTypeName, deps: ScimDependencies): Router {
+  const router = Router();
+  const read = requireScope('scim:read');
+  const write = requireScope('scim:write');
+  const operations = OPERATIONS[type];
+  const path = `/${ENDPOINT_BY_TYPE[type]}`;
+
+  async function respondWithResource(req: Request, res: Response, row: ResourceRow, status: number): Promise<void> {
+    const selection = parseSelection(type, queryText(req.query.attributes), queryText(req.query.excludedAttributes));
+    const [body] = await renderRows(deps.db, type, [row], selection, baseUrlOf(req, deps.publicUrl));
+    res.setHeader('ETag', etagOf(row.version));
+    sendScim(res, status, body);
+  }
+
+  router.get(path, read, async (req, res) => {
+    const query = readListQuery(req.query as Record<string, unknown>, deps.limits);
+    sendScim(res, 200, await listResources(deps.db, type, query, baseUrlOf(req, deps.publicUrl)));
+  });
+
+  router.post(`${path}/.search`, read, async (req, res) => {
+    const query = readListQuery((req.body ?? {}) as Record<string, unknown>, deps.limits);
+    sendScim(res, 200, await listResources(deps.db, type, query, baseUrlOf(req, deps.publicUrl)));
+  });
+
+  router.post(path, write, async (req, res) => {
+    const row = await deps.writePath.run(actorOf(req, 'scim'), (context) => operations.create(context, req.body));
+    res.setHeader('Location', resourceLocation(baseUrlOf(req, deps.publicUrl), type, row.id));
+    await respondWithResource(req, res, row, 201);
+  });
+
+  router.get(`${path}/:id`, read, async (req, res) => {
+    const row = await findResource(deps.db, type, idParam(req));
+    if (!row) throw notFound(`${type} ${req.params.id} not found`);
+    if (ifNoneMatchHits(req.get('if-none-match'), row.version)) {
+      res.setHeader('ETag', etagOf(row.version));
+      res.status(304).end();
+      return;
+    }
+    await respondWithResource(req, res, row, 200);
+  });
+
+  router.put(`${path}/:id`, write, async (req, res) => {
+    const { row } = await deps.writePath.run(actorOf(req, 'scim'), (context) =>
+      operations.replace(context, idParam(req), req.body, { ifMatch: req.get('if-match') }),
+    );
+    await respondWithResource(req, res, row, 200);
+  });
+
+  router.patch(`${path}/:id`, write, async (req, res) => {
+    const { row } = await deps.writePath.run(actorOf(req, 'scim'), (context) =>
+      operations.patch(context, idParam(req), req.body, { ifMatch: req.get('if-match') }),
+    );
+    // A group's representation carries its whole member list; RFC 7644 §3.5.2 lets PATCH answer
+    // 204, which keeps a one-member change O(1) for large groups unless the client asks for attributes.
+    if (type === 'Group' && req.query.attributes === undefined) {
+      res.setHeader('ETag', etagOf(row.version));
+      res.status(204).end();
+      return;
+    }
+    await respondWithResource(req, res, row, 200);
+  });
+
+  router.delete(`${path}/:id`, write, async (req, res) => {
+    await deps.writePath.run(actorOf(req, 'scim'), (context) => operations.remove(context, idParam(req), { ifMatch: req.get('if-match') }));
+    res.status(204).end();
+  });
+
+  router.all(path, methodNotAllowed('GET, POST'));
+  router.all(`${path}/.search`, methodNotAllowed('POST'));
+  router.all(`${path}/:id`, methodNotAllowed('GET, PUT, PATCH, DELETE'));
+  return router;
+}

@@ -1,0 +1,125 @@
+/**
+ * Group membership rows. Every operation touches only the rows it names, so adding one member to a
+ * 100,000-member group costs one index lookup and one insert.
+ */
+import type { Knex } from 'knex';
+import { isResourceId } from './rows.js';
+
+export interface MemberRow {
+  value: string;
+  type: 'User' | 'Group';
+  display?: string;
+}
+
+export interface GroupRef {
+  value: string;
+  display?: string;
+  type: 'direct';
+}
+
+/** Adds members; returns those that were not members before (existing ones are left as they are). */
+export async function addMembers(tx: Knex.Transaction, groupId: string, members: readonly MemberRow[]): Promise<MemberRow[]> {
+  if (members.length === 0) return [];
+  const { rows } = (await tx.raw(
+    `INSERT INTO group_members (group_id, member_id, member_type)
+     SELECT ?, m.id, m.type FROM unnest(?::uuid[], ?::text[]) AS m(id, type)
+     ON CONFLICT (group_id, member_id) DO NOTHING
+     RETURNING member_id AS value, member_type AS type`,
+    [groupId, members.map((m) => m.value), members.map((m) => m.type)],
+  )) as { rows: MemberRow[] };
+  return rows;
+}
+
+export async function removeMembers(tx: Knex.Transaction, groupId: string, memberIds: readonly string[]): Promise<MemberRow[]> {
+  const ids = memberIds.filter(isResourceId);
+  if (ids.length === 0) return [];
+  const { rows } = (await tx.raw(
+    `DELETE FROM group_members WHERE group_id = ? AND member_id = ANY(?::uuid[])
+     RETURNING member_id AS value, member_type AS type`,
+    [groupId, ids],
+  )) as { rows: MemberRow[] };
+  return rows;
+}
+
+export async function removeAllMembers(tx: Knex.Transaction, groupId: string): Promise<MemberRow[]> {
+  const { rows } = (await tx.raw(
+    `DELETE FROM group_members WHERE group_id = ? RETURNING member_id AS value, member_type AS type`,
+    [groupId],
+  )) as { rows: MemberRow[] };
+  return rows;
+}
+
+/** Removes a deleted user or group from every group; returns the ids of the groups it left. */
+export async function removeFromAllGroups(tx: Knex.Transaction, memberId: string): Promise<string[]> {
+  const { rows } = (await tx.raw(`DELETE FROM group_members WHERE member_id = ? RETURNING group_id`, [memberId])) as {
+    rows: Array<{ group_id: string }>;
+  };
+  return rows.map((row) => row.group_id);
+}
+
+/** Which of these candidate members name no existing user or group (of the stated type, if any). */
+export async function findMissingMembers(db: Knex, members: readonly MemberRow[]): Promise<string[]> {
+  const wellFormed = members.filter((m) => isResourceId(m.value));
+  const malformed = members.filter((m) => !isResourceId(m.value)).map((m) => m.value);
+  if (wellFormed.length === 0) return malformed;
+  const { rows } = (await db.raw(
+    `SELECT m.id::text AS id FROM unnest(?::uuid[], ?::text[]) AS m(id, type)
+     WHERE NOT (
+       (m.type = 'User' AND EXISTS (SELECT 1 FROM users u WHERE u.id = m.id)) OR
+       (m.type = 'Group' AND EXISTS (SELECT 1 FROM groups g WHERE g.id = m.id))
+     )`,
+    [wellFormed.map((m) => m.value), wellFormed.map((m) => m.type)],
+  )) as { rows: Array<{ id: string }> };
+  return [...malformed, ...rows.map((row) => row.id)];
+}
+
+/** Resolves the type of members given without one: a User if such a user exists, else a Group. */
+export async function resolveMemberTypes(db: Knex, ids: readonly string[]): Promise<Map<string, 'User' | 'Group'>> {
+  const valid = ids.filter(isResourceId);
+  const types = new Map<string, 'User' | 'Group'>();
+  if (valid.length === 0) return types;
+  const { rows } = (await db.raw(
+    `SELECT id::text AS id, 'User' AS type FROM users WHERE id = ANY(?::uuid[])
+     UNION ALL SELECT id::text, 'Group' FROM groups WHERE id = ANY(?::uuid[])`,
+    [valid, valid],
+  )) as { rows: Array<{ id: string; type: 'User' | 'Group' }> };
+  for (const row of rows) types.set(row.id, row.type);
+  return types;
+}
+
+/** Members of each group, with a display name, in one query for a page of groups. */
+export async function membersOf(db: Knex, groupIds: readonly string[]): Promise<Map<string, MemberRow[]>> {
+  const result = new Map<string, MemberRow[]>(groupIds.map((id) => [id, []]));
+  if (groupIds.length === 0) return result;
+  const { rows } = (await db.raw(
+    `SELECT gm.group_id, gm.member_id AS value, gm.member_type AS type,
+            COALESCE(u.resource->>'displayName', u.resource->>'userName', g.resource->>'displayName') AS display
+     FROM group_members gm
+     LEFT JOIN users u ON gm.member_type = 'User' AND u.id = gm.member_id
+     LEFT JOIN groups g ON gm.member_type = 'Group' AND g.id = gm.member_id
+     WHERE gm.group_id = ANY(?::uuid[])
+     ORDER BY gm.group_id, gm.added_at, gm.member_id`,
+    [[...groupIds]],
+  )) as { rows: Array<MemberRow & { group_id: string; display: string | null }> };
+  for (const row of rows) {
+    result.get(row.group_id)?.push({ value: row.value, type: row.type, ...(row.display ? { display: row.display } : {}) });
+  }
+  return result;
+}
+
+/** Groups each user is a direct member of, in one query for a page of users. */
+export async function groupsOf(db: Knex, memberIds: readonly string[]): Promise<Map<string, GroupRef[]>> {
+  const result = new Map<string, GroupRef[]>(memberIds.map((id) => [id, []]));
+  if (memberIds.length === 0) return result;
+  const { rows } = (await db.raw(
+    `SELECT gm.member_id, g.id AS value, g.resource->>'displayName' AS display
+     FROM group_members gm JOIN groups g ON g.id = gm.group_id
+     WHERE gm.member_id = ANY(?::uuid[])
+     ORDER BY gm.member_id, g.resource->>'displayName', g.id`,
+    [[...memberIds]],
+  )) as { rows: Array<{ member_id: string; value: string; display: string | null }> };
+  for (const row of rows) {
+    result.get(row.member_id)?.push({ value: row.value, type: 'direct', ...(row.display ? { display: row.display } : {}) });
+  }
+  return result;
+}

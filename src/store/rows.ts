@@ -1,0 +1,21 @@
+import type { ResourceTypeName } from '../scim/schema/urns.js';
+
+/** A stored User or Group row. `resource` is the wire-shaped document without id/meta/members/groups. */
+export interface ResourceRow {
+  id: string;
+  resource: Record<string, unknown>;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export type ResourceTable = 'users' | 'groups';
+
+export const TABLE_BY_TYPE: Record<ResourceTypeName, ResourceTable> = { User: 'users', Group: 'groups' };
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Ids are UUIDs; anything else cannot name a stored resource (and must not reach a uuid cast). */
+export function isResourceId(value: string): boolean {
+  return UUID.test(value);
+}
