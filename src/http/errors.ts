@@ -26,7 +26,8 @@ export function toScimError(error: unknown, requestId: string): ScimError {
     logger.error('database unavailable', { requestId, error: (error as Error).message });
     return new ScimError(503, undefined, `The database is unavailable; retry later (request ${requestId})`, { 'Retry-After': '5' });
   }
-  logger.error('unexpected error', { requestId, error: (error as Error)?.message, stack: (error as Error)?.stack });
+  // The message and code locate the fault; stack traces stay out of logs as well as responses.
+  logger.error('unexpected error', { requestId, error: (error as Error)?.message, code: (error as { code?: string })?.code });
   return new ScimError(500, undefined, `Internal error; the server log has details under request id ${requestId}`);
 }
 

@@ -7,7 +7,7 @@
 import SCIMMY from 'scimmy';
 import { coerceBooleanStrings } from './patch/boolean-strings.js';
 import { invalidSyntax, invalidValue, ScimError, type ScimType } from './errors.js';
-import { canonicalExtensionUrn, coreAttributes, extensionAttributes, type AttributeInfo } from './schema/catalog.js';
+import { canonicalExtensionUrn, coreAttributes, extensionAttributes, extensionUrns, type AttributeInfo } from './schema/catalog.js';
 import { declareScimResources } from './schema/scimmy-setup.js';
 import { CORE_SCHEMA_BY_TYPE, type ResourceTypeName } from './schema/urns.js';
 
@@ -119,7 +119,11 @@ export function validateResourceBody(type: ResourceTypeName, rawBody: unknown): 
   checkKnownAttributes(coreAttributes(type), body, '', type);
   checkExtensions(type, body);
 
-  const { members, password, groups: _ignoredGroups, ...rest } = body;
+  const { members, password, groups: _ignoredGroups, schemas, ...rest } = body;
+  // Entra ID lists a schema of its own ("…/ADSCIM/2.0/Group") in `schemas`; keep only the ones
+  // this resource type declares so scimmy does not reject the body.
+  const known = [CORE_SCHEMA_BY_TYPE[type].toLowerCase(), ...extensionUrns(type).map((u) => u.toLowerCase())];
+  rest.schemas = (schemas as unknown[]).filter((s) => typeof s === 'string' && known.includes(s.toLowerCase()));
   if (password !== undefined && password !== null && typeof password !== 'string') throw invalidValue('"password" must be a string');
   const coerced = coerceWithScimmy(type, rest);
   return {

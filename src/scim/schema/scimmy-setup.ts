@@ -18,6 +18,11 @@ export function rosterHrExtension(): InstanceType<typeof SCIMMY.Types.SchemaDefi
     new Attribute('dateTime', 'startDate', { description: 'First day of employment or contract.' }),
     new Attribute('dateTime', 'endDate', { description: 'Last day of employment or contract, if known.' }),
     new Attribute('string', 'hrStatus', { description: 'Status in the HR system, e.g. Active, Leave, Terminated.' }),
+    new Attribute('string', 'personId', {
+      mutable: 'immutable',
+      caseExact: true,
+      description: "The HR system's permanent identifier of the person; once set it never changes.",
+    }),
   ]);
 }
 
