@@ -2,6 +2,8 @@
  * Core storage: users, groups, group membership, bearer tokens, and the change journal.
  * Each resource keeps its SCIM representation in `resource` (JSONB, wire-shaped, canonical names);
  * server-owned values are columns. Membership is its own table so one member costs one row.
+ * Timestamps are kept to the millisecond, the precision meta.created/lastModified are rendered
+ * with, so a filter on a rendered value matches the row it came from.
  */
 import type { Knex } from 'knex';
 
@@ -12,13 +14,14 @@ export async function up(knex: Knex): Promise<void> {
       resource jsonb NOT NULL,
       password_hash text,
       version bigint NOT NULL DEFAULT 1,
-      created_at timestamptz NOT NULL DEFAULT now(),
-      updated_at timestamptz NOT NULL DEFAULT now()
+      created_at timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
+      updated_at timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now())
     );
     -- userName is unique case-insensitively (RFC 7643 §4.1.1: caseExact false, uniqueness server).
     CREATE UNIQUE INDEX users_user_name_unique ON users (lower(resource->>'userName'));
     CREATE INDEX users_external_id ON users ((resource->>'externalId'));
-    CREATE INDEX users_employee_number ON users ((resource->'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User'->>'employeeNumber'));
+    -- employeeNumber is caseExact false in the enterprise schema, so filters compare lower() values.
+    CREATE INDEX users_employee_number ON users (lower(resource->'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User'->>'employeeNumber'));
     CREATE INDEX users_updated_at ON users (updated_at, id);
     CREATE INDEX users_created_at ON users (created_at, id);
 
@@ -26,8 +29,8 @@ export async function up(knex: Knex): Promise<void> {
       id uuid PRIMARY KEY,
       resource jsonb NOT NULL,
       version bigint NOT NULL DEFAULT 1,
-      created_at timestamptz NOT NULL DEFAULT now(),
-      updated_at timestamptz NOT NULL DEFAULT now()
+      created_at timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
+      updated_at timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now())
     );
     CREATE UNIQUE INDEX groups_display_name_unique ON groups (lower(resource->>'displayName'));
     CREATE INDEX groups_external_id ON groups ((resource->>'externalId'));

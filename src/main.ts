@@ -26,7 +26,7 @@ program
     await withDatabase(async (db) => {
       const applied = await migrateToLatest(db);
       process.stdout.write(applied.length ? `Applied: ${applied.join(', ')}\n` : 'The database is up to date.\n');
-    });
+    }, { migrate: false });
   });
 
 registerTokenCommands(program);

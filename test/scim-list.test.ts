@@ -85,6 +85,29 @@ describe('paging', () => {
     await server.request('DELETE', `/Users/${(await list(`filter=${q('userName eq "zz-late@example.com"')}`)).body.Resources[0].id}`);
   });
 
+  test('cursor paging over a sort key with missing values, both directions, matches index paging', async () => {
+    // nickName is set on every third user only: the rest sort as missing (last ascending, first descending).
+    for (const n of ['03', '06', '09', '12']) {
+      const id = (await list(`filter=${q(`userName eq "user${n}@example.com"`)}`)).body.Resources[0].id;
+      await server.request('PATCH', `/Users/${id}`, { body: { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'add', path: 'nickName', value: `nick${n}` }] } });
+    }
+    for (const order of ['ascending', 'descending']) {
+      const byIndex = names((await list(`sortBy=nickName&sortOrder=${order}&count=50`)).body);
+      const byCursor: string[] = [];
+      let cursor = '';
+      for (let i = 0; i < 20; i++) {
+        const res = await list(`cursor=${q(cursor)}&count=4&sortBy=nickName&sortOrder=${order}`);
+        byCursor.push(...names(res.body));
+        if (!res.body.nextCursor) break;
+        cursor = res.body.nextCursor;
+      }
+      assert.deepEqual(byCursor, byIndex, order);
+      const nicknamed = byIndex.filter((n) => ['user03@example.com', 'user06@example.com', 'user09@example.com', 'user12@example.com'].includes(n));
+      if (order === 'ascending') assert.deepEqual(byIndex.slice(0, 4), nicknamed);
+      else assert.deepEqual(byIndex.slice(-4), nicknamed);
+    }
+  });
+
   test('a forged or foreign cursor is 400 invalidCursor', async () => {
     const first = await list('cursor=&count=5');
     const forged = await list(`cursor=${q(first.body.nextCursor.replace(/.$/, 'x'))}&count=5`);

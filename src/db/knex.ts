@@ -14,7 +14,14 @@ export function createKnex({ url, poolMax = 10 }: DatabaseOptions): Knex {
   return knexFactory({
     client: 'pg',
     connection: { connectionString: url, application_name: 'roster' },
-    pool: { min: 0, max: poolMax },
+    pool: {
+      min: 0,
+      max: poolMax,
+      // Timestamps without an offset are read as UTC in SQL, as the in-memory filter matcher does.
+      afterCreate: (connection: pg.Client, done: (error: Error | null, connection: pg.Client) => void) => {
+        connection.query("SET TIME ZONE 'UTC'", (error: Error | null) => done(error, connection));
+      },
+    },
     migrations: { migrationSource, tableName: 'knex_migrations' },
   });
 }

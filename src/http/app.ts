@@ -4,13 +4,12 @@ import type { Knex } from 'knex';
 import { Authenticator } from '../auth/authenticator.js';
 import type { RosterConfig } from '../config/env.js';
 import { healthRouter } from '../ops/health.js';
-import { notFound } from '../scim/errors.js';
+import { notFound, ScimError } from '../scim/errors.js';
 import { bulkRouter } from '../scim/routes/bulk.js';
 import { SCIM_MOUNT, type ScimDependencies } from '../scim/routes/context.js';
 import { discoveryRouter } from '../scim/routes/discovery.js';
 import { resourceRouter } from '../scim/routes/resources.js';
 import { rootSearchRouter } from '../scim/routes/root-search.js';
-import { methodNotAllowed } from '../scim/routes/method-not-allowed.js';
 import type { WritePath } from '../write/write-path.js';
 import { accessLog } from './access-log.js';
 import { authenticate } from './auth.js';
@@ -51,7 +50,8 @@ export function createApp({ db, writePath, config }: AppDependencies): Express {
   scim.use(rootSearchRouter(deps));
   scim.use(bulkRouter(deps));
   scim.use(discoveryRouter(deps));
-  scim.all('/Me', methodNotAllowed('none: /Me is not supported, because Roster tokens identify clients, not users'));
+  // RFC 7644 §3.11: a provider without /Me answers 501; Roster's tokens name clients, not users.
+  scim.all('/Me', (_req, _res, next) => next(new ScimError(501, undefined, '/Me is not supported: Roster tokens identify provisioning clients, not users')));
   scim.use((req, _res, next) => next(notFound(`No SCIM endpoint at ${req.method} ${SCIM_MOUNT}${req.path}`)));
   app.use(SCIM_MOUNT, scim);
 

@@ -114,7 +114,7 @@ export async function replaceGroup(context: WriteContext, id: string, body: unkn
 export async function patchGroup(context: WriteContext, id: string, body: unknown, preconditions: Preconditions): Promise<WriteOutcome> {
   const operations = parsePatchRequest(body);
   const current = await lockForWrite(context.tx, 'Group', id, preconditions);
-  const patched = applyPatch('Group', current.resource, operations);
+  const patched = applyPatch('Group', current.resource, operations, { id });
   const next = patched.changed ? validateDocument('Group', patched.resource).resource : current.resource;
   const { add, remove, removeAll } = patched.membership;
   const toAdd = add.length ? await resolveMembers(context.tx, id, add) : [];

@@ -78,7 +78,7 @@ export async function replaceUser(context: WriteContext, id: string, body: unkno
 export async function patchUser(context: WriteContext, id: string, body: unknown, preconditions: Preconditions): Promise<WriteOutcome> {
   const operations = parsePatchRequest(body);
   const current = await lockForWrite(context.tx, 'User', id, preconditions);
-  const patched = applyPatch('User', current.resource, operations);
+  const patched = applyPatch('User', current.resource, operations, { id });
   if (!patched.changed) return { row: current, changed: false };
   const { resource, password } = validateDocument('User', patched.resource);
   return storeUserChange(context, current, resource, password, 'update');

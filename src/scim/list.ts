@@ -59,24 +59,32 @@ interface PageQuery {
 
 async function selectPage(db: Knex, type: ResourceTypeName, page: PageQuery): Promise<Array<ResourceRow & { sort_key: unknown }>> {
   const dir = page.descending ? 'DESC' : 'ASC';
-  const cmp = page.descending ? '<' : '>';
   const s = page.sortKey.sql;
   const bindings: unknown[] = [...page.sortKey.bindings, ...page.where.bindings];
   let keyset = '';
+  // Missing values sort as if greater than any value (RFC 7644 §3.4.2.3): last when ascending,
+  // first when descending, which is PostgreSQL's default for ASC/DESC. The keyset follows suit.
   if (page.after) {
-    if (page.after.key === null || page.after.key === undefined) {
-      keyset = ` AND (${s}) IS NULL AND ${ALIAS}.id ${cmp} ?`;
+    const afterNull = page.after.key === null || page.after.key === undefined;
+    if (!page.descending && afterNull) {
+      keyset = ` AND (${s}) IS NULL AND ${ALIAS}.id > ?`;
       bindings.push(...page.sortKey.bindings, page.after.id);
-    } else {
-      keyset = ` AND ((${s}) ${cmp} ? OR ((${s}) = ? AND ${ALIAS}.id ${cmp} ?) OR (${s}) IS NULL)`;
+    } else if (!page.descending) {
+      keyset = ` AND ((${s}) > ? OR ((${s}) = ? AND ${ALIAS}.id > ?) OR (${s}) IS NULL)`;
       bindings.push(...page.sortKey.bindings, page.after.key, ...page.sortKey.bindings, page.after.key, page.after.id, ...page.sortKey.bindings);
+    } else if (afterNull) {
+      keyset = ` AND (((${s}) IS NULL AND ${ALIAS}.id < ?) OR (${s}) IS NOT NULL)`;
+      bindings.push(...page.sortKey.bindings, page.after.id, ...page.sortKey.bindings);
+    } else {
+      keyset = ` AND ((${s}) < ? OR ((${s}) = ? AND ${ALIAS}.id < ?))`;
+      bindings.push(...page.sortKey.bindings, page.after.key, ...page.sortKey.bindings, page.after.key, page.after.id);
     }
   }
   bindings.push(...page.sortKey.bindings, page.limit, page.offset ?? 0);
   const sql =
     `SELECT ${ALIAS}.id, ${ALIAS}.resource, ${ALIAS}.version, ${ALIAS}.created_at, ${ALIAS}.updated_at, (${s}) AS sort_key ` +
     `FROM ${TABLE_BY_TYPE[type]} ${ALIAS} WHERE (${page.where.sql})${keyset} ` +
-    `ORDER BY (${s}) ${dir} NULLS LAST, ${ALIAS}.id ${dir} LIMIT ? OFFSET ?`;
+    `ORDER BY (${s}) ${dir}, ${ALIAS}.id ${dir} LIMIT ? OFFSET ?`;
   const { rows } = (await db.raw(sql, bindings as Knex.RawBinding[])) as { rows: Array<ResourceRow & { sort_key: unknown }> };
   return rows;
 }

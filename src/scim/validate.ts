@@ -9,7 +9,7 @@ import { coerceBooleanStrings } from './patch/boolean-strings.js';
 import { invalidSyntax, invalidValue, ScimError, type ScimType } from './errors.js';
 import { canonicalExtensionUrn, coreAttributes, extensionAttributes, extensionUrns, type AttributeInfo } from './schema/catalog.js';
 import { declareScimResources } from './schema/scimmy-setup.js';
-import { CORE_SCHEMA_BY_TYPE, type ResourceTypeName } from './schema/urns.js';
+import { CORE_SCHEMA_BY_TYPE, ENTERPRISE_USER_SCHEMA, type ResourceTypeName } from './schema/urns.js';
 
 export interface MemberInput {
   value: string;
@@ -103,6 +103,17 @@ function extractMembers(value: unknown): MemberInput[] {
   });
 }
 
+/**
+ * Entra ID sends the enterprise `manager` as the manager's id string instead of {"value": id}
+ * (seen before aadOptscim062020); accept both.
+ */
+function managerStringToObject(body: Record<string, unknown>): Record<string, unknown> {
+  const key = Object.keys(body).find((k) => k.toLowerCase() === ENTERPRISE_USER_SCHEMA.toLowerCase());
+  const extension = key ? body[key] : undefined;
+  if (!key || !isPlainObject(extension) || typeof extension.manager !== 'string') return body;
+  return { ...body, [key]: { ...extension, manager: { value: extension.manager } } };
+}
+
 /** Removes attributes the client may not set and the server keeps elsewhere. */
 function toStoredDocument(coerced: Record<string, unknown>): Record<string, unknown> {
   const { schemas: _schemas, id: _id, meta: _meta, groups: _groups, members: _members, password: _password, ...rest } = coerced;
@@ -115,7 +126,7 @@ function toStoredDocument(coerced: Record<string, unknown>): Record<string, unkn
 export function validateResourceBody(type: ResourceTypeName, rawBody: unknown): ValidatedBody {
   if (!isPlainObject(rawBody)) throw invalidSyntax('The request body must be a JSON object');
   checkSchemas(type, rawBody);
-  const body = coerceBooleanStrings(type, rawBody) as Record<string, unknown>;
+  const body = managerStringToObject(coerceBooleanStrings(type, rawBody) as Record<string, unknown>);
   checkKnownAttributes(coreAttributes(type), body, '', type);
   checkExtensions(type, body);
 

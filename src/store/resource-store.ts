@@ -5,6 +5,9 @@ import type { Knex } from 'knex';
 import type { ResourceTypeName } from '../scim/schema/urns.js';
 import { isResourceId, TABLE_BY_TYPE, type ResourceRow } from './rows.js';
 
+/** meta.lastModified is rendered in milliseconds; store it so, so filters on it match exactly. */
+const MILLISECOND_NOW = "date_trunc('milliseconds', now())";
+
 const COLUMNS = ['id', 'resource', 'version', 'created_at', 'updated_at'] as const;
 
 export async function findResource(db: Knex, type: ResourceTypeName, id: string): Promise<ResourceRow | undefined> {
@@ -39,7 +42,7 @@ export async function updateResource(
 ): Promise<ResourceRow> {
   const [row] = await tx(TABLE_BY_TYPE[type])
     .where({ id })
-    .update({ resource, ...extra, version: tx.raw('version + 1'), updated_at: tx.fn.now() })
+    .update({ resource, ...extra, version: tx.raw('version + 1'), updated_at: tx.raw(MILLISECOND_NOW) })
     .returning(COLUMNS);
   return row as ResourceRow;
 }
@@ -48,7 +51,7 @@ export async function updateResource(
 export async function bumpVersion(tx: Knex.Transaction, type: ResourceTypeName, id: string): Promise<ResourceRow> {
   const [row] = await tx(TABLE_BY_TYPE[type])
     .where({ id })
-    .update({ version: tx.raw('version + 1'), updated_at: tx.fn.now() })
+    .update({ version: tx.raw('version + 1'), updated_at: tx.raw(MILLISECOND_NOW) })
     .returning(COLUMNS);
   return row as ResourceRow;
 }

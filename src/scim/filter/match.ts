@@ -58,10 +58,6 @@ export function isNeverReturned(info: AttributeInfo): boolean {
 /** Identifiers are UUIDs, compared case-insensitively because PostgreSQL's uuid type is. */
 const UUID_VALUED = new Set(['id', 'groups.value', 'members.value']);
 
-export function isUuidValued(info: AttributeInfo): boolean {
-  return UUID_VALUED.has(coreKey(info) ?? '');
-}
-
 /** Case rule for comparisons: the catalog's, except where Roster stores a canonical form. */
 export function effectiveCaseExact(info: AttributeInfo): boolean {
   const key = coreKey(info);

@@ -55,7 +55,8 @@ const SPACE = /\s/;
 type ErrorFactory = (detail: string) => ScimError;
 
 function describe(token: Token): string {
-  return token.kind === 'end' ? 'the end of the filter' : `"${token.text}"`;
+  if (token.kind === 'end') return 'the end of the filter';
+  return token.kind === 'string' ? `the string ${token.text}` : `"${token.text}"`;
 }
 
 function at(pos: number): string {

@@ -102,9 +102,10 @@ function textOf(base: string, path: readonly string[]): SqlFragment {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ORDER_SQL: Record<string, string> = { eq: '=', gt: '>', ge: '>=', lt: '<', le: '<=' };
 // The shapes of timestamp PostgreSQL reads; a stored value of another shape compares as absent
-// rather than failing the whole query. Written with {0,1} instead of `?`, which knex.raw would
-// take for a placeholder.
-const TIMESTAMP_SHAPE = String.raw`'^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+){0,1}){0,1}){0,1}([Zz]|[+-]\d{2}(:{0,1}\d{2}){0,1}){0,1}$'`;
+// rather than failing the whole query. No backslashes (they would depend on
+// standard_conforming_strings) and no `?` (knex.raw would take it for a placeholder).
+const TIMESTAMP_SHAPE =
+  "'^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+){0,1}){0,1}){0,1}([Zz]|[+-][0-9]{2}(:{0,1}[0-9]{2}){0,1}){0,1}$'";
 
 function likePattern(op: CompareOp, value: string): string {
   const escaped = value.replace(/[\\%_]/g, '\\$&');
@@ -113,7 +114,7 @@ function likePattern(op: CompareOp, value: string): string {
 
 function compareText(text: SqlFragment, caseExact: boolean, op: CompareOp, value: string): SqlFragment {
   const fold = (fragment: SqlFragment) => (caseExact ? fragment : sql`lower(${fragment})`);
-  if (op === 'co' || op === 'sw' || op === 'ew') return sql`${fold(text)} LIKE ${fold(param(likePattern(op, value)))} ESCAPE '\\'`;
+  if (op === 'co' || op === 'sw' || op === 'ew') return sql`${fold(text)} LIKE ${fold(param(likePattern(op, value)))} ESCAPE E'\\\\'`;
   return sql`${fold(text)} ${raw(ORDER_SQL[op]!)} ${fold(param(value))}`;
 }
 

@@ -63,7 +63,8 @@ function toMutability(value: unknown): Mutability {
 
 function toReturned(value: unknown): Returned {
   if (value === 'always' || value === 'never' || value === 'request') return value;
-  if (value === false) return 'request';
+  // scimmy writes returned: false for "never" (e.g. password).
+  if (value === false) return 'never';
   return 'default';
 }
 

@@ -1,0 +1,56 @@
+/**
+ * The zero-setup path: without DATABASE_URL Roster runs an embedded PostgreSQL. This starts one in
+ * a temporary folder (as `npm start` would, also as root), migrates it, serves a request, and stops it.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import net from 'node:net';
+import { startEmbeddedPostgres } from '../src/db/embedded.js';
+import { createKnex, migrateToLatest, migrationsAreCurrent } from '../src/db/knex.js';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+test('embedded PostgreSQL starts in a data folder, keeps data across restarts, and stops', { timeout: 180_000 }, async () => {
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'roster-embedded-'));
+  await fs.chmod(dataDir, 0o755);
+  const port = await freePort();
+  try {
+    const first = await startEmbeddedPostgres({ dataDir, port });
+    const knex = createKnex({ url: first.url });
+    await migrateToLatest(knex);
+    await knex.raw(`INSERT INTO users (id, resource) VALUES (gen_random_uuid(), '{"userName":"kept@example.com"}')`);
+    await knex.destroy();
+    await first.stop();
+
+    const second = await startEmbeddedPostgres({ dataDir, port });
+    const again = createKnex({ url: second.url });
+    assert.equal(await migrationsAreCurrent(again), true);
+    const { rows } = await again.raw(`SELECT resource->>'userName' AS u FROM users`);
+    assert.deepEqual(rows, [{ u: 'kept@example.com' }]);
+    await again.destroy();
+    await second.stop();
+    await assert.rejects(fetchPostgres(port), 'the server is stopped');
+  } finally {
+    await fs.rm(dataDir, { recursive: true, force: true });
+  }
+});
+
+function fetchPostgres(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => {
+      socket.destroy();
+      resolve();
+    });
+    socket.on('error', reject);
+  });
+}
