@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RequestHandler } from 'express';
 
-const ACCEPTABLE = /^[A-Za-z0-9._:\-]{1,128}$/;
+const ACCEPTABLE = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Takes X-Request-Id from the client when it is sane, otherwise makes one; echoes it back. */
 export const requestId: RequestHandler = (req, res, next) => {
