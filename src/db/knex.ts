@@ -1,5 +1,6 @@
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
+import { migrateQueue } from '../queue/queue.js';
 import { migrationSource } from './migration-source.js';
 
 // Return bigint columns (version, journal ids) as JS numbers; they stay far below 2^53.
@@ -26,9 +27,16 @@ export function createKnex({ url, poolMax = 10 }: DatabaseOptions): Knex {
   });
 }
 
+/** Applies Roster's migrations, then the job queue's own schema (graphile-worker). */
 export async function migrateToLatest(knex: Knex): Promise<string[]> {
   const [, applied] = (await knex.migrate.latest()) as [number, string[]];
+  await migrateQueue(connectionStringOf(knex));
   return applied;
+}
+
+export function connectionStringOf(knex: Knex): string {
+  const connection = (knex.client as { config: { connection: { connectionString: string } } }).config.connection;
+  return connection.connectionString;
 }
 
 /** True when every migration Roster knows has been applied. */
