@@ -149,6 +149,8 @@ describe('sorting and filtering', () => {
     assert.equal(ex.body.Resources[0].emails, undefined);
     assert.equal(ex.body.Resources[0].id !== undefined, true);
     assert.deepEqual(ex.body.Resources[0][ENTERPRISE], { employeeNumber: 'E01' });
+    const whole = await list(`filter=${q('userName eq "user01@example.com"')}&attributes=${q(ENTERPRISE)}`);
+    assert.deepEqual(Object.keys(whole.body.Resources[0]).sort(), ['id', 'schemas', ENTERPRISE].sort());
   });
 });
 

@@ -1,10 +1,14 @@
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
+import { logger } from '../logging/logger.js';
 import { migrateQueue } from '../queue/queue.js';
 import { migrationSource } from './migration-source.js';
 
 // Return bigint columns (version, journal ids) as JS numbers; they stay far below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
+
+/** Only the first line: knex appends stack traces to some messages, and logs carry none. */
+const firstLine = (message: unknown): string => String(message).split('\n')[0] ?? '';
 
 export interface DatabaseOptions {
   url: string;
@@ -24,6 +28,13 @@ export function createKnex({ url, poolMax = 10 }: DatabaseOptions): Knex {
       },
     },
     migrations: { migrationSource, tableName: 'knex_migrations' },
+    // knex prints pool warnings to the console by default; send them to the JSON log instead.
+    log: {
+      warn: (message: unknown) => logger.warn('database', { detail: firstLine(message) }),
+      error: (message: unknown) => logger.error('database', { detail: firstLine(message) }),
+      deprecate: (message: unknown) => logger.debug('database', { detail: firstLine(message) }),
+      debug: (message: unknown) => logger.debug('database', { detail: firstLine(message) }),
+    },
   });
 }
 

@@ -3,7 +3,7 @@
  * schema; `id` and `schemas` (returned "always") are never removed. The same parsed selection tells
  * the list and read paths whether `members`/`groups` must be read at all.
  */
-import { resolveAttribute, splitAttributePath } from './schema/catalog.js';
+import { canonicalExtensionUrn, resolveAttribute, splitAttributePath } from './schema/catalog.js';
 import type { ResourceTypeName } from './schema/urns.js';
 import { isPlainObject } from './validate.js';
 
@@ -28,6 +28,11 @@ function parsePaths(type: ResourceTypeName, list: string | string[] | undefined)
   const items = (Array.isArray(list) ? list : list.split(',')).map((s) => s.trim()).filter((s) => s !== '');
   const paths: SelectedPath[] = [];
   for (const item of items) {
+    const wholeExtension = canonicalExtensionUrn(type, item);
+    if (wholeExtension) {
+      paths.push({ top: wholeExtension });
+      continue;
+    }
     const attribute = resolveAttribute(type, item);
     if (!attribute) continue; // unknown names select nothing, as for a schema the client does not know
     const { urn } = splitAttributePath(type, item);
