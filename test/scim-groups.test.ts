@@ -146,6 +146,13 @@ describe('Groups', () => {
     const parent = await createGroup('Parent', [child]);
     const res = await server.request('GET', `/Groups/${parent}`);
     assert.equal(res.body.members[0].type, 'Group');
+    const grandchildUser = await createUser('nested.user@example.com');
+    await patch(child, [{ op: 'add', path: 'members', value: [{ value: grandchildUser }] }]);
+    const viaNesting = await server.request('GET', `/Users/${grandchildUser}`);
+    assert.deepEqual(
+      viaNesting.body.groups.map((g: { display: string; type: string }) => [g.display, g.type]),
+      [['Child', 'direct'], ['Parent', 'indirect']],
+    );
     const self = await patch(parent, [{ op: 'add', path: 'members', value: [{ value: parent }] }]);
     assert.equal(self.status, 400);
     assert.equal(self.body.scimType, 'invalidValue');

@@ -14,7 +14,7 @@ export interface MemberRow {
 export interface GroupRef {
   value: string;
   display?: string;
-  type: 'direct';
+  type: 'direct' | 'indirect';
 }
 
 /** Adds members; returns those that were not members before (existing ones are left as they are). */
@@ -107,19 +107,30 @@ export async function membersOf(db: Knex, groupIds: readonly string[]): Promise<
   return result;
 }
 
-/** Groups each user is a direct member of, in one query for a page of users. */
+/**
+ * Groups each user belongs to, in one query for a page of users: direct memberships and, through
+ * nested groups, indirect ones (RFC 7643 §4.1.2), marked "direct" or "indirect". Nesting is
+ * followed to a depth of 10, which also stops membership cycles.
+ */
 export async function groupsOf(db: Knex, memberIds: readonly string[]): Promise<Map<string, GroupRef[]>> {
   const result = new Map<string, GroupRef[]>(memberIds.map((id) => [id, []]));
   if (memberIds.length === 0) return result;
   const { rows } = (await db.raw(
-    `SELECT gm.member_id, g.id AS value, g.resource->>'displayName' AS display
-     FROM group_members gm JOIN groups g ON g.id = gm.group_id
-     WHERE gm.member_id = ANY(?::uuid[])
-     ORDER BY gm.member_id, g.resource->>'displayName', g.id`,
+    `WITH RECURSIVE reach(member_id, group_id, depth) AS (
+       SELECT member_id, group_id, 1 FROM group_members WHERE member_id = ANY(?::uuid[])
+       UNION
+       SELECT r.member_id, gm.group_id, r.depth + 1
+       FROM reach r JOIN group_members gm ON gm.member_id = r.group_id
+       WHERE r.depth < 10
+     )
+     SELECT r.member_id, g.id AS value, g.resource->>'displayName' AS display, min(r.depth) AS depth
+     FROM reach r JOIN groups g ON g.id = r.group_id
+     GROUP BY r.member_id, g.id
+     ORDER BY r.member_id, min(r.depth), g.resource->>'displayName', g.id`,
     [[...memberIds]],
-  )) as { rows: Array<{ member_id: string; value: string; display: string | null }> };
+  )) as { rows: Array<{ member_id: string; value: string; display: string | null; depth: number }> };
   for (const row of rows) {
-    result.get(row.member_id)?.push({ value: row.value, type: 'direct', ...(row.display ? { display: row.display } : {}) });
+    result.get(row.member_id)?.push({ value: row.value, type: row.depth === 1 ? 'direct' : 'indirect', ...(row.display ? { display: row.display } : {}) });
   }
   return result;
 }
