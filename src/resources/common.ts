@@ -2,8 +2,10 @@ import type { Knex } from 'knex';
 import { notFound, uniqueness } from '../scim/errors.js';
 import { checkIfMatch } from '../scim/etag.js';
 import type { ResourceTypeName } from '../scim/schema/urns.js';
-import { lockResource } from '../store/resource-store.js';
+import { removeFromAllGroups } from '../store/member-store.js';
+import { bumpVersion, lockResource } from '../store/resource-store.js';
 import type { ResourceRow } from '../store/rows.js';
+import type { WriteContext } from '../write/write-path.js';
 
 export interface Preconditions {
   ifMatch?: string | undefined;
@@ -38,5 +40,23 @@ export async function mapUniqueViolation<T>(work: () => Promise<T>, resource: Re
       throw uniqueness(`${attribute} "${String(resource[attribute])}" is already in use (compared case-insensitively)`);
     }
     throw error;
+  }
+}
+
+/**
+ * A deleted user or group leaves every group it was in: each of those groups gets a new version
+ * and a journal entry, so "who removed X from G" has an answer after X is gone.
+ */
+export async function leaveAllGroups(context: WriteContext, memberId: string, memberType: ResourceTypeName): Promise<void> {
+  const groupIds = await removeFromAllGroups(context.tx, memberId);
+  for (const groupId of groupIds) {
+    await bumpVersion(context.tx, 'Group', groupId);
+    context.changes.record({
+      action: 'members.remove',
+      resourceType: 'Group',
+      resourceId: groupId,
+      changes: { membersRemoved: [{ value: memberId, type: memberType }] },
+      reason: { cause: 'member deleted' },
+    });
   }
 }

@@ -15,7 +15,6 @@ import {
   addMembers,
   findMissingMembers,
   removeAllMembers,
-  removeFromAllGroups,
   removeMembers,
   resolveMemberTypes,
   type MemberRow,
@@ -23,7 +22,7 @@ import {
 import { bumpVersion, deleteResource, insertResource, updateResource } from '../store/resource-store.js';
 import type { ResourceRow } from '../store/rows.js';
 import type { WriteContext } from '../write/write-path.js';
-import { lockForWrite, mapUniqueViolation, type Preconditions } from './common.js';
+import { leaveAllGroups, lockForWrite, mapUniqueViolation, type Preconditions } from './common.js';
 import { assertImmutablesKept } from './immutability.js';
 import type { WriteOutcome } from './users.js';
 
@@ -130,17 +129,7 @@ export async function patchGroup(context: WriteContext, id: string, body: unknow
 
 export async function deleteGroup(context: WriteContext, id: string, preconditions: Preconditions): Promise<void> {
   const current = await lockForWrite(context.tx, 'Group', id, preconditions);
-  const parentIds = await removeFromAllGroups(context.tx, id);
-  for (const parentId of parentIds) {
-    await bumpVersion(context.tx, 'Group', parentId);
-    context.changes.record({
-      action: 'members.remove',
-      resourceType: 'Group',
-      resourceId: parentId,
-      changes: { membersRemoved: [{ value: id, type: 'Group' }] },
-      reason: { cause: 'member deleted' },
-    });
-  }
+  await leaveAllGroups(context, id, 'Group');
   const removed = await removeAllMembers(context.tx, id);
   await deleteResource(context.tx, 'Group', id);
   context.changes.record({

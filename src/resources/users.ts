@@ -10,10 +10,9 @@ import { applyPatch } from '../scim/patch/apply.js';
 import { parsePatchRequest } from '../scim/patch/operations.js';
 import { validateDocument, validateResourceBody } from '../scim/validate.js';
 import { bumpVersion, deleteResource, insertResource, updateResource } from '../store/resource-store.js';
-import { removeFromAllGroups } from '../store/member-store.js';
 import type { ResourceRow } from '../store/rows.js';
 import type { WriteContext } from '../write/write-path.js';
-import { lockForWrite, mapUniqueViolation, type Preconditions } from './common.js';
+import { leaveAllGroups, lockForWrite, mapUniqueViolation, type Preconditions } from './common.js';
 import { assertImmutablesKept } from './immutability.js';
 import { hashPassword } from './password.js';
 
@@ -86,17 +85,7 @@ export async function patchUser(context: WriteContext, id: string, body: unknown
 
 export async function deleteUser(context: WriteContext, id: string, preconditions: Preconditions): Promise<void> {
   const current = await lockForWrite(context.tx, 'User', id, preconditions);
-  const groupIds = await removeFromAllGroups(context.tx, id);
-  for (const groupId of groupIds) {
-    await bumpVersion(context.tx, 'Group', groupId);
-    context.changes.record({
-      action: 'members.remove',
-      resourceType: 'Group',
-      resourceId: groupId,
-      changes: { membersRemoved: [{ value: id, type: 'User' }] },
-      reason: { cause: 'member deleted' },
-    });
-  }
+  await leaveAllGroups(context, id, 'User');
   await deleteResource(context.tx, 'User', id);
   context.changes.record({ action: 'delete', resourceType: 'User', resourceId: id, before: current.resource });
 }
