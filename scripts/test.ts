@@ -1,7 +1,7 @@
 /**
  * `npm test`: runs every test file under test/ with node's test runner against real PostgreSQL.
  * With DATABASE_URL set (CI, or your own server) the tests use that server; without it, an
- * embedded PostgreSQL is started in .roster-data/test-pg and stopped afterwards. Each test file
+ * embedded PostgreSQL is started in .roster-data/test and stopped afterwards. Each test file
  * creates and drops its own database, so runs never depend on each other.
  */
 import { spawn } from 'node:child_process';

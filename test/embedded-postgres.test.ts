@@ -30,6 +30,12 @@ test('embedded PostgreSQL starts in a data folder, keeps data across restarts, a
     await migrateToLatest(knex);
     await knex.raw(`INSERT INTO users (id, resource) VALUES (gen_random_uuid(), '{"userName":"kept@example.com"}')`);
     await knex.destroy();
+
+    // A second command on the same folder (e.g. `token create` while the server runs) joins the running cluster.
+    const joined = await startEmbeddedPostgres({ dataDir, port: await freePort() });
+    assert.equal(new URL(joined.url).port, String(port));
+    await joined.stop(); // a no-op: the first owner stops it
+    await fetchPostgres(port);
     await first.stop();
 
     const second = await startEmbeddedPostgres({ dataDir, port });

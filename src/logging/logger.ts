@@ -17,7 +17,8 @@ export const logger = winston.createLogger({
   level: process.env.LOG_LEVEL ?? 'info',
   format: winston.format.combine(redactSecrets(), winston.format.timestamp(), winston.format.json()),
   defaultMeta: { service: 'roster' },
-  transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn'] })],
+  // Logs go to stderr so that what a command prints on stdout (a new token, a report) stays clean.
+  transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] })],
 });
 
 export function setLogLevel(level: string): void {
