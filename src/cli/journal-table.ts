@@ -1,0 +1,50 @@
+/**
+ * The readable table of `roster journal`: one line per entry, with the changed attributes
+ * summarised as "path: before → after" so a person can scan who did what without JSON.
+ */
+import { pathChanges } from '../journal/present.js';
+import type { JournalRow } from '../journal/row.js';
+
+const MAX_CHANGES = 70;
+
+function short(value: unknown): string {
+  if (value === undefined) return '∅';
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  return text.length > 24 ? `${text.slice(0, 23)}…` : text;
+}
+
+export function changeSummary(row: JournalRow): string {
+  const parts = pathChanges(row).map((c) => {
+    const member = /^(members|groups)\[value eq "([^"]+)"\]$/.exec(c.path);
+    if (member) return `${c.after !== undefined ? '+' : '-'}${member[1] === 'members' ? 'member' : 'group'} ${member[2]!.slice(0, 8)}`;
+    if (c.path === 'password') return 'password changed';
+    return `${c.path}: ${short(c.before)} → ${short(c.after)}`;
+  });
+  if (parts.length === 0 && row.reason !== null) return `reason: ${short(row.reason)}`;
+  let text = '';
+  for (let i = 0; i < parts.length; i++) {
+    const next = text ? `${text}; ${parts[i]}` : parts[i]!;
+    if (next.length > MAX_CHANGES) return `${text} (+${parts.length - i} more)`;
+    text = next;
+  }
+  return text;
+}
+
+const HEADER = ['ID', 'TIME (UTC)', 'ACTOR', 'SOURCE', 'ACTION', 'RESOURCE', 'CHANGES'];
+
+function cells(row: JournalRow): string[] {
+  const resource = row.resource_type ? `${row.resource_type} ${row.resource_name ?? row.resource_id ?? ''}`.trim() : '';
+  return [String(row.id), row.at.toISOString().replace('T', ' ').slice(0, 19), row.actor, row.source, row.action, resource, changeSummary(row)];
+}
+
+// Following the journal prints rows as they come, so its columns cannot be sized from the data.
+const FOLLOW_WIDTHS = [8, 19, 16, 6, 14, 36, 0];
+
+export function renderTable(rows: readonly JournalRow[], options: { follow?: boolean; header?: boolean } = {}): string {
+  const body = rows.map(cells);
+  const all = options.header === false ? body : [HEADER, ...body];
+  // Column widths from the rows shown (capped), the last column left free.
+  const widths = options.follow ? FOLLOW_WIDTHS : HEADER.map((_, i) => Math.min(40, Math.max(...all.map((r) => r[i]!.length))));
+  const clip = (text: string, width: number) => (text.length > width ? `${text.slice(0, width - 1)}…` : text.padEnd(width));
+  return all.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : clip(cell, widths[i]!))).join('  ').trimEnd()).join('\n');
+}

@@ -1,0 +1,47 @@
+/**
+ * The chain hash of one journal entry: SHA-256 over the previous entry's hash and a canonical
+ * JSON of everything the entry says (position, time, who, what, before/after). The append and
+ * `journal verify` both call `hashEntry` on values as the database returns them, so a hash only
+ * matches when not one field of the stored row differs from what was written.
+ */
+import { createHash } from 'node:crypto';
+
+/** The `prev_hash` of the first entry (and of the first after a purge without a checkpoint). */
+export const GENESIS_HASH = '0'.repeat(64);
+
+export interface ChainedContent {
+  seq: number;
+  /** ISO 8601 with milliseconds, as `Date#toISOString` renders the stored `at`. */
+  at: string;
+  actor: string;
+  source: string;
+  requestId: string | null;
+  action: string;
+  resourceType: string | null;
+  resourceId: string | null;
+  resourceName: string | null;
+  memberIds: readonly string[] | null;
+  before: unknown;
+  after: unknown;
+  changes: unknown;
+  reason: unknown;
+}
+
+/**
+ * JSON with object keys sorted at every level, so the same value always gives the same text
+ * (jsonb reorders keys on storage). Values are JSON values read from the database.
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null || value === undefined) return 'null';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (typeof value === 'object') {
+    const record = value as Record<string, unknown>;
+    const keys = Object.keys(record).filter((key) => record[key] !== undefined).sort();
+    return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(record[key])}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export function hashEntry(content: ChainedContent, prevHash: string): string {
+  return createHash('sha256').update(prevHash).update('\n').update(canonicalJson(content)).digest('hex');
+}

@@ -1,0 +1,61 @@
+/**
+ * One resource's timeline, oldest first: every entry about it, each with the attribute paths that
+ * changed and their before/after values. A user's timeline also shows the group membership
+ * changes that added or removed it (as `groups[value eq "…"]`), since those live on group entries.
+ */
+import type { Knex } from 'knex';
+import type { AttributeChange } from './diff.js';
+import { membershipChangesFor, pathChanges } from './present.js';
+import { readJournalPage } from './query.js';
+import type { JournalRow } from './row.js';
+
+export interface HistoryEntry {
+  id: number;
+  seq: number | null;
+  at: string;
+  actor: string;
+  source: string;
+  requestId: string | null;
+  action: string;
+  /** The resource the entry is about: this one, or (for a user) the group whose membership changed. */
+  resourceType: string | null;
+  resourceId: string | null;
+  resourceName: string | null;
+  changes: AttributeChange[];
+  reason: unknown;
+}
+
+export interface History {
+  entries: HistoryEntry[];
+  next: number | undefined;
+}
+
+function historyEntry(row: JournalRow, type: 'User' | 'Group', id: string): HistoryEntry {
+  const own = row.resource_type === type && row.resource_id === id;
+  return {
+    id: row.id,
+    seq: row.seq,
+    at: row.at.toISOString(),
+    actor: row.actor,
+    source: row.source,
+    requestId: row.request_id,
+    action: row.action,
+    resourceType: row.resource_type,
+    resourceId: row.resource_id,
+    resourceName: row.resource_name,
+    changes: own ? pathChanges(row) : membershipChangesFor(row, id),
+    reason: row.reason,
+  };
+}
+
+export async function resourceHistory(db: Knex, type: 'User' | 'Group', id: string, options: { after?: number | undefined; limit: number }): Promise<History> {
+  const about = { sql: `((j.resource_type = ? AND j.resource_id = ?) OR (? = 'User' AND j.member_ids @> ARRAY[?]::uuid[]))`, bindings: [type, id, type, id], selective: true };
+  const page = await readJournalPage(db, [about], { order: 'oldest', after: options.after, limit: options.limit });
+  return { entries: page.rows.map((row) => historyEntry(row, type, id)), next: page.next };
+}
+
+/** Whether the resource exists now (a resource with no journal entries and no row is unknown). */
+export async function resourceExists(db: Knex, type: 'User' | 'Group', id: string): Promise<boolean> {
+  const { rows } = (await db.raw(`SELECT 1 FROM ${type === 'User' ? 'users' : 'groups'} WHERE id = ?`, [id])) as { rows: unknown[] };
+  return rows.length > 0;
+}

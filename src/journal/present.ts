@@ -1,0 +1,87 @@
+/**
+ * How journal rows leave Roster: the JSON entry of the API, CLI and NDJSON export, and the
+ * attribute-level view of what changed (one shape for users' path lists and groups' attribute
+ * and membership deltas).
+ */
+import { diffDocuments, type AttributeChange } from './diff.js';
+import type { JournalRow } from './row.js';
+
+export interface JournalEntryView {
+  id: number;
+  seq: number | null;
+  at: string;
+  actor: string;
+  source: string;
+  requestId: string | null;
+  action: string;
+  resourceType: string | null;
+  resourceId: string | null;
+  resourceName: string | null;
+  changes: unknown;
+  before: unknown;
+  after: unknown;
+  reason: unknown;
+  prevHash: string | null;
+  hash: string | null;
+}
+
+export function entryView(row: JournalRow): JournalEntryView {
+  return {
+    id: row.id,
+    seq: row.seq,
+    at: row.at.toISOString(),
+    actor: row.actor,
+    source: row.source,
+    requestId: row.request_id,
+    action: row.action,
+    resourceType: row.resource_type,
+    resourceId: row.resource_id,
+    resourceName: row.resource_name,
+    changes: row.changes,
+    before: row.before,
+    after: row.after,
+    reason: row.reason,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
+}
+
+interface MemberRef {
+  value: string;
+  type?: string;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const members = (v: unknown): MemberRef[] => (Array.isArray(v) ? v.filter((m): m is MemberRef => isRecord(m) && typeof m.value === 'string') : []);
+const asDocument = (v: unknown): Record<string, unknown> => (isRecord(v) ? v : {});
+
+/**
+ * The attribute paths an entry changed, each with its before and/or after value. Membership
+ * changes appear as `members[value eq "<id>"]` paths (added: after; removed: before).
+ */
+export function pathChanges(row: Pick<JournalRow, 'changes' | 'before' | 'after'>): AttributeChange[] {
+  const { changes } = row;
+  if (Array.isArray(changes)) return changes.filter((c): c is AttributeChange => isRecord(c) && typeof c.path === 'string');
+  if (isRecord(changes)) {
+    const attributes = Array.isArray(changes.attributes) ? (changes.attributes as AttributeChange[]) : [];
+    return [
+      ...attributes,
+      ...members(changes.membersAdded).map((m) => ({ path: `members[value eq "${m.value}"]`, after: m })),
+      ...members(changes.membersRemoved).map((m) => ({ path: `members[value eq "${m.value}"]`, before: m })),
+    ];
+  }
+  if (row.before !== null || row.after !== null) return diffDocuments(asDocument(row.before), asDocument(row.after));
+  return [];
+}
+
+/**
+ * A group entry seen from one of its members: `groups[value eq "<group id>"]` added or removed
+ * (the User's `groups` attribute, RFC 7643 §4.1.2).
+ */
+export function membershipChangesFor(row: JournalRow, memberId: string): AttributeChange[] {
+  const changes = isRecord(row.changes) ? row.changes : {};
+  const group = { value: row.resource_id, display: row.resource_name };
+  const path = `groups[value eq "${row.resource_id}"]`;
+  const hit = (list: unknown) => members(list).some((m) => m.value.toLowerCase() === memberId);
+  return [...(hit(changes.membersAdded) ? [{ path, after: group }] : []), ...(hit(changes.membersRemoved) ? [{ path, before: group }] : [])];
+}
