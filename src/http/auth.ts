@@ -1,10 +1,14 @@
 /**
- * Bearer authentication and scope checks. 401 carries `WWW-Authenticate: Bearer` (RFC 6750 §3)
- * with the error code; 403 names the scope that is missing.
+ * Bearer authentication and scope checks. Failures are AuthFailure errors: 401 with
+ * `WWW-Authenticate: Bearer` and the RFC 6750 error code, or 403 naming the missing scope. They
+ * are journaled (source `auth`) by `journalAuthFailures` before the error handler renders them.
  */
 import type { Request, RequestHandler } from 'express';
+import { AuthFailure } from '../auth/auth-failure.js';
 import type { Authenticator, Principal } from '../auth/authenticator.js';
+import { KeySetUnavailable } from '../auth/jwt-failures.js';
 import { grants, type Scope } from '../auth/scopes.js';
+import { logger } from '../logging/logger.js';
 import { ScimError } from '../scim/errors.js';
 
 export function principalOf(req: Request): Principal {
@@ -13,24 +17,25 @@ export function principalOf(req: Request): Principal {
   return principal;
 }
 
-function unauthorized(detail: string, error?: 'invalid_token' | 'invalid_request'): ScimError {
-  const challenge = error ? `Bearer realm="roster", error="${error}"` : 'Bearer realm="roster"';
-  return new ScimError(401, undefined, detail, { 'WWW-Authenticate': challenge });
-}
-
 export function authenticate(authenticator: Authenticator): RequestHandler {
   return (req, res, next) => {
+    // Remembered for metrics: Express forgets the router's mount when an error leaves it.
+    res.locals.routeBase = req.baseUrl;
     const header = req.get('authorization');
-    if (!header) return next(unauthorized('Authentication required: send "Authorization: Bearer <token>"'));
+    if (!header) return next(new AuthFailure(401, 'missing_credentials', 'Authentication required: send "Authorization: Bearer <token>"'));
     const match = /^Bearer\s+([A-Za-z0-9._~+/=-]+)\s*$/i.exec(header);
-    if (!match) return next(unauthorized('The Authorization header must be "Bearer <token>"', 'invalid_request'));
-    authenticator.authenticate(match[1]!).then(
-      (principal) => {
-        if (!principal) return next(unauthorized('The bearer token is not valid or has been revoked', 'invalid_token'));
-        res.locals.principal = principal;
+    if (!match) return next(new AuthFailure(401, 'malformed_header', 'The Authorization header must be "Bearer <token>"'));
+    authenticator.verify(match[1]!).then(
+      (result) => {
+        if (!result.ok) return next(new AuthFailure(401, result.reason, result.detail, { ...(result.claimed ? { claimed: result.claimed } : {}) }));
+        res.locals.principal = result.principal;
         next();
       },
-      (error: unknown) => next(error),
+      (error: unknown) => {
+        if (!(error instanceof KeySetUnavailable)) return next(error);
+        logger.warn('JWT issuer key set unavailable', { requestId: res.locals.requestId, error: error.message });
+        next(new ScimError(503, undefined, 'The token cannot be verified now: the authorization server\'s key set is unreachable; retry later', { 'Retry-After': '30' }));
+      },
     );
   };
 }
@@ -39,6 +44,6 @@ export function requireScope(scope: Scope): RequestHandler {
   return (_req, res, next) => {
     const principal = res.locals.principal as Principal | undefined;
     if (principal && grants(principal.scopes, scope)) return next();
-    next(new ScimError(403, undefined, `This token lacks the "${scope}" scope`, { 'WWW-Authenticate': `Bearer realm="roster", error="insufficient_scope", scope="${scope}"` }));
+    next(new AuthFailure(403, 'insufficient_scope', `This token lacks the "${scope}" scope`, { ...(principal ? { principal: principal.name } : {}) }, { scope }));
   };
 }
