@@ -1,0 +1,60 @@
+/**
+ * `roster grant <userName> <group> --reason "…" [--until DATE]` and `roster revoke <userName>
+ * <group>`: exceptions, a managed group outside the rules (src/policy/exceptions.ts).
+ */
+import type { Command } from 'commander';
+import { parseDateTime } from '../scim/filter/match.js';
+import { DEFAULT_EXCEPTION_DAYS, ExceptionError, grantException, revokeException } from '../policy/exceptions.js';
+import { WritePath } from '../write/write-path.js';
+import { registerPolicyHook } from '../policy/hook.js';
+import { cliActor } from './cli-actor.js';
+import { UsageError } from './token.js';
+import { withDatabase } from './with-database.js';
+
+function untilOf(value: string | undefined): Date | undefined {
+  if (value === undefined) return undefined;
+  const parsed = parseDateTime(value.trim());
+  if (!parsed) throw new UsageError(`--until must be a date such as 2026-03-31 or 2026-03-31T18:00:00Z, not "${value}"`);
+  return new Date(parsed.epochMs);
+}
+
+async function withWritePath<T>(action: (writePath: WritePath) => Promise<T>): Promise<T> {
+  return withDatabase(async (db) => {
+    const writePath = new WritePath(db);
+    registerPolicyHook(writePath);
+    try {
+      return await action(writePath);
+    } catch (error) {
+      if (error instanceof ExceptionError) throw new UsageError(error.message);
+      throw error;
+    }
+  });
+}
+
+export function registerGrantCommands(program: Command): void {
+  program
+    .command('grant <userName> <group>')
+    .description('give a managed group outside the rules, with a reason and an expiry')
+    .requiredOption('--reason <text>', 'why (kept in the journal and shown by explain)')
+    .option('--until <date>', `when it ends (default: in ${DEFAULT_EXCEPTION_DAYS} days); a date alone means midnight UTC`)
+    .option('--as <name>', 'operator name for the journal (default: your OS user)')
+    .action(async (userName: string, group: string, options: { reason: string; until?: string; as?: string }) => {
+      const until = untilOf(options.until);
+      await withWritePath(async (writePath) => {
+        const result = await grantException(writePath, userName, group, { reason: options.reason, ...(until ? { until } : {}), actor: cliActor(options.as) });
+        process.stdout.write(
+          `Granted "${group}" to ${userName} until ${result.expiresAt.toISOString()} (exception ${result.id})${result.added ? '' : '; they were already a member through the rules'}.\n`,
+        );
+      });
+    });
+  program
+    .command('revoke <userName> <group>')
+    .description('end an exception grant now')
+    .option('--as <name>', 'operator name for the journal (default: your OS user)')
+    .action(async (userName: string, group: string, options: { as?: string }) => {
+      await withWritePath(async (writePath) => {
+        const result = await revokeException(writePath, userName, group, cliActor(options.as));
+        process.stdout.write(result.removed ? `Revoked: ${userName} is no longer in "${group}".\n` : `Exception ended; ${userName} stays in "${group}" through the rules.\n`);
+      });
+    });
+}

@@ -1,0 +1,39 @@
+/**
+ * The policy as a write-path hook: after any work that created, changed or deleted users, and
+ * before the journal is appended, each such user's roles and managed memberships are recomputed in
+ * the same transaction. Register it before hooks that act on the recorded changes (the outbound
+ * outbox), so they see the memberships the policy granted or revoked.
+ */
+import type { JournalEntryInput } from '../journal/entry.js';
+import type { ChangeHook, WritePath } from '../write/write-path.js';
+import { policyForVersion } from './policy-state.js';
+import { reconcileUser } from './reconcile-user.js';
+import { loadUserPolicyState } from './user-state.js';
+
+const USER_WRITES = new Set(['create', 'replace', 'update', 'delete']);
+
+/** The last state of each user written in this change set (undefined: deleted). */
+function writtenUsers(entries: readonly JournalEntryInput[]): Map<string, Record<string, unknown> | undefined> {
+  const users = new Map<string, Record<string, unknown> | undefined>();
+  for (const entry of entries) {
+    if (entry.resourceType !== 'User' || !entry.resourceId || !USER_WRITES.has(entry.action)) continue;
+    users.set(entry.resourceId, entry.action === 'delete' ? undefined : (entry.after as Record<string, unknown> | undefined));
+  }
+  return users;
+}
+
+export const policyHook: ChangeHook = async (tx, changes, actor) => {
+  const users = writtenUsers(changes.entries);
+  for (const [userId, document] of users) {
+    const state = await loadUserPolicyState(tx, userId);
+    if (!state.policyVersion) return; // no policy applied yet: nothing is managed
+    const policy = await policyForVersion(tx, state.policyVersion);
+    if (!policy) return;
+    await reconcileUser({ tx, changes, actor }, policy, userId, document, state);
+  }
+};
+
+/** Registers the policy hook; call it before any hook that reads membership changes. */
+export function registerPolicyHook(writePath: WritePath): void {
+  writePath.addHook(policyHook);
+}

@@ -1,0 +1,123 @@
+/**
+ * `policy plan`: what applying a policy would change, for every user, computed set-wise in SQL
+ * (plan-sql.ts): per role and per group who gains and who loses (counts and a sample of user
+ * names), the separation-of-duties conflicts, and how many users would lose access, which is what
+ * the mass-revoke guard of `policy apply` checks.
+ */
+import type { Knex } from 'knex';
+import type { Policy } from './policy-file.js';
+import { changesSql } from './plan-sql.js';
+import { appliedPolicyRow } from './policy-state.js';
+
+export const SAMPLE_SIZE = 5;
+
+export interface PlanLine {
+  name: string;
+  gains: number;
+  losses: number;
+  gainSample: string[];
+  lossSample: string[];
+}
+
+export interface PlanViolation {
+  conflict: string;
+  users: number;
+  sample: string[];
+}
+
+export interface Plan {
+  policyVersion: string;
+  policyFile: string;
+  appliedVersion: string | null;
+  totalUsers: number;
+  roles: PlanLine[];
+  groups: PlanLine[];
+  violations: PlanViolation[];
+  onConflict: Policy['onConflict'];
+  /** Users who would lose at least one managed group. */
+  usersLosingAccess: number;
+  /** Users whose roles or memberships would change. */
+  usersChanging: number;
+}
+
+interface SummaryRow {
+  kind: 'role' | 'group' | 'violation';
+  name: string;
+  change: 'gain' | 'loss' | 'conflict';
+  count: number;
+  sample: string[];
+}
+
+export async function computePlan(db: Knex, policy: Policy, now: Date = new Date()): Promise<Plan> {
+  const changes = changesSql(policy, now);
+  // One statement, so the rules are evaluated once: the summary rows, then three totals rows.
+  const [summary, applied] = await Promise.all([
+    db.raw(
+      `${changes.sql}
+       SELECT c.kind, c.name, c.change, count(*)::int AS count,
+              (array_agg(u.resource->>'userName' ORDER BY lower(u.resource->>'userName')))[1:${SAMPLE_SIZE}] AS sample
+         FROM changes c JOIN users u ON u.id = c.user_id
+        GROUP BY c.kind, c.name, c.change
+       UNION ALL SELECT 'total', 'users', '', (SELECT count(*)::int FROM users), NULL
+       UNION ALL SELECT 'total', 'losing', '', (SELECT count(DISTINCT user_id)::int FROM changes WHERE kind = 'group' AND change = 'loss'), NULL
+       UNION ALL SELECT 'total', 'changing', '', (SELECT count(DISTINCT user_id)::int FROM changes WHERE kind <> 'violation'), NULL`,
+      changes.bindings as Knex.RawBinding[],
+    ) as Promise<{ rows: Array<SummaryRow | { kind: 'total'; name: string; count: number }> }>,
+    appliedPolicyRow(db),
+  ]);
+  const total = (name: string) => summary.rows.find((r) => r.kind === 'total' && r.name === name)?.count ?? 0;
+  const lines = (kind: 'role' | 'group', names: string[]): PlanLine[] => {
+    const byName = new Map<string, PlanLine>(names.map((name) => [name.toLowerCase(), { name, gains: 0, losses: 0, gainSample: [], lossSample: [] }]));
+    for (const row of summary.rows.filter((r): r is SummaryRow => r.kind === kind)) {
+      const key = row.name.toLowerCase();
+      const line = byName.get(key) ?? byName.set(key, { name: row.name, gains: 0, losses: 0, gainSample: [], lossSample: [] }).get(key)!;
+      if (row.change === 'gain') [line.gains, line.gainSample] = [row.count, row.sample];
+      else [line.losses, line.lossSample] = [row.count, row.sample];
+    }
+    return [...byName.values()];
+  };
+  return {
+    policyVersion: policy.version,
+    policyFile: policy.sourceName,
+    appliedVersion: applied?.version ?? null,
+    totalUsers: total('users'),
+    roles: lines('role', policy.roles.map((r) => r.name)),
+    groups: lines('group', [...policy.groups.values()]),
+    violations: summary.rows.filter((r): r is SummaryRow => r.kind === 'violation').map((r) => ({ conflict: r.name, users: r.count, sample: r.sample })),
+    onConflict: policy.onConflict,
+    usersLosingAccess: total('losing'),
+    usersChanging: total('changing'),
+  };
+}
+
+/** Users whose roles, memberships or conflicts the policy would change, for `policy apply`. */
+export async function usersToReconcile(db: Knex, policy: Policy, now: Date = new Date()): Promise<string[]> {
+  const changes = changesSql(policy, now);
+  // Conflicts count only when they arise or resolve: a violation already recorded needs no visit.
+  const { rows } = (await db.raw(
+    `${changes.sql}
+     SELECT user_id FROM changes WHERE kind <> 'violation'
+     UNION SELECT v.user_id FROM violations v
+      WHERE NOT EXISTS (SELECT 1 FROM policy_violations pv WHERE pv.user_id = v.user_id AND pv.conflict = v.a || '+' || v.b)
+     UNION SELECT pv.user_id FROM policy_violations pv
+      WHERE NOT EXISTS (SELECT 1 FROM violations v WHERE v.user_id = pv.user_id AND pv.conflict = v.a || '+' || v.b)
+     ORDER BY user_id`,
+    changes.bindings as Knex.RawBinding[],
+  )) as { rows: Array<{ user_id: string }> };
+  return rows.map((r) => r.user_id);
+}
+
+/** The (user, role) pairs and (user, group) pairs the policy yields, for comparing with per-user evaluation. */
+export async function desiredSets(db: Knex, policy: Policy, now: Date): Promise<{ roles: Array<[string, string]>; groups: Array<[string, string]> }> {
+  const changes = changesSql(policy, now);
+  const { rows } = (await db.raw(
+    `${changes.sql}
+     SELECT 'role' AS kind, user_id, role AS name FROM kept_roles
+     UNION ALL SELECT 'group', user_id, group_key FROM desired_members`,
+    changes.bindings as Knex.RawBinding[],
+  )) as { rows: Array<{ kind: string; user_id: string; name: string }> };
+  return {
+    roles: rows.filter((r) => r.kind === 'role').map((r) => [r.user_id, r.name]),
+    groups: rows.filter((r) => r.kind === 'group').map((r) => [r.user_id, r.name]),
+  };
+}

@@ -1,0 +1,41 @@
+/**
+ * Policy at start-up (`roster serve`): read the policy file (ROSTER_POLICY_FILE, else policy.yaml
+ * if present), stop with the file's problems if it is invalid, register the policy hook, and apply
+ * the file if it differs from the policy in force, under the same mass-revoke guard as
+ * `policy apply` (a deploy is an apply; see docs/decisions/0101-policy-applied-at-start.md).
+ * Without a file Roster runs with no policy: nothing is evaluated.
+ */
+import { logger } from '../logging/logger.js';
+import type { WritePath } from '../write/write-path.js';
+import { applyPolicy, MassRevokeError } from './apply.js';
+import { registerPolicyHook } from './hook.js';
+import { locatePolicyFile, readPolicyFile } from './load.js';
+import type { Policy } from './policy-file.js';
+import { appliedPolicyRow } from './policy-state.js';
+
+export class PolicyStartError extends Error {
+  override name = 'PolicyStartError';
+}
+
+export async function startPolicy(writePath: WritePath, configuredFile: string | undefined, afterHookRegistered?: () => void): Promise<Policy | undefined> {
+  const file = await locatePolicyFile(configuredFile);
+  if (!file) {
+    const applied = await appliedPolicyRow(writePath.db);
+    if (applied) logger.warn('no policy file: the policy applied earlier is not enforced', { version: applied.version, file: applied.source_name });
+    return undefined;
+  }
+  const policy = await readPolicyFile(file);
+  registerPolicyHook(writePath);
+  // Hooks registered here (the outbound outbox) run after the policy hook and see the start-up apply.
+  afterHookRegistered?.();
+  try {
+    const result = await applyPolicy(writePath, policy, { actor: { name: 'roster-serve', source: 'policy', requestId: `start-${policy.version}` } });
+    if (result.versionChanged || result.reconciled > 0) {
+      logger.info('policy applied', { file, version: policy.version, users: result.reconciled, losingAccess: result.plan.usersLosingAccess });
+    }
+  } catch (error) {
+    if (error instanceof MassRevokeError) throw new PolicyStartError(`Roster did not start. ${error.message}`);
+    throw error;
+  }
+  return policy;
+}

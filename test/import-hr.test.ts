@@ -1,0 +1,147 @@
+/**
+ * HR import of ../shared/data/hr-sample.csv with examples/columns.yaml, on real PostgreSQL with
+ * the policy hook: every rejected row reported with its row number and reason, values cleaned,
+ * managers resolved, joiners given their groups in the same transaction, an idempotent re-import,
+ * a mover found by a dry run and then imported, and --full leavers under the mass-change guard.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import { parse } from 'csv-parse/sync';
+import { readColumnsFile, parseColumns, ColumnsError } from '../src/import/columns-file.js';
+import { importHr, ImportGuardError } from '../src/import/hr-import.js';
+import { applyPolicy } from '../src/policy/apply.js';
+import { registerPolicyHook } from '../src/policy/hook.js';
+import { parsePolicy } from '../src/policy/policy-file.js';
+import { WritePath } from '../src/write/write-path.js';
+import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { ENTERPRISE, HR } from './support/server.js';
+
+const SAMPLE = new URL('../../shared/data/hr-sample.csv', import.meta.url);
+const actor = { name: 'import:hr-sample.csv', source: 'import' as const, requestId: 'import-test' };
+
+let db: TestDatabase;
+let writePath: WritePath;
+let csv: string;
+before(async () => {
+  db = await createTestDatabase();
+  writePath = new WritePath(db.knex);
+  registerPolicyHook(writePath);
+  await applyPolicy(
+    writePath,
+    parsePolicy(
+      `version: 1
+roles:
+  - name: finance
+    when: '${ENTERPRISE}:department eq "Finance"'
+    groups: [Finance Reporting]
+  - name: contractors
+    when: 'userType eq "Contractor"'
+    groups: [Contractors]
+    until: ${HR}:endDate
+`,
+      'policy.yaml',
+    ),
+    { actor },
+  );
+  csv = await fs.readFile(SAMPLE, 'utf8');
+});
+after(async () => {
+  await db.drop();
+});
+
+const count = async (sql: string, bindings: string[] = []) => (await db.knex.raw(`SELECT count(*)::int AS n FROM ${sql}`, bindings)).rows[0].n as number;
+
+describe('HR import', () => {
+  test('hr-sample.csv: created, every rejected row with its number and reason, values cleaned', async () => {
+    const config = await readColumnsFile('examples/columns.yaml');
+    const progress: number[] = [];
+    const report = await importHr(writePath, csv, config, { actor, onProgress: (p) => progress.push(p.done) });
+    const records = parse(csv, { columns: true }) as Array<Record<string, string>>;
+    const noEmail = records.flatMap((r, i) => (r['Work Email']!.trim() === '' ? [i + 2] : []));
+    assert.equal(noEmail.length, 13);
+    assert.deepEqual(report.rejected.map((r) => r.row), noEmail);
+    assert.ok(report.rejected.every((r) => r.reason === 'no Work Email (required)' && /^E\d+$/.test(r.employeeNumber ?? '')));
+    assert.equal(report.created, 2000 - 13);
+    assert.equal(report.updated + report.unchanged, 0);
+    assert.ok(progress.length >= 2 && progress.at(-1) === report.created, 'progress reported per batch');
+    assert.equal(await count('users'), 1987);
+
+    // Cleaning: departments in canonical case, no trailing spaces; e-mails lower-cased; dates as instants.
+    const { rows: departments } = await db.knex.raw(`SELECT DISTINCT resource->?->>'department' AS d FROM users ORDER BY 1`, [ENTERPRISE]);
+    assert.deepEqual(departments.map((r: { d: string }) => r.d), ['Customer Support', 'Engineering', 'Finance', 'Human Resources', 'IT', 'Legal', 'Marketing', 'Sales']);
+    assert.equal(await count(`users WHERE resource->>'userName' <> lower(resource->>'userName')`), 0);
+    const { rows: [sample] } = await db.knex.raw(`SELECT resource FROM users WHERE resource->?->>'employeeNumber' = 'E100002'`, [ENTERPRISE]);
+    assert.equal(sample.resource.displayName, 'Kingston Kim');
+    assert.equal(sample.resource[HR].startDate, '2020-06-10T00:00:00.000Z');
+    assert.deepEqual(sample.resource.emails, [{ value: 'kingston.kim@example.com', type: 'work', primary: true }]);
+
+    // Managers are references to the manager's user id, including managers further down the file.
+    const unresolved = await count(
+      `users u WHERE u.resource->?->'manager'->>'value' IS NOT NULL AND NOT EXISTS (SELECT 1 FROM users m WHERE m.id::text = u.resource->?->'manager'->>'value')`,
+      [ENTERPRISE, ENTERPRISE],
+    );
+    assert.equal(unresolved, 0);
+    const withManager = records.filter((r) => r['Manager ID'] && r['Work Email']!.trim() && records.find((m) => m['Employee ID'] === r['Manager ID'])!['Work Email']!.trim()).length;
+    assert.equal(await count(`users WHERE resource->?->'manager'->>'value' IS NOT NULL`, [ENTERPRISE]), withManager);
+
+    // Joiners got their groups through the policy, journaled with source import.
+    const finance = records.filter((r) => r['Work Email']!.trim() && r.Department!.trim().toLowerCase() === 'finance' && r.Status !== 'Terminated' && r.Status !== 'Pending').length;
+    assert.equal(await count(`group_members gm JOIN groups g ON g.id = gm.group_id WHERE g.resource->>'displayName' = 'Finance Reporting'`), finance);
+    assert.ok((await count(`journal WHERE source = 'import' AND action = 'members.add'`)) > 0);
+  });
+
+  test('re-importing the same file changes nothing and journals nothing', async () => {
+    const config = await readColumnsFile('examples/columns.yaml');
+    const journal = await count('journal');
+    const report = await importHr(writePath, csv, config, { actor });
+    assert.deepEqual({ created: report.created, updated: report.updated, unchanged: report.unchanged, rejected: report.rejected.length }, { created: 0, updated: 0, unchanged: 1987, rejected: 13 });
+    assert.equal(await count('journal'), journal);
+  });
+
+  test('a mover: the dry run reports it without writing; the import moves them', async () => {
+    const config = await readColumnsFile('examples/columns.yaml');
+    const moved = csv.replace(/^(E100002,Kingston,Kim,Kingston,kingston\.kim@example\.com,)Engineering,/m, '$1  FINANCE ,');
+    assert.notEqual(moved, csv);
+    const journal = await count('journal');
+    const dry = await importHr(writePath, moved, config, { actor, dryRun: true });
+    assert.equal(dry.updated, 1);
+    assert.equal(dry.dryRun, true);
+    assert.equal(await count('journal'), journal, 'a dry run writes nothing');
+    const real = await importHr(writePath, moved, config, { actor });
+    assert.equal(real.updated, 1);
+    const { rows } = await db.knex.raw(
+      `SELECT g.resource->>'displayName' AS g FROM group_members gm JOIN groups g ON g.id = gm.group_id JOIN users u ON u.id = gm.member_id WHERE u.resource->?->>'employeeNumber' = 'E100002'`,
+      [ENTERPRISE],
+    );
+    assert.deepEqual(rows.map((r: { g: string }) => r.g), ['Finance Reporting']);
+  });
+
+  test('--full deactivates people missing from the file, under the mass-change guard', async () => {
+    const config = await readColumnsFile('examples/columns.yaml');
+    const lines = csv.trimEnd().split(/\r?\n/);
+    // Nearly everyone missing: refused, nothing changes.
+    const journal = await count('journal');
+    await assert.rejects(importHr(writePath, lines.slice(0, 11).join('\n'), config, { actor, full: true }), (e: Error) => e instanceof ImportGuardError && /would be deactivated/.test(e.message));
+    assert.equal(await count('journal'), journal);
+    // Two people left: deactivated, and the policy removes their access in the same transaction.
+    const gone = lines.slice(1).filter((l) => /,Finance,/.test(l) && /,Active$/.test(l) && !/,,Finance/.test(l)).slice(0, 2);
+    const report = await importHr(writePath, lines.filter((l) => !gone.includes(l)).join('\n'), config, { actor, full: true });
+    assert.equal(gone.length, 2);
+    assert.equal(report.leavers, 2);
+    assert.deepEqual(report.rejected.filter((r) => r.row === 0), []);
+    for (const line of gone) {
+      const employee = line.split(',')[0]!;
+      const { rows } = await db.knex.raw(`SELECT id, resource->'active' AS active FROM users WHERE resource->?->>'employeeNumber' = ?`, [ENTERPRISE, employee]);
+      assert.equal(rows[0].active, false);
+      assert.equal(await count(`group_members WHERE member_id = ?`, [rows[0].id]), 0);
+    }
+  });
+
+  test('a broken columns file or a CSV without the mapped columns says what to fix', async () => {
+    assert.throws(() => parseColumns('version: 1\ncolumns:\n  Email: { to: userName }\n', 'c.yaml'), (e: Error) => e instanceof ColumnsError && /employeeNumber/.test(e.message));
+    assert.throws(() => parseColumns('version: 1\ncolumns:\n  X: { to: nosuch }\n', 'c.yaml'), /unknown User attribute "nosuch"/);
+    const config = await readColumnsFile('examples/columns.yaml');
+    await assert.rejects(importHr(writePath, 'Id,Mail\n1,a@example.com\n', config, { actor }), /has no column "Employee ID"/);
+  });
+});

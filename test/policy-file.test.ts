@@ -1,0 +1,72 @@
+/** The policy file: the shipped example is valid; every problem is reported with line, rule and reason. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import { parsePolicy, PolicyError } from '../src/policy/policy-file.js';
+
+const problemsOf = (text: string): string[] => {
+  try {
+    parsePolicy(text, 'p.yaml');
+  } catch (error) {
+    assert.ok(error instanceof PolicyError, String(error));
+    return error.problems;
+  }
+  return assert.fail('expected a PolicyError');
+};
+
+test('the shipped policy.yaml is valid; its version ignores comments and layout', async () => {
+  const text = await fs.readFile('policy.yaml', 'utf8');
+  const policy = parsePolicy(text, 'policy.yaml');
+  assert.equal(policy.roles.length, 12);
+  assert.deepEqual(policy.conflicts, [['payments-initiator', 'payments-approver']]);
+  assert.equal(policy.onConflict, 'keep-first');
+  assert.equal(policy.roles.find((r) => r.name === 'contractors')!.until!.name, 'endDate');
+  const reformatted = parsePolicy(text.replace(/^#.*$/gm, '').replace(/\n\n+/g, '\n'), 'other.yaml');
+  assert.equal(reformatted.version, policy.version);
+  const changed = parsePolicy(text.replace('title co "Analyst"', 'title co "analyst"'), 'policy.yaml');
+  assert.notEqual(changed.version, policy.version);
+});
+
+test('YAML syntax errors name the line', () => {
+  const [problem] = problemsOf('version: 1\nroles:\n  - name: a\n   when: x\n');
+  assert.match(problem!, /^p\.yaml:4: /);
+});
+
+test('every problem at once, each with its line, role and reason', () => {
+  const problems = problemsOf(`version: 1
+conflicts:
+  - [a, ghost]
+roles:
+  - name: a
+    when: 'title co "x"'
+    groups: [G]
+  - name: a
+    when: 'title co "y"'
+    groups: [G]
+  - name: b
+    when: 'groups.display eq "Admins"'
+    groups: [H]
+  - name: c
+    when: 'title gt'
+    groups: [H]
+  - name: d
+    when: 'title pr'
+    groups: [H]
+    until: title
+`);
+  assert.deepEqual(problems, [
+    'p.yaml:8: role "a": the name is used by an earlier role',
+    'p.yaml:12: role "b": when: groups.display cannot be used in a rule (rules read HR attributes, not groups or server metadata)',
+    problems[2]!,
+    'p.yaml:20: role "d": until: title is not a single dateTime attribute',
+    'p.yaml:3: conflict #1: no role is named "ghost"',
+  ]);
+  assert.match(problems[2]!, /^p\.yaml:15: role "c": when: /);
+});
+
+test('shape errors: unknown keys, missing groups, wrong version', () => {
+  assert.deepEqual(problemsOf('version: 2\nroles: []\n'), ['p.yaml:1: version: must be 1 (the only policy file format so far)']);
+  const problems = problemsOf("version: 1\nroles:\n  - name: x\n    when: 'title pr'\n    groups: []\n    colour: red\n");
+  assert.ok(problems.some((p) => /^p\.yaml:5: role "x": groups: must name at least one group$/.test(p)), problems.join('\n'));
+  assert.ok(problems.some((p) => /^p\.yaml:3: role "x": .*colour/.test(p)), problems.join('\n'));
+});
