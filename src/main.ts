@@ -1,6 +1,15 @@
 #!/usr/bin/env node
 /** The `roster` command line: serve (default), migrate, token. */
 import { Command } from 'commander';
+import { registerClientCommands } from './cli/client.js';
+import { registerConnectorCommands } from './cli/connectors.js';
+import { registerSyncCommands } from './cli/sync.js';
+import { registerJournalCommands } from './cli/journal.js';
+import { registerExplainCommand } from './cli/explain.js';
+import { registerGrantCommands } from './cli/grant.js';
+import { registerImportCommand } from './cli/import.js';
+import { registerPolicyCommands } from './cli/policy.js';
+import { registerReportCommands } from './cli/report.js';
 import { registerTokenCommands, UsageError } from './cli/token.js';
 import { serve } from './cli/serve.js';
 import { withDatabase } from './cli/with-database.js';
@@ -30,6 +39,15 @@ program
   });
 
 registerTokenCommands(program);
+registerClientCommands(program);
+registerSyncCommands(program);
+registerConnectorCommands(program);
+registerJournalCommands(program);
+registerPolicyCommands(program);
+registerExplainCommand(program);
+registerGrantCommands(program);
+registerReportCommands(program);
+registerImportCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof ConfigError || error instanceof UsageError) {

@@ -7,7 +7,11 @@ import { countActiveTokens, createToken } from '../auth/token-store.js';
 import { SCOPES } from '../auth/scopes.js';
 import type { RosterConfig } from '../config/env.js';
 import { openDatabase } from '../db/database.js';
-import { migrateToLatest } from '../db/knex.js';
+import { connectionStringOf, migrateToLatest } from '../db/knex.js';
+import { startPolicy } from '../policy/startup.js';
+import { policyTasks } from '../policy/tasks.js';
+import { startWorker } from '../queue/queue.js';
+import { startSync } from '../sync/startup.js';
 import { createApp } from '../http/app.js';
 import { logger } from '../logging/logger.js';
 import { WritePath } from '../write/write-path.js';
@@ -22,7 +26,14 @@ export async function serve(config: RosterConfig): Promise<void> {
     firstToken = (await createToken(database.knex, 'bootstrap', [...SCOPES])).token;
   }
 
-  const app = createApp({ db: database.knex, writePath: new WritePath(database.knex), config });
+  const writePath = new WritePath(database.knex);
+  // The policy hook is registered first: later hooks (the outbound outbox) must see its membership changes.
+  const sync = startSync(config, connectionStringOf(database.knex));
+  await startPolicy(writePath, config.policyFile, () => sync.registerOutbox(writePath));
+  sync.registerOutbox(writePath);
+  // One worker per process runs every queue task; merge other task lists here.
+  const worker = await startWorker(connectionStringOf(database.knex), { ...policyTasks(writePath), ...sync.tasks }, { concurrency: 4 + sync.concurrency });
+  const app = createApp({ db: database.knex, writePath, config });
   const server: Server = await new Promise((resolve) => {
     const listening = app.listen(config.port, config.host, () => resolve(listening));
   });
@@ -39,6 +50,8 @@ export async function serve(config: RosterConfig): Promise<void> {
     logger.info('shutting down', { signal });
     server.closeIdleConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    await worker.stop();
+    await sync.stop();
     await database.close();
     process.exit(0);
   };

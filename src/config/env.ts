@@ -25,6 +25,28 @@ const envSchema = z.object({
   ROSTER_BULK_MAX_OPERATIONS: integer(1000, 1, 10_000),
   ROSTER_DB_POOL_MAX: integer(10, 1, 200),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'debug']).default('info'),
+  // Outbound connectors (docs/connectors.md): a YAML file; unset = no connectors.
+  ROSTER_CONNECTORS_FILE: z.string().min(1).optional(),
+  // Access policy (docs/policy.md): a YAML file; unset = policy.yaml if present, else no policy.
+  ROSTER_POLICY_FILE: z.string().min(1).optional(),
+  // OAuth 2.0 / JWT (docs/operations-auth.md). The three ROSTER_JWT_* / JWKS settings go together.
+  ROSTER_JWT_ISSUER: z.string().min(1).optional(),
+  ROSTER_JWT_AUDIENCE: z.string().min(1).optional(),
+  ROSTER_JWKS_URL: z.string().url('must be the https URL of the issuer\'s JSON Web Key Set').optional(),
+  ROSTER_JWT_ALGORITHMS: z
+    .string()
+    .default('RS256,ES256')
+    .transform((value) => value.split(',').map((a) => a.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'], { message: 'lists asymmetric algorithms only: RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA' })).min(1)),
+  ROSTER_JWT_CLOCK_SKEW_SECONDS: integer(30, 0, 300),
+  ROSTER_JWKS_REFRESH_COOLDOWN_SECONDS: integer(30, 0, 3600),
+  ROSTER_OAUTH_TOKEN_TTL_SECONDS: integer(900, 60, 86_400),
+  ROSTER_OAUTH_KEY_ROTATION_DAYS: integer(30, 1, 365),
+  ROSTER_RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).max(100_000).default(50),
+  ROSTER_RATE_LIMIT_BURST: integer(200, 1, 1_000_000),
+  // Journal (docs/operations-journal.md): checkpoint signing key, and how long entries are kept.
+  ROSTER_JOURNAL_KEY: z.string().min(32, 'must be at least 32 characters (e.g. openssl rand -hex 32)').optional(),
+  ROSTER_JOURNAL_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).optional(),
 });
 
 export type RosterConfig = {
@@ -41,6 +63,18 @@ export type RosterConfig = {
   bulkMaxOperations: number;
   dbPoolMax: number;
   logLevel: 'error' | 'warn' | 'info' | 'http' | 'debug';
+  /** Path of the outbound connectors file (YAML); undefined = no connectors. */
+  connectorsFile: string | undefined;
+  /** Path of the policy file as given; undefined = policy.yaml if present, else no policy. */
+  policyFile: string | undefined;
+  /** Bearer JWTs from an external authorization server; undefined when not configured. */
+  jwt: { issuer: string; audience: string; jwksUrl: string; algorithms: string[]; clockSkewSeconds: number; jwksRefreshCooldownSeconds: number } | undefined;
+  /** Roster's own client-credentials token endpoint. */
+  oauth: { tokenTtlSeconds: number; keyRotationDays: number };
+  /** Per-token token bucket; perSecond 0 switches limiting off. */
+  rateLimit: { perSecond: number; burst: number };
+  /** Journal checkpoint key (undefined = generated and stored in the database) and retention (undefined = keep forever). */
+  journal: { keySecret: string | undefined; retentionDays: number | undefined };
 };
 
 export class ConfigError extends Error {
@@ -58,6 +92,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RosterConfig {
   if (e.ROSTER_DEFAULT_PAGE_SIZE > e.ROSTER_MAX_PAGE_SIZE) {
     throw new ConfigError('Invalid configuration: ROSTER_DEFAULT_PAGE_SIZE must not exceed ROSTER_MAX_PAGE_SIZE');
   }
+  const jwtKeys = [e.ROSTER_JWT_ISSUER, e.ROSTER_JWT_AUDIENCE, e.ROSTER_JWKS_URL].filter((v) => v !== undefined).length;
+  if (jwtKeys !== 0 && jwtKeys !== 3) {
+    throw new ConfigError('Invalid configuration: set ROSTER_JWT_ISSUER, ROSTER_JWT_AUDIENCE and ROSTER_JWKS_URL together (or none of them)');
+  }
   return {
     port: e.PORT,
     host: e.HOST,
@@ -72,5 +110,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RosterConfig {
     bulkMaxOperations: e.ROSTER_BULK_MAX_OPERATIONS,
     dbPoolMax: e.ROSTER_DB_POOL_MAX,
     logLevel: e.LOG_LEVEL,
+    connectorsFile: e.ROSTER_CONNECTORS_FILE ? path.resolve(e.ROSTER_CONNECTORS_FILE) : undefined,
+    policyFile: e.ROSTER_POLICY_FILE,
+    jwt:
+      e.ROSTER_JWT_ISSUER && e.ROSTER_JWT_AUDIENCE && e.ROSTER_JWKS_URL
+        ? { issuer: e.ROSTER_JWT_ISSUER, audience: e.ROSTER_JWT_AUDIENCE, jwksUrl: e.ROSTER_JWKS_URL, algorithms: e.ROSTER_JWT_ALGORITHMS, clockSkewSeconds: e.ROSTER_JWT_CLOCK_SKEW_SECONDS, jwksRefreshCooldownSeconds: e.ROSTER_JWKS_REFRESH_COOLDOWN_SECONDS }
+        : undefined,
+    oauth: { tokenTtlSeconds: e.ROSTER_OAUTH_TOKEN_TTL_SECONDS, keyRotationDays: e.ROSTER_OAUTH_KEY_ROTATION_DAYS },
+    rateLimit: { perSecond: e.ROSTER_RATE_LIMIT_PER_SECOND, burst: e.ROSTER_RATE_LIMIT_BURST },
+    journal: { keySecret: e.ROSTER_JOURNAL_KEY, retentionDays: e.ROSTER_JOURNAL_RETENTION_DAYS },
   };
 }

@@ -4,13 +4,23 @@
  */
 import type { Knex } from 'knex';
 import * as core from '../../migrations/20261122000001_core.js';
+import * as policy from '../../migrations/20261122000300_policy.js';
+import * as sync from '../../migrations/20261122000400_sync.js';
+import * as journalChain from '../../migrations/20261122000500_journal_chain.js';
+import * as oauthAndLimits from '../../migrations/20261122000600_oauth_and_limits.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
   down(knex: Knex): Promise<void>;
 }
 
-const migrations: ReadonlyArray<readonly [string, Migration]> = [['20261122000001_core', core]];
+const migrations: ReadonlyArray<readonly [string, Migration]> = [
+  ['20261122000001_core', core],
+  ['20261122000300_policy', policy],
+  ['20261122000400_sync', sync],
+  ['20261122000500_journal_chain', journalChain],
+  ['20261122000600_oauth_and_limits', oauthAndLimits],
+];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {
   getMigrations: async () => [...migrations],

@@ -2,7 +2,18 @@
 import express, { type Express } from 'express';
 import type { Knex } from 'knex';
 import { Authenticator } from '../auth/authenticator.js';
+import { ExternalJwtVerifier } from '../auth/external-jwt.js';
+import { journalAuthFailures } from '../auth/failure-journal.js';
 import type { RosterConfig } from '../config/env.js';
+import { httpMetrics } from '../metrics/http-metrics.js';
+import { countCommittedJournalEntries } from '../metrics/journal-metrics.js';
+import { metricsRouter } from '../metrics/metrics-route.js';
+import { trackPool } from '../metrics/pool-metrics.js';
+import { countScimErrors } from '../metrics/scim-error-metrics.js';
+import { createRosterOAuth } from '../oauth/oauth.js';
+import { accessRouter } from '../ops/access.js';
+import { connectorsOpsRouter } from '../ops/connectors.js';
+import { journalOpsRouter } from '../ops/journal-routes.js';
 import { healthRouter } from '../ops/health.js';
 import { notFound, ScimError } from '../scim/errors.js';
 import { bulkRouter } from '../scim/routes/bulk.js';
@@ -14,13 +25,15 @@ import type { WritePath } from '../write/write-path.js';
 import { accessLog } from './access-log.js';
 import { authenticate } from './auth.js';
 import { errorHandler } from './errors.js';
+import { rateLimit } from './rate-limit.js';
 import { requestId } from './request-id.js';
 import { securityHeaders } from './security-headers.js';
 
 export interface AppDependencies {
   db: Knex;
   writePath: WritePath;
-  config: Pick<RosterConfig, 'bootstrapToken' | 'publicUrl' | 'maxBodyBytes' | 'defaultPageSize' | 'maxPageSize' | 'bulkMaxOperations'>;
+  config: Pick<RosterConfig, 'bootstrapToken' | 'publicUrl' | 'maxBodyBytes' | 'defaultPageSize' | 'maxPageSize' | 'bulkMaxOperations'> &
+    Partial<Pick<RosterConfig, 'jwt' | 'oauth' | 'rateLimit'>>;
 }
 
 export function createApp({ db, writePath, config }: AppDependencies): Express {
@@ -28,8 +41,21 @@ export function createApp({ db, writePath, config }: AppDependencies): Express {
   app.disable('x-powered-by');
   app.disable('etag'); // ETags are meta.version, set by the SCIM routes; not Express's body hash.
   app.set('query parser', 'simple');
-  app.use(requestId, securityHeaders, accessLog);
+  app.use(requestId, securityHeaders, accessLog, httpMetrics);
   app.use(healthRouter(db));
+  trackPool(db);
+  writePath.addHook(countCommittedJournalEntries);
+
+  // One authenticator for every route group: static tokens, Roster's OAuth tokens, external JWTs;
+  // then the per-credential rate limit. Protected routers use `authenticated` first.
+  const oauth = createRosterOAuth(db, config.publicUrl, config.oauth);
+  const authenticator = new Authenticator(db, config.bootstrapToken, { rosterTokens: oauth.tokens, externalJwt: config.jwt ? new ExternalJwtVerifier(config.jwt) : undefined });
+  const authenticated = [authenticate(authenticator), rateLimit(db, config.rateLimit)];
+  app.use(oauth.router);
+  app.use(metricsRouter(authenticated));
+  app.use(accessRouter(db, authenticated));
+  app.use(connectorsOpsRouter(db, authenticated));
+  app.use(journalOpsRouter({ db, authenticated, defaultPageSize: config.defaultPageSize, maxPageSize: config.maxPageSize }));
 
   const deps: ScimDependencies = {
     db,
@@ -44,7 +70,7 @@ export function createApp({ db, writePath, config }: AppDependencies): Express {
   };
   const scim = express.Router();
   scim.use(express.json({ type: ['application/json', 'application/scim+json'], limit: config.maxBodyBytes, strict: false }));
-  scim.use(authenticate(new Authenticator(db, config.bootstrapToken)));
+  scim.use(...authenticated);
   scim.use(resourceRouter('User', deps));
   scim.use(resourceRouter('Group', deps));
   scim.use(rootSearchRouter(deps));
@@ -56,6 +82,6 @@ export function createApp({ db, writePath, config }: AppDependencies): Express {
   app.use(SCIM_MOUNT, scim);
 
   app.use((req, _res, next) => next(notFound(`No endpoint at ${req.method} ${req.path}`)));
-  app.use(errorHandler);
+  app.use(journalAuthFailures(db), countScimErrors, errorHandler);
   return app;
 }

@@ -3,9 +3,10 @@
  */
 import type { Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { createApp } from '../../src/http/app.js';
+import { createApp, type AppDependencies } from '../../src/http/app.js';
 import { WritePath } from '../../src/write/write-path.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
+import { startTestPolicy, type PolicyTestOptions } from './policy.js';
 
 export interface TestServer {
   url: string;
@@ -31,10 +32,11 @@ export interface TestResponse {
   text: string;
 }
 
-export async function startTestServer(config: Partial<{ maxBodyBytes: number; maxPageSize: number; defaultPageSize: number; bulkMaxOperations: number }> = {}): Promise<TestServer> {
+export async function startTestServer(config: Partial<{ maxBodyBytes: number; maxPageSize: number; defaultPageSize: number; bulkMaxOperations: number }> & Pick<AppDependencies['config'], 'jwt' | 'oauth' | 'rateLimit'> & PolicyTestOptions = {}): Promise<TestServer> {
   const db = await createTestDatabase();
   const token = 'test_' + randomBytes(24).toString('base64url');
   const writePath = new WritePath(db.knex);
+  const policy = await startTestPolicy(writePath, config);
   const app = createApp({
     db: db.knex,
     writePath,
@@ -45,6 +47,9 @@ export async function startTestServer(config: Partial<{ maxBodyBytes: number; ma
       defaultPageSize: config.defaultPageSize ?? 100,
       maxPageSize: config.maxPageSize ?? 1000,
       bulkMaxOperations: config.bulkMaxOperations ?? 1000,
+      jwt: config.jwt,
+      oauth: config.oauth,
+      rateLimit: config.rateLimit,
     },
   });
   const server: Server = await new Promise((resolve) => {
@@ -87,6 +92,7 @@ export async function startTestServer(config: Partial<{ maxBodyBytes: number; ma
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await policy.stop();
       await db.drop();
     },
   };

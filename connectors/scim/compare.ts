@@ -1,0 +1,44 @@
+/**
+ * Drift detection: which of the attributes Roster wants differ from what the target actually
+ * holds. Only what Roster sends is compared (targets add meta, id, defaults of their own), and
+ * multi-valued attributes compare element by element on the sub-attributes Roster sends, in any
+ * order, so a target that adds `display` or reorders emails is not reported as drifted.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import type { Document } from '../profile.js';
+
+const IGNORED = new Set(['schemas']);
+
+function isObject(value: unknown): value is Document {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function covers(actual: unknown, desired: unknown): boolean {
+  if (isObject(desired)) {
+    if (!isObject(actual)) return false;
+    return Object.entries(desired).every(([key, value]) => value === undefined || covers(actual[key], value));
+  }
+  if (Array.isArray(desired)) {
+    if (!Array.isArray(actual) || actual.length !== desired.length) return false;
+    const unused = [...actual];
+    return desired.every((element) => {
+      const index = unused.findIndex((candidate) => covers(candidate, element));
+      if (index < 0) return false;
+      unused.splice(index, 1);
+      return true;
+    });
+  }
+  return isDeepStrictEqual(actual, desired);
+}
+
+/** Top-level attribute names (and extension URNs) whose desired value the actual document lacks. */
+export function driftedAttributes(desired: Document, actual: Document): string[] {
+  return Object.keys(desired).filter((key) => !IGNORED.has(key) && !covers(actual[key], desired[key]));
+}
+
+/** The subset of `actual` Roster manages, shaped like `desired`: the base for a repairing diff. */
+export function managedPart(desired: Document, actual: Document): Document {
+  const out: Document = {};
+  for (const key of Object.keys(desired)) if (actual[key] !== undefined) out[key] = actual[key];
+  return out;
+}

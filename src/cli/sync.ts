@@ -1,0 +1,180 @@
+/**
+ * `roster sync …`: outbound sync from the command line.
+ *   sync <connector> --full [--report-only]   initial sync / reconciliation with a drift report
+ *   sync parked <connector>                   objects the target rejected, with the reason
+ *   sync retry [connector] [--id <id>]        try parked objects again, now
+ *   sync approve <connector>                  lift a mass-change guard pause
+ *   sync worker                               run sync workers only (no HTTP), e.g. to scale out
+ */
+import type { Command } from 'commander';
+import { loadConfig } from '../config/env.js';
+import { openDatabase } from '../db/database.js';
+import { connectionStringOf, migrateToLatest } from '../db/knex.js';
+import { appendJournal } from '../journal/append.js';
+import { logger } from '../logging/logger.js';
+import { startWorker } from '../queue/queue.js';
+import { approveConnector, ensureConnectorRows } from '../sync/connector-state.js';
+import { fullSync, type FullSyncReport } from '../sync/full-sync.js';
+import { wakeConnectorJobs } from '../sync/jobs.js';
+import { listParked } from '../sync/parked.js';
+import { syncOne } from '../sync/sync-one.js';
+import { startSync } from '../sync/startup.js';
+import { createSyncDatabase } from '../sync/worker.js';
+import { connectorNamed, progressPrinter, withConnectors } from './sync-runtime.js';
+import { UsageError } from './token.js';
+
+const out = (line = '') => process.stdout.write(`${line}\n`);
+
+function printReport(report: FullSyncReport): void {
+  const applied = !report.reportOnly;
+  out(`Connector ${report.connector}: ${report.reportOnly ? 'report only (nothing was changed)' : 'reconciled'} in ${(report.durationMs / 1000).toFixed(1)} s`);
+  out(`  on the target:   ${report.remote.users} users, ${report.remote.groups} groups`);
+  out(`  in scope:        ${report.inScope.users} users, ${report.inScope.groups} groups`);
+  out(`  ${applied ? 'created' : 'to create'}:${applied ? '        ' : '      '}${report.toCreate.users} users, ${report.toCreate.groups} groups`);
+  out(`  adopted:         ${report.adopted.users} users, ${report.adopted.groups} groups (matched existing accounts)`);
+  out(`  ${applied ? 'deprovisioned' : 'to deprovision'}:${applied ? '  ' : ' '}${report.toDeprovision.users} users, ${report.toDeprovision.groups} groups`);
+  out(`  drift:           ${report.drift.length} object(s)`);
+  for (const drift of report.drift.slice(0, 50)) {
+    const detail =
+      drift.kind === 'attributes' ? `attributes differ: ${drift.attributes?.join(', ')}` : drift.kind === 'members' ? `members differ: ${drift.membersMissing} missing, ${drift.membersExtra} extra on the target` : 'missing on the target';
+    out(`    ${drift.type} ${drift.name} (${drift.id}): ${detail}`);
+  }
+  if (report.drift.length > 50) out(`    … and ${report.drift.length - 50} more (all are in the journal entry sync.full)`);
+  out(`  not managed by Roster: ${report.unmanaged.userCount} users, ${report.unmanaged.groupCount} groups (left alone)`);
+  for (const name of [...report.unmanaged.users, ...report.unmanaged.groups]) out(`    ${name}`);
+  if (applied) out(`  results:         ${report.results.done} in sync, ${report.results.parked} parked, ${report.results.retry + report.results.waiting} queued to retry`);
+  if (report.guardPaused) {
+    out('');
+    out(`PAUSED by the mass-change guard: this run would deprovision ${report.toDeprovision.users + report.toDeprovision.groups} objects. Nothing was sent.`);
+    out(`Check the report, then approve with: npm run roster -- sync approve ${report.connector}`);
+  }
+  if (report.results.parked > 0) out(`See why objects were parked: npm run roster -- sync parked ${report.connector}`);
+}
+
+export function registerSyncCommands(program: Command): void {
+  const sync = program.command('sync').description('outbound sync to downstream SCIM apps (connectors)');
+
+  sync
+    .command('run <connector>', { isDefault: true })
+    .description('sync a connector: with --full, read the whole target, adopt, report drift and repair it')
+    .option('--full', 'initial sync / full reconciliation (required)')
+    .option('--report-only', 'report drift and planned changes; change nothing')
+    .option('--json', 'print the report as JSON')
+    .action(async (name: string, options: { full?: boolean; reportOnly?: boolean; json?: boolean }) => {
+      if (!options.full) throw new UsageError(`Changes are pushed continuously by a running Roster. For an initial sync or reconciliation run: npm run roster -- sync ${name} --full [--report-only]`);
+      await withConnectors(async (db, connectors) => {
+        const connector = connectorNamed(connectors, name);
+        const progress = progressPrinter();
+        const started = Date.now();
+        // A pool sized for the connector's concurrency: each running sync holds a lock connection.
+        const syncDb = createSyncDatabase(connectionStringOf(db), connector.config.rateLimit.concurrency);
+        let report: FullSyncReport;
+        try {
+          report = await fullSync(syncDb, connector, {
+            reportOnly: options.reportOnly === true,
+            requestId: `cli-sync-${started}`,
+            onProgress: ({ phase, done, total }) => {
+              const seconds = (Date.now() - started) / 1000;
+              progress.update(`${phase}: ${done}${total ? `/${total}` : ''} (${Math.round(done / Math.max(seconds, 0.001))}/s, ${seconds.toFixed(0)} s)`);
+            },
+          });
+        } finally {
+          await syncDb.destroy();
+          progress.done();
+        }
+        if (options.json) out(JSON.stringify(report, null, 2));
+        else printReport(report);
+        if (report.guardPaused) process.exitCode = 3;
+      });
+    });
+
+  sync
+    .command('parked <connector>')
+    .description('list objects the target rejected, with the request and the answer')
+    .option('--json', 'print as JSON (includes request and response bodies)')
+    .action(async (name: string, options: { json?: boolean }) => {
+      await withConnectors(async (db, connectors) => {
+        connectorNamed(connectors, name);
+        const parked = await listParked(db, name);
+        if (options.json) return out(JSON.stringify(parked, null, 2));
+        if (parked.length === 0) return out(`Nothing is parked for ${name}.`);
+        for (const p of parked) {
+          out(`${p.resourceType.padEnd(5)} ${p.resourceId}  parked ${p.parkedAt.toISOString()}`);
+          out(`      ${p.request?.method ?? ''} ${p.request?.path ?? ''} → ${p.response?.status ?? ''}: ${p.reason}`);
+        }
+        out(`${parked.length} parked. Fix the object in Roster (a change retries it), or retry now: npm run roster -- sync retry ${name}`);
+      });
+    });
+
+  sync
+    .command('retry [connector]')
+    .description('try parked objects again now (all connectors, or one; --id for one object)')
+    .option('--id <id>', 'only this User or Group id')
+    .action(async (name: string | undefined, options: { id?: string }) => {
+      await withConnectors(async (db, connectors) => {
+        const targets = name ? [connectorNamed(connectors, name)] : connectors.list;
+        await ensureConnectorRows(db, targets.map((c) => c.name));
+        let ok = 0;
+        let again = 0;
+        let later = 0;
+        for (const connector of targets) {
+          const parked = (await listParked(db, connector.name, 100_000)).filter((p) => !options.id || p.resourceId === options.id.toLowerCase());
+          for (const p of parked) {
+            const result = await syncOne({ db, connector, type: p.resourceType, id: p.resourceId, attempt: 0, requestId: `cli-retry-${Date.now()}` });
+            if (result.kind === 'done') ok++;
+            else if (result.kind === 'parked') {
+              again++;
+              out(`still rejected: ${p.resourceType} ${p.resourceId}: ${result.reason}`);
+            } else later++;
+          }
+        }
+        out(`Retried ${ok + again + later}: ${ok} pushed, ${again} parked again, ${later} deferred (target unavailable or paused; a running Roster retries them).`);
+      });
+    });
+
+  sync
+    .command('approve <connector>')
+    .description('lift the mass-change guard pause of a connector, so its pending changes go out')
+    .action(async (name: string) => {
+      await withConnectors(async (db, connectors) => {
+        connectorNamed(connectors, name);
+        await ensureConnectorRows(db, [name]);
+        const wasPaused = await approveConnector(db, name);
+        if (!wasPaused) return out(`Connector ${name} is not paused.`);
+        const woken = await wakeConnectorJobs(db, name);
+        await db.transaction((tx) =>
+          appendJournal(tx, { name: process.env.USER ?? 'cli', source: 'cli', requestId: `cli-approve-${Date.now()}` }, [{ action: 'sync.approved', changes: { connector: name } }]),
+        );
+        out(`Approved: ${name} resumes; ${woken} pending change(s) go out now (a running Roster pushes them).`);
+      });
+    });
+
+  sync
+    .command('worker')
+    .description('run outbound sync workers only (no HTTP server); run as many as you like')
+    .action(async () => {
+      const config = loadConfig();
+      const database = await openDatabase(config);
+      await migrateToLatest(database.knex);
+      const runtime = startSync(config, connectionStringOf(database.knex));
+      if (runtime.connectors.size === 0) {
+        await database.close();
+        throw new UsageError('No connectors are configured: set ROSTER_CONNECTORS_FILE (see docs/connectors.md)');
+      }
+      const runner = await startWorker(connectionStringOf(database.knex), runtime.tasks, { concurrency: runtime.concurrency, pollInterval: 500 });
+      out(`Sync worker running for ${runtime.connectors.list.map((c) => c.name).join(', ')} (concurrency ${runtime.concurrency}). Ctrl-C stops it.`);
+      let stopping = false;
+      const stop = async (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        logger.info('sync worker stopping', { signal });
+        await runner.stop();
+        await runtime.stop();
+        await database.close();
+        process.exit(0);
+      };
+      process.on('SIGTERM', () => void stop('SIGTERM'));
+      process.on('SIGINT', () => void stop('SIGINT'));
+      await runner.promise;
+    });
+}

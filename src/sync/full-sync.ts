@@ -1,0 +1,348 @@
+/**
+ * Initial sync and reconciliation (`sync <connector> --full`): read everything the target holds,
+ * compare it with what Roster wants and with what the target last acknowledged, report the drift,
+ * and (unless report-only) repair it through the same per-resource sync the workers run.
+ *
+ *  1. Page through the target's Users and Groups.
+ *  2. For each local resource in scope: linked and present → compare attributes (drift); linked
+ *     but gone → re-create; not linked → adopt a remote object whose externalId is Roster's id or
+ *     whose `matchOn` attribute matches, else create.
+ *  3. Linked resources now out of scope → deprovision. Remote objects nobody manages → reported,
+ *     never touched.
+ *  4. Group membership: where the target lists members, compare them with the acknowledged ones.
+ *  5. Mass-change guard over the whole plan, then repair with bounded concurrency, users before
+ *     groups, with progress; a summary entry in the journal.
+ * Drift is repaired by resetting what Roster believes the target acknowledged to what the target
+ * actually holds; the ordinary diff then sends exactly the fix.
+ */
+import type { Knex } from 'knex';
+import { driftedAttributes, managedPart } from '../../connectors/scim/compare.js';
+import type { Document } from '../../connectors/profile.js';
+import type { Connector, ResourceType } from './connector.js';
+import { createUsersInBatch } from './bulk-create.js';
+import { admitDeprovisions, ensureConnectorRows } from './connector-state.js';
+import { enqueueSyncJobs } from './jobs.js';
+import { replaceAcknowledgedMembers, saveLink, type MemberDelta } from './links.js';
+import { PushJournal } from './push-journal.js';
+import { listRemote } from './remote.js';
+import { syncOne, type SyncResult } from './sync-one.js';
+
+export interface Drift {
+  type: ResourceType;
+  id: string;
+  name: string;
+  kind: 'attributes' | 'missing-remotely' | 'members';
+  attributes?: string[];
+  membersMissing?: number;
+  membersExtra?: number;
+}
+
+export interface FullSyncReport {
+  connector: string;
+  reportOnly: boolean;
+  remote: { users: number; groups: number };
+  inScope: { users: number; groups: number };
+  toCreate: { users: number; groups: number };
+  adopted: { users: number; groups: number };
+  toDeprovision: { users: number; groups: number };
+  drift: Drift[];
+  unmanaged: { users: string[]; groups: string[]; userCount: number; groupCount: number };
+  guardPaused: boolean;
+  results: { done: number; retry: number; parked: number; waiting: number };
+  durationMs: number;
+}
+
+export interface Progress {
+  phase: string;
+  done: number;
+  total: number;
+}
+
+export interface FullSyncOptions {
+  reportOnly: boolean;
+  onProgress?: (progress: Progress) => void;
+  requestId?: string;
+}
+
+interface LinkRow {
+  resource_id: string;
+  remote_id: string | null;
+  state: string;
+}
+
+const UNMANAGED_SHOWN = 20;
+const PAGE = 1000;
+const BATCH = 200;
+
+export async function fullSync(db: Knex, connector: Connector, options: FullSyncOptions): Promise<FullSyncReport> {
+  const started = Date.now();
+  const requestId = options.requestId ?? `full-sync-${started}`;
+  const journal = new PushJournal(db, connector.name, requestId);
+  const progress = options.onProgress ?? (() => undefined);
+  await ensureConnectorRows(db, [connector.name]);
+  const context = { db, connector, journal, dryRun: false };
+  const report: FullSyncReport = {
+    connector: connector.name,
+    reportOnly: options.reportOnly,
+    remote: { users: 0, groups: 0 },
+    inScope: { users: 0, groups: 0 },
+    toCreate: { users: 0, groups: 0 },
+    adopted: { users: 0, groups: 0 },
+    toDeprovision: { users: 0, groups: 0 },
+    drift: [],
+    unmanaged: { users: [], groups: [], userCount: 0, groupCount: 0 },
+    guardPaused: false,
+    results: { done: 0, retry: 0, parked: 0, waiting: 0 },
+    durationMs: 0,
+  };
+  const apply = !options.reportOnly && !connector.config.dryRun;
+
+  // 1. What the target holds.
+  const remote: Record<ResourceType, Map<string, Document>> = { User: new Map(), Group: new Map() };
+  for (const type of ['User', 'Group'] as const) {
+    if (type === 'Group' && !connector.config.groups) continue;
+    await listRemote(
+      context,
+      type,
+      (page) => {
+        for (const doc of page) if (typeof doc.id === 'string') remote[type].set(doc.id, doc);
+        progress({ phase: `reading ${type === 'User' ? 'users' : 'groups'} from the target`, done: remote[type].size, total: 0 });
+      },
+      { excludeMembers: type === 'Group' && !connector.profile.membersReadable },
+    );
+    await journal.flush();
+  }
+  report.remote = { users: remote.User.size, groups: remote.Group.size };
+
+  const work: Record<ResourceType, string[]> = { User: [], Group: [] };
+  // Users neither linked nor on the target: created in batches (decision 0207).
+  const plainCreates: string[] = [];
+  const managedRemote: Record<ResourceType, Set<string>> = { User: new Set(), Group: new Set() };
+  for (const type of ['User', 'Group'] as const) {
+    await compareType(db, connector, type, remote[type], managedRemote[type], work[type], type === 'User' ? plainCreates : work[type], report, apply, journal);
+    await journal.flush();
+  }
+
+  // 3. Remote objects nobody manages.
+  for (const type of ['User', 'Group'] as const) {
+    const names: string[] = [];
+    let count = 0;
+    for (const [id, doc] of remote[type]) {
+      if (managedRemote[type].has(id)) continue;
+      count++;
+      if (names.length < UNMANAGED_SHOWN) names.push(String(type === 'User' ? doc.userName : doc.displayName));
+    }
+    if (type === 'User') Object.assign(report.unmanaged, { users: names, userCount: count });
+    else Object.assign(report.unmanaged, { groups: names, groupCount: count });
+  }
+
+  // 5. Guard over the whole plan, then repair.
+  const deprovisions = report.toDeprovision.users + report.toDeprovision.groups;
+  if (apply && deprovisions > 0 && !(await admitDeprovisions(db, connector.name, connector.config.guard, deprovisions, false))) {
+    report.guardPaused = true;
+  }
+  if ((apply || connector.config.dryRun) && !report.guardPaused && !options.reportOnly) {
+    if (apply && plainCreates.length > 0) {
+      const batchJournal = new PushJournal(db, connector.name, requestId);
+      let done = 0;
+      for (let i = 0; i < plainCreates.length; i += BATCH) {
+        const { created, fallback } = await createUsersInBatch(db, connector, plainCreates.slice(i, i + BATCH), batchJournal);
+        report.results.done += created;
+        work.User.push(...fallback);
+        done += created + fallback.length;
+        if (batchJournal.pending >= 500) await batchJournal.flush();
+        progress({ phase: 'creating users', done, total: plainCreates.length });
+      }
+      await batchJournal.flush();
+    } else work.User.push(...plainCreates);
+    for (const type of ['User', 'Group'] as const) {
+      const results = await runAll(db, connector, type, work[type], requestId, (done) => progress({ phase: `syncing ${type === 'User' ? 'users' : 'groups'}`, done, total: work[type].length }));
+      for (const result of results) {
+        if (result.kind === 'done') report.results.done++;
+        else if (result.kind === 'parked') report.results.parked++;
+        else if (result.kind === 'retry') report.results.retry++;
+        else report.results.waiting++;
+      }
+    }
+  }
+  report.durationMs = Date.now() - started;
+  journal.event('sync.full', {
+    reportOnly: options.reportOnly,
+    remote: report.remote,
+    inScope: report.inScope,
+    toCreate: report.toCreate,
+    adopted: report.adopted,
+    toDeprovision: report.toDeprovision,
+    drifted: report.drift.length,
+    unmanaged: { users: report.unmanaged.userCount, groups: report.unmanaged.groupCount },
+    guardPaused: report.guardPaused,
+    results: report.results,
+    durationMs: report.durationMs,
+  });
+  await journal.flush();
+  if (apply) await db('sync_connectors').where({ connector: connector.name }).update({ last_full_sync_at: db.fn.now() });
+  return report;
+}
+
+async function compareType(
+  db: Knex,
+  connector: Connector,
+  type: ResourceType,
+  remote: Map<string, Document>,
+  managed: Set<string>,
+  work: string[],
+  creates: string[],
+  report: FullSyncReport,
+  apply: boolean,
+  journal: PushJournal,
+): Promise<void> {
+  const table = type === 'User' ? 'users' : 'groups';
+  const key = type === 'User' ? 'users' : 'groups';
+  const nameOf = (doc: Document) => String(type === 'User' ? doc.userName : doc.displayName);
+  // Indexes of the remote objects for adoption.
+  const byExternalId = new Map<string, Document>();
+  const byMatch = new Map<string, Document>();
+  const matchOn = type === 'User' ? connector.config.matchOn : 'displayName';
+  for (const doc of remote.values()) {
+    if (typeof doc.externalId === 'string') byExternalId.set(doc.externalId.toLowerCase(), doc);
+    const value = matchOn === 'none' ? undefined : doc[matchOn];
+    if (typeof value === 'string') byMatch.set(value.toLowerCase(), doc);
+  }
+  const links = new Map<string, LinkRow>();
+  for (const row of (await db('sync_links').select('resource_id', 'remote_id', 'state').where({ connector: connector.name, resource_type: type })) as LinkRow[]) {
+    links.set(row.resource_id, row);
+    if (row.remote_id) managed.add(row.remote_id);
+  }
+
+  const scope = connector.scopeSql(type);
+  let after = '00000000-0000-0000-0000-000000000000';
+  for (;;) {
+    const { rows } = (await db.raw(`SELECT r.id::text AS id, r.resource, r.version FROM ${table} r WHERE r.id > ? AND (${scope.sql}) ORDER BY r.id LIMIT ${PAGE}`, [
+      after,
+      ...scope.bindings,
+    ])) as { rows: Array<{ id: string; resource: Document; version: number }> };
+    if (rows.length === 0) break;
+    after = rows[rows.length - 1]!.id;
+    report.inScope[key] += rows.length;
+    for (const row of rows) {
+      const desired = type === 'User' ? connector.profile.mapUser(row.resource, row.id) : connector.profile.mapGroup(row.resource, row.id);
+      if (type === 'User') desired.active ??= true;
+      const link = links.get(row.id);
+      const linkedRemote = link?.remote_id ? remote.get(link.remote_id) : undefined;
+      if (link?.remote_id && linkedRemote) {
+        const drifted = driftedAttributes(desired, linkedRemote);
+        if (drifted.length > 0) {
+          report.drift.push({ type, id: row.id, name: nameOf(desired), kind: 'attributes', attributes: drifted });
+          if (apply) await saveLink(db, connector.name, type, row.id, { remoteId: link.remote_id, state: linkedRemote.active === false ? 'disabled' : 'active', acknowledged: managedPart(desired, linkedRemote), version: row.version });
+          work.push(row.id);
+        }
+        if (type === 'Group' && connector.profile.membersReadable) {
+          const membersDrift = await compareMembers(db, connector, row.id, linkedRemote, apply);
+          if (membersDrift) {
+            report.drift.push({ type, id: row.id, name: nameOf(desired), kind: 'members', ...membersDrift });
+            if (!drifted.length) work.push(row.id);
+          }
+        }
+        continue;
+      }
+      if (link?.remote_id && !linkedRemote) {
+        report.drift.push({ type, id: row.id, name: nameOf(desired), kind: 'missing-remotely' });
+        if (apply) {
+          await db('sync_links').where({ connector: connector.name, resource_type: type, resource_id: row.id }).delete();
+          if (type === 'Group') await db('sync_members').where({ connector: connector.name, group_id: row.id }).delete();
+        }
+        report.toCreate[key]++;
+        work.push(row.id);
+        continue;
+      }
+      // Not linked (or a create was in flight): adopt what the target already has, if anything matches.
+      const match = byExternalId.get(row.id) ?? (() => {
+        const value = matchOn === 'none' ? undefined : desired[matchOn];
+        return typeof value === 'string' ? byMatch.get(value.toLowerCase()) : undefined;
+      })();
+      if (match && typeof match.id === 'string' && !managed.has(match.id)) {
+        managed.add(match.id);
+        report.adopted[key]++;
+        journal.event('sync.adopt', { remoteId: match.id, matchedOn: byExternalId.get(row.id) ? 'externalId' : matchOn }, { type, id: row.id });
+        if (apply) {
+          await saveLink(db, connector.name, type, row.id, { remoteId: match.id, state: match.active === false ? 'disabled' : 'active', acknowledged: managedPart(desired, match), adopted: true, version: row.version });
+          if (type === 'Group' && connector.profile.membersReadable) await compareMembers(db, connector, row.id, match, true);
+        }
+        work.push(row.id);
+        continue;
+      }
+      report.toCreate[key]++;
+      creates.push(row.id);
+    }
+  }
+
+  // Linked objects no longer in scope (or deleted locally): deprovision.
+  const { rows: leavers } = (await db.raw(
+    `SELECT l.resource_id::text AS id FROM sync_links l
+      WHERE l.connector = ? AND l.resource_type = ? AND l.state <> 'disabled'
+        AND NOT EXISTS (SELECT 1 FROM ${table} r WHERE r.id = l.resource_id AND (${scope.sql}))`,
+    [connector.name, type, ...scope.bindings],
+  )) as { rows: Array<{ id: string }> };
+  report.toDeprovision[key] += leavers.length;
+  for (const leaver of leavers) work.push(leaver.id);
+}
+
+/** Compares a group's remote members with the acknowledged ones; on apply, trusts the target. */
+async function compareMembers(db: Knex, connector: Connector, groupId: string, remoteGroup: Document, apply: boolean): Promise<{ membersMissing: number; membersExtra: number } | undefined> {
+  const remoteMembers = new Set(
+    (Array.isArray(remoteGroup.members) ? remoteGroup.members : []).map((m) => String((m as { value?: unknown }).value)).filter((v) => v !== 'undefined'),
+  );
+  const { rows } = (await db.raw(
+    `SELECT l.resource_id::text AS member_id, l.resource_type AS member_type, l.remote_id
+       FROM sync_links l WHERE l.connector = ? AND l.remote_id = ANY(?::text[])`,
+    [connector.name, [...remoteMembers]],
+  )) as { rows: Array<{ member_id: string; member_type: ResourceType; remote_id: string }> };
+  const { rows: acknowledged } = (await db.raw(`SELECT remote_id FROM sync_members WHERE connector = ? AND group_id = ?`, [connector.name, groupId])) as {
+    rows: Array<{ remote_id: string }>;
+  };
+  const ackSet = new Set(acknowledged.map((r) => r.remote_id));
+  const membersMissing = [...ackSet].filter((id) => !remoteMembers.has(id)).length;
+  const membersExtra = [...remoteMembers].filter((id) => !ackSet.has(id)).length;
+  if (membersMissing === 0 && membersExtra === 0) return undefined;
+  if (apply) {
+    const known: MemberDelta[] = rows.map((r) => ({ memberId: r.member_id, memberType: r.member_type, remoteId: r.remote_id }));
+    await replaceAcknowledgedMembers(db, connector.name, groupId, known);
+    // Remote members Roster does not know (no link) cannot be removed by a local id; they are
+    // reported as drift and left alone.
+  }
+  return { membersMissing, membersExtra };
+}
+
+/** Syncs every listed resource with the connector's concurrency; results in input order. */
+async function runAll(db: Knex, connector: Connector, type: ResourceType, ids: readonly string[], requestId: string, onDone: (done: number) => void): Promise<SyncResult[]> {
+  const results: SyncResult[] = new Array(ids.length);
+  let next = 0;
+  let done = 0;
+  const journal = new PushJournal(db, connector.name, requestId);
+  let flushing: Promise<void> = Promise.resolve();
+  const worker = async () => {
+    for (;;) {
+      const index = next++;
+      if (index >= ids.length) return;
+      const id = ids[index]!;
+      let result: SyncResult;
+      for (let waits = 0; ; waits++) {
+        result = await syncOne({ db, connector, type, id, attempt: 0, requestId, journal });
+        // Busy (a worker has it) is brief; anything else is left to the queue.
+        if (result.kind !== 'wait' || result.reason !== 'busy' || waits > 50) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      if (result.kind === 'retry' || result.kind === 'wait') {
+        await enqueueSyncJobs(db, [{ connector: connector.name, type, id, runAt: result.kind === 'wait' ? result.until : new Date(Date.now() + result.delayMs) }]);
+      }
+      results[index] = result;
+      done++;
+      if (journal.pending >= 500) flushing = flushing.then(() => journal.flush());
+      onDone(done);
+    }
+  };
+  await Promise.all(Array.from({ length: connector.config.rateLimit.concurrency }, worker));
+  await flushing;
+  await journal.flush();
+  return results;
+}

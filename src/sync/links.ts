@@ -1,0 +1,120 @@
+/**
+ * The remote-id table (sync_links) and the acknowledged memberships (sync_members): what each
+ * target last confirmed. One statement per function. Writes commit on their own (autocommit),
+ * right after the target answered, so a crash a moment later still knows what the target has.
+ */
+import type { Knex } from 'knex';
+import type { ResourceType } from './connector.js';
+
+export interface Link {
+  remoteId: string | null;
+  state: 'creating' | 'active' | 'disabled';
+  acknowledged: Record<string, unknown> | null;
+  adopted: boolean;
+}
+
+export async function getLink(db: Knex, connector: string, type: ResourceType, id: string): Promise<Link | undefined> {
+  const row = (await db('sync_links')
+    .select('remote_id', 'state', 'acknowledged', 'adopted')
+    .where({ connector, resource_type: type, resource_id: id })
+    .first()) as { remote_id: string | null; state: Link['state']; acknowledged: Link['acknowledged']; adopted: boolean } | undefined;
+  return row ? { remoteId: row.remote_id, state: row.state, acknowledged: row.acknowledged, adopted: row.adopted } : undefined;
+}
+
+/** Records that a create is about to be sent, so a retry after a crash looks before creating again. */
+export async function markCreating(db: Knex, connector: string, type: ResourceType, id: string): Promise<void> {
+  await db.raw(
+    `INSERT INTO sync_links (connector, resource_type, resource_id, state) VALUES (?, ?, ?, 'creating')
+     ON CONFLICT (connector, resource_type, resource_id) DO UPDATE SET state = 'creating', remote_id = NULL, updated_at = now()`,
+    [connector, type, id],
+  );
+}
+
+export async function saveLink(
+  db: Knex,
+  connector: string,
+  type: ResourceType,
+  id: string,
+  link: { remoteId: string; state: 'active' | 'disabled'; acknowledged: Record<string, unknown>; adopted?: boolean; version?: number | undefined },
+): Promise<void> {
+  await db.raw(
+    `INSERT INTO sync_links (connector, resource_type, resource_id, remote_id, state, acknowledged, adopted, synced_version)
+     VALUES (?, ?, ?, ?, ?, ?::jsonb, ?, ?)
+     ON CONFLICT (connector, resource_type, resource_id) DO UPDATE SET
+       remote_id = EXCLUDED.remote_id, state = EXCLUDED.state, acknowledged = EXCLUDED.acknowledged,
+       adopted = sync_links.adopted OR EXCLUDED.adopted, synced_version = EXCLUDED.synced_version, updated_at = now()`,
+    [connector, type, id, link.remoteId, link.state, JSON.stringify(link.acknowledged), link.adopted ?? false, link.version ?? null],
+  );
+}
+
+export async function deleteLink(db: Knex, connector: string, type: ResourceType, id: string): Promise<void> {
+  await db('sync_links').where({ connector, resource_type: type, resource_id: id }).delete();
+  if (type === 'Group') await db('sync_members').where({ connector, group_id: id }).delete();
+}
+
+/** Local groups that have this resource as a direct member. */
+export async function groupsContaining(db: Knex, memberId: string): Promise<string[]> {
+  const { rows } = (await db.raw(`SELECT group_id FROM group_members WHERE member_id = ?`, [memberId])) as { rows: Array<{ group_id: string }> };
+  return rows.map((r) => r.group_id);
+}
+
+export interface MemberDelta {
+  memberId: string;
+  memberType: ResourceType;
+  remoteId: string;
+}
+
+/**
+ * The membership change the target needs: members Roster wants there (local members whose own
+ * object is active on this target) that it has not acknowledged, and acknowledged members Roster
+ * no longer wants. Two set differences in SQL, so a 100,000-member group is never loaded whole.
+ */
+export async function membershipDelta(
+  db: Knex,
+  connector: string,
+  groupId: string,
+  nestedGroups: boolean,
+): Promise<{ add: MemberDelta[]; remove: MemberDelta[] }> {
+  const desired = `SELECT gm.member_id, gm.member_type, l.remote_id
+     FROM group_members gm
+     JOIN sync_links l ON l.connector = ? AND l.resource_type = gm.member_type AND l.resource_id = gm.member_id
+     WHERE gm.group_id = ? AND l.state = 'active' AND l.remote_id IS NOT NULL ${nestedGroups ? '' : `AND gm.member_type = 'User'`}`;
+  const acknowledged = `SELECT member_id, member_type, remote_id FROM sync_members WHERE connector = ? AND group_id = ?`;
+  const [added, removed] = await Promise.all([
+    db.raw(`${desired} EXCEPT ${acknowledged} ORDER BY 1`, [connector, groupId, connector, groupId]),
+    db.raw(`${acknowledged} EXCEPT ${desired} ORDER BY 1`, [connector, groupId, connector, groupId]),
+  ]);
+  const toDelta = (row: { member_id: string; member_type: ResourceType; remote_id: string }): MemberDelta => ({
+    memberId: row.member_id,
+    memberType: row.member_type,
+    remoteId: row.remote_id,
+  });
+  return { add: (added as { rows: [] }).rows.map(toDelta), remove: (removed as { rows: [] }).rows.map(toDelta) };
+}
+
+export async function acknowledgeMembersAdded(db: Knex, connector: string, groupId: string, members: readonly MemberDelta[]): Promise<void> {
+  if (members.length === 0) return;
+  await db.raw(
+    `INSERT INTO sync_members (connector, group_id, member_id, member_type, remote_id)
+     SELECT ?, ?, m.id, m.type, m.remote FROM unnest(?::uuid[], ?::text[], ?::text[]) AS m(id, type, remote)
+     ON CONFLICT (connector, group_id, member_id) DO UPDATE SET remote_id = EXCLUDED.remote_id, member_type = EXCLUDED.member_type`,
+    [connector, groupId, members.map((m) => m.memberId), members.map((m) => m.memberType), members.map((m) => m.remoteId)],
+  );
+}
+
+export async function acknowledgeMembersRemoved(db: Knex, connector: string, groupId: string, members: readonly MemberDelta[]): Promise<void> {
+  if (members.length === 0) return;
+  await db.raw(`DELETE FROM sync_members WHERE connector = ? AND group_id = ? AND member_id = ANY(?::uuid[])`, [
+    connector,
+    groupId,
+    members.map((m) => m.memberId),
+  ]);
+}
+
+/** Replaces the acknowledged membership with what the target was seen to hold (reconciliation). */
+export async function replaceAcknowledgedMembers(db: Knex, connector: string, groupId: string, members: readonly MemberDelta[]): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx('sync_members').where({ connector, group_id: groupId }).delete();
+    await acknowledgeMembersAdded(tx, connector, groupId, members);
+  });
+}

@@ -1,0 +1,55 @@
+/**
+ * Outbound sync in a Roster process: read and validate the connectors file (an invalid file stops
+ * start-up with the connector, key and fix), build the connectors, and prepare the queue tasks on
+ * a database pool of their own. `serve` and `sync worker` both start here.
+ *
+ *   const sync = startSync(config, url);
+ *   registerOutbox: after the policy hook, so policy-made memberships are pushed too
+ *   startWorker(url, { ...otherTasks, ...sync.tasks }, { concurrency: … + sync.concurrency })
+ */
+import type { TaskList } from 'graphile-worker';
+import type { RosterConfig } from '../config/env.js';
+import { logger } from '../logging/logger.js';
+import type { WritePath } from '../write/write-path.js';
+import { loadConnectorsFile } from './config.js';
+import { ConnectorSet } from './connector.js';
+import { registerOutboxHook } from './outbox.js';
+import { setActiveConnectors } from './registry.js';
+import { createSyncDatabase, createSyncWorker, syncConcurrency } from './worker.js';
+
+export interface SyncRuntime {
+  connectors: ConnectorSet;
+  tasks: TaskList;
+  /** Worker slots the sync tasks want (0 without connectors). */
+  concurrency: number;
+  /** Registers the outbox hook once (later calls do nothing). */
+  registerOutbox(writePath: WritePath): void;
+  stop(): Promise<void>;
+}
+
+export function startSync(config: Pick<RosterConfig, 'connectorsFile'>, connectionString: string): SyncRuntime {
+  const connectors = ConnectorSet.fromConfig(loadConnectorsFile(config.connectorsFile));
+  setActiveConnectors(connectors);
+  let registered = false;
+  const registerOutbox = (writePath: WritePath) => {
+    if (registered) return;
+    registered = true;
+    registerOutboxHook(writePath, connectors);
+  };
+  if (connectors.size === 0) return { connectors, tasks: {}, concurrency: 0, registerOutbox, stop: async () => undefined };
+
+  const concurrency = syncConcurrency(connectors);
+  const db = createSyncDatabase(connectionString, concurrency);
+  const worker = createSyncWorker({ db, connectors });
+  logger.info('outbound connectors', { connectors: connectors.list.map((c) => `${c.name} (${c.profile.name}${c.config.dryRun ? ', dry run' : ''})`) });
+  return {
+    connectors,
+    tasks: worker.tasks,
+    concurrency,
+    registerOutbox,
+    async stop() {
+      await worker.stop();
+      await db.destroy();
+    },
+  };
+}

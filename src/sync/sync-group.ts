@@ -1,0 +1,153 @@
+/**
+ * Brings one Group on one target to its desired state: create it (or adopt it by displayName on
+ * 409), PATCH a changed displayName, delete it when it leaves scope, and send its membership as
+ * add/remove deltas against what the target acknowledged, in chunks no larger than the profile's
+ * membersPerRequest (AWS: 100). Each chunk is acknowledged as soon as the target accepts it, so an
+ * interrupted sync resumes where it stopped. Only members that are active on the target are sent.
+ */
+import { attributeOperations, patchBody, quote, type PatchOperation } from '../../connectors/scim/patch.js';
+import { managedPart } from '../../connectors/scim/compare.js';
+import type { Document } from '../../connectors/profile.js';
+import { findResource } from '../store/resource-store.js';
+import { isInScope } from './connector.js';
+import { admitDeprovisions } from './connector-state.js';
+import {
+  acknowledgeMembersAdded,
+  acknowledgeMembersRemoved,
+  deleteLink,
+  getLink,
+  markCreating,
+  membershipDelta,
+  saveLink,
+  type Link,
+  type MemberDelta,
+} from './links.js';
+import { push, Rejected, RetryLater } from './push.js';
+import { lookupRemote, remoteIdOf } from './remote.js';
+import type { SyncContext } from './sync-context.js';
+import { Paused } from './sync-user.js';
+
+export async function syncGroup(context: SyncContext, id: string): Promise<void> {
+  const { db, connector } = context;
+  const row = await findResource(db, 'Group', id);
+  const inScope = row ? await isInScope(db, connector, 'Group', id, true) : false;
+  const link = await getLink(db, connector.name, 'Group', id);
+  if (!row || !inScope) return removeGroup(context, id, link);
+
+  const desired = connector.profile.mapGroup(row.resource, id);
+  let remoteId = link?.remoteId ?? undefined;
+  if (!remoteId) {
+    remoteId = await createGroup(context, id, desired, link, row.version);
+    if (!remoteId) return; // dry run: members cannot be addressed before the group exists
+  } else {
+    const operations = attributeOperations(link?.acknowledged ?? {}, desired);
+    if (operations.length > 0) {
+      const response = await push(context, { type: 'Group', id }, { method: 'PATCH', path: `/Groups/${encodeURIComponent(remoteId)}`, body: patchBody(operations) }, [404]);
+      if (response?.status === 404) {
+        // Deleted on the target behind Roster's back: create it again, with all its members.
+        await deleteLink(db, connector.name, 'Group', id);
+        remoteId = await createGroup(context, id, desired, undefined, row.version);
+        if (!remoteId) return;
+      } else if (response) {
+        await saveLink(db, connector.name, 'Group', id, { remoteId, state: 'active', acknowledged: desired, version: row.version });
+      }
+    }
+  }
+  await syncMembers(context, id, remoteId);
+}
+
+async function createGroup(context: SyncContext, id: string, desired: Document, link: Link | undefined, version: number): Promise<string | undefined> {
+  const { db, connector } = context;
+  const resource = { type: 'Group' as const, id };
+  if (link?.state === 'creating') {
+    const existing = await lookupRemote(context, resource, 'externalId', id);
+    if (existing) return adoptGroup(context, id, desired, existing, version);
+  }
+  if (!context.dryRun) await markCreating(db, connector.name, 'Group', id);
+  const response = await push(context, resource, { method: 'POST', path: '/Groups', body: desired }, [409]);
+  if (!response) return undefined;
+  if (response.status === 409) {
+    const existing = typeof desired.displayName === 'string' ? await lookupRemote(context, resource, 'displayName', desired.displayName) : undefined;
+    if (!existing) throw new Rejected('the target already has this group (409) but no group matched its displayName', { method: 'POST', path: '/Groups', body: desired }, { status: 409, body: response.body ?? response.text });
+    return adoptGroup(context, id, desired, existing, version);
+  }
+  const remoteId = remoteIdOf(response.body);
+  if (!remoteId) throw new RetryLater('unavailable', 'POST /Groups: the target answered without an id');
+  await saveLink(db, connector.name, 'Group', id, { remoteId, state: 'active', acknowledged: desired, version });
+  return remoteId;
+}
+
+async function adoptGroup(context: SyncContext, id: string, desired: Document, existing: Document, version: number): Promise<string> {
+  const { db, connector } = context;
+  const remoteId = existing.id as string;
+  context.journal.event('sync.adopt', { remoteId, matchedOn: 'displayName' }, { type: 'Group', id });
+  const current = managedPart(desired, existing);
+  const operations = attributeOperations(current, desired);
+  if (operations.length > 0) {
+    await push(context, { type: 'Group', id }, { method: 'PATCH', path: `/Groups/${encodeURIComponent(remoteId)}`, body: patchBody(operations) });
+  }
+  if (!context.dryRun) await saveLink(db, connector.name, 'Group', id, { remoteId, state: 'active', acknowledged: desired, adopted: true, version });
+  // The members it already has are unknown unless the target lists them: start from "none"
+  // acknowledged; adds of existing members are harmless (RFC 7644 §3.5.2.1: add is idempotent).
+  return remoteId;
+}
+
+function chunk<T>(items: readonly T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
+}
+
+function removeOperations(members: readonly MemberDelta[], style: 'filter-path' | 'value-array'): PatchOperation[] {
+  if (style === 'value-array') return [{ op: 'remove', path: 'members', value: members.map((m) => ({ value: m.remoteId })) }];
+  return members.map((m) => ({ op: 'remove', path: `members[value eq ${quote(m.remoteId)}]` }));
+}
+
+async function syncMembers(context: SyncContext, id: string, remoteId: string): Promise<void> {
+  const { db, connector } = context;
+  const { profile } = connector;
+  const delta = await membershipDelta(db, connector.name, id, profile.nestedGroups);
+  const path = `/Groups/${encodeURIComponent(remoteId)}`;
+  // Removals first: a member whose remote id changed (re-created) is removed under the old id and
+  // added under the new one.
+  for (const members of chunk(delta.remove, profile.membersPerRequest)) {
+    const response = await push(context, { type: 'Group', id }, { method: 'PATCH', path, body: patchBody(removeOperations(members, profile.memberRemoval)) }, [404]);
+    if (!response) continue;
+    if (response.status === 404) return groupVanished(context, id);
+    await acknowledgeMembersRemoved(db, connector.name, id, members);
+  }
+  for (const members of chunk(delta.add, profile.membersPerRequest)) {
+    const body = patchBody([{ op: 'add', path: 'members', value: members.map((m) => ({ value: m.remoteId })) }]);
+    const response = await push(context, { type: 'Group', id }, { method: 'PATCH', path, body }, [404]);
+    if (!response) continue;
+    if (response.status === 404) return groupVanished(context, id);
+    await acknowledgeMembersAdded(db, connector.name, id, members);
+  }
+}
+
+/** The group disappeared from the target mid-sync: forget it and try again from scratch. */
+async function groupVanished(context: SyncContext, id: string): Promise<void> {
+  await deleteLink(context.db, context.connector.name, 'Group', id);
+  throw new RetryLater('unavailable', 'the group was deleted on the target during the sync; it will be created again');
+}
+
+async function removeGroup(context: SyncContext, id: string, link: Link | undefined): Promise<void> {
+  const { db, connector } = context;
+  if (!link) return;
+  let remoteId = link.remoteId;
+  if (!remoteId) {
+    const existing = await lookupRemote(context, { type: 'Group', id }, 'externalId', id);
+    if (!existing) {
+      if (!context.dryRun) await deleteLink(db, connector.name, 'Group', id);
+      return;
+    }
+    remoteId = existing.id as string;
+  }
+  if (!context.dryRun && !(await admitDeprovisions(db, connector.name, connector.config.guard))) {
+    context.journal.event('sync.paused', { reason: 'mass-change guard', pending: 'delete' }, { type: 'Group', id });
+    throw new Paused(`connector ${connector.name} is paused by the mass-change guard; approve with: npm run roster -- sync approve ${connector.name}`);
+  }
+  const response = await push(context, { type: 'Group', id }, { method: 'DELETE', path: `/Groups/${encodeURIComponent(remoteId)}` }, [404]);
+  if (!response) return;
+  await deleteLink(db, connector.name, 'Group', id);
+}

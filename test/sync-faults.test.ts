@@ -1,0 +1,181 @@
+/**
+ * Outbound sync against a target that misbehaves (test/support/fault-target.ts, a real HTTP server
+ * on loopback): down for a while, 429 with Retry-After, timeouts, connection resets, slow answers,
+ * content rejections, and AWS IAM Identity Center's limits.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { listParked } from '../src/sync/parked.js';
+import { startFaultTarget, type FaultTarget } from './support/fault-target.js';
+import { GROUP_SCHEMA, PATCH_OP, USER_SCHEMA } from './support/server.js';
+import { pendingJobs, startRosterA, waitFor, type RosterA } from './support/sync-harness.js';
+
+async function setup(connector: Record<string, unknown> = {}, targetOptions: Parameters<typeof startFaultTarget>[0] = {}): Promise<{ a: RosterA; t: FaultTarget; close(): Promise<void> }> {
+  const t = await startFaultTarget(targetOptions);
+  const a = await startRosterA(
+    [
+      {
+        name: 'target',
+        baseUrl: t.url,
+        auth: { type: 'bearer', tokenEnv: 'TARGET_TOKEN' },
+        timeout: '400ms',
+        retry: { baseDelay: '50ms', maxDelay: '400ms' },
+        circuit: { failureThreshold: 3, openFor: '300ms', maxOpenFor: '1s' },
+        ...connector,
+      },
+    ],
+    { TARGET_TOKEN: t.token },
+  );
+  return { a, t, close: async () => (await a.close(), await t.close()) };
+}
+
+const createUser = (a: RosterA, userName: string, extra: Record<string, unknown> = {}) =>
+  a.server.request('POST', '/Users', { body: { schemas: [USER_SCHEMA], userName, ...extra } }).then((r) => {
+    assert.equal(r.status, 201, r.text);
+    return r.body.id as string;
+  });
+
+const countByName = (t: FaultTarget, userName: string) => [...t.users.values()].filter((u) => u.userName === userName).length;
+
+test('a target down for a while: the circuit opens, probes, and everything converges once it is back', async () => {
+  const { a, t, close } = await setup();
+  try {
+    t.down({ status: 503 });
+    const names = Array.from({ length: 20 }, (_, i) => `down-${i}@example.com`);
+    for (const name of names) await createUser(a, name);
+    await waitFor(async () => {
+      const { rows } = await a.server.db.knex.raw(`SELECT circuit FROM sync_connectors WHERE connector = 'target'`);
+      return rows[0]?.circuit === 'open' || rows[0]?.circuit === 'half-open';
+    }, 'the circuit to open');
+    const sentWhileDown = t.requests.length;
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const probes = t.requests.length - sentWhileDown;
+    // Open for 300 ms doubling to 1 s: a handful of probes in 1.5 s, not 20 objects hammering.
+    assert.ok(probes <= 6, `probed ${probes} times in 1.5 s while open`);
+    t.up();
+    await waitFor(() => names.every((n) => countByName(t, n) === 1), 'all 20 users on the target', 30_000);
+    await waitFor(async () => (await pendingJobs(a.server.db.knex)) === 0, 'queue drained', 30_000);
+    for (const name of names) assert.equal(countByName(t, name), 1, `${name} exactly once`);
+    const { rows } = await a.server.db.knex.raw(`SELECT circuit, consecutive_failures FROM sync_connectors WHERE connector = 'target'`);
+    assert.deepEqual(rows[0], { circuit: 'closed', consecutive_failures: 0 });
+    const { rows: failures } = await a.server.db.knex.raw(`SELECT count(*)::int AS n FROM journal WHERE action = 'sync.push' AND changes->>'outcome' = 'retry'`);
+    assert.ok(failures[0].n >= 3, 'failed attempts are journaled');
+  } finally {
+    await close();
+  }
+});
+
+test('429 with Retry-After: nothing is sent to the target before the time it asked for', async () => {
+  const { a, t, close } = await setup();
+  try {
+    t.fail(1, { status: 429, retryAfter: '1' });
+    await createUser(a, 'throttled@example.com');
+    await waitFor(() => countByName(t, 'throttled@example.com') === 1, 'the user after the 429');
+    const throttled = t.requests.find((r) => r.status === 429)!;
+    const next = t.requests.find((r) => r.at > throttled.at && r.status !== 429)!;
+    assert.ok(next.at - throttled.at >= 950, `retried after ${next.at - throttled.at} ms, Retry-After was 1 s`);
+  } finally {
+    await close();
+  }
+});
+
+test('timeouts, connection resets, 500s and slow answers: retried, each user created exactly once', async () => {
+  const { a, t, close } = await setup({ circuit: { failureThreshold: 50, openFor: '300ms' } });
+  try {
+    t.fail(1, { kind: 'timeout' });
+    t.fail(1, { kind: 'reset' });
+    t.fail(1, { status: 500 });
+    t.fail(1, { kind: 'slow', ms: 200 });
+    const names = ['flaky-1@example.com', 'flaky-2@example.com', 'flaky-3@example.com', 'flaky-4@example.com'];
+    for (const name of names) await createUser(a, name);
+    await waitFor(() => names.every((n) => countByName(t, n) === 1), 'all users despite the faults');
+    await waitFor(async () => (await pendingJobs(a.server.db.knex)) === 0, 'queue drained');
+    for (const name of names) assert.equal(countByName(t, name), 1);
+    const { rows } = await a.server.db.knex.raw(`SELECT changes->>'outcome' AS outcome, changes->>'error' AS error FROM journal WHERE action = 'sync.push' AND changes->>'outcome' <> 'ok'`);
+    const errors = rows.map((r: { error: string | null }) => r.error);
+    assert.ok(errors.includes('ETIMEDOUT'), `timeout journaled: ${JSON.stringify(rows)}`);
+    assert.ok(errors.includes('ECONNRESET'), 'reset journaled');
+  } finally {
+    await close();
+  }
+});
+
+test('a rejected object is parked with request and response; the others go on; a fix un-parks it', async () => {
+  const { a, t, close } = await setup();
+  try {
+    t.reject((method, _path, body) => method === 'POST' && String(body.userName).startsWith('bad'));
+    const bad = await createUser(a, 'bad@example.com', { title: 'x' });
+    await createUser(a, 'good@example.com');
+    await waitFor(() => countByName(t, 'good@example.com') === 1, 'the good user');
+    const parked = await waitFor(async () => {
+      const list = await listParked(a.server.db.knex, 'target');
+      return list.length === 1 ? list : undefined;
+    }, 'the bad user parked');
+    assert.equal(parked[0]!.resourceId, bad);
+    assert.equal(parked[0]!.request?.method, 'POST');
+    assert.equal((parked[0]!.request?.body as { userName: string }).userName, 'bad@example.com');
+    assert.equal(parked[0]!.response?.status, 400);
+    assert.match(parked[0]!.reason, /400/);
+    // Fixing the object in Roster tries it again, and success takes it off the list.
+    await a.server.request('PATCH', `/Users/${bad}`, { body: { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'userName', value: 'fixed@example.com' }] } });
+    await waitFor(() => countByName(t, 'fixed@example.com') === 1, 'the fixed user');
+    await waitFor(async () => (await listParked(a.server.db.knex, 'target')).length === 0, 'un-parked');
+  } finally {
+    await close();
+  }
+});
+
+test('AWS IAM Identity Center profile: a 5,000-member group goes as chunked deltas of at most 100', async () => {
+  const { a, t, close } = await setup(
+    { profile: 'aws-iam-identity-center', groups: { names: ['Everyone'] }, rateLimit: { concurrency: 8 }, circuit: { failureThreshold: 50, openFor: '300ms' } },
+    { aws: true, recordBodies: true },
+  );
+  try {
+    const knex = a.server.db.knex;
+    // 5,000 users already on the target and linked (as after an initial sync), seeded directly:
+    // what is under test is the group change, not 5,000 creates.
+    const { rows } = await knex.raw(
+      `INSERT INTO users (id, resource)
+       SELECT gen_random_uuid(), jsonb_build_object('userName', 'aws' || n || '@example.com', 'displayName', 'User ' || n,
+              'name', jsonb_build_object('givenName', 'User', 'familyName', n::text))
+       FROM generate_series(1, 5000) AS n RETURNING id::text, resource`,
+    );
+    const ids: string[] = rows.map((r: { id: string }) => r.id);
+    const remoteIds = rows.map((r: { resource: Record<string, unknown> }) => t.addUser({ ...r.resource }).id as string);
+    await knex.raw(
+      `INSERT INTO sync_links (connector, resource_type, resource_id, remote_id, state, acknowledged)
+       SELECT 'target', 'User', l.id, l.remote, 'active', '{}'::jsonb FROM unnest(?::uuid[], ?::text[]) AS l(id, remote)`,
+      [ids, remoteIds],
+    );
+    const group = (await a.server.request('POST', '/Groups', { body: { schemas: [GROUP_SCHEMA], displayName: 'Everyone' } })).body.id;
+    await waitFor(() => t.groupByName('Everyone'), 'the empty group on the target');
+    const before = t.requests.length;
+    // One change adds all 5,000 members.
+    const added = await a.server.request('PATCH', `/Groups/${group}`, { body: { schemas: [PATCH_OP], Operations: [{ op: 'add', path: 'members', value: ids.map((value) => ({ value })) }] } });
+    assert.equal(added.status, 204, added.text);
+    const everyone = await waitFor(() => {
+      const g = t.groupByName('Everyone');
+      return g && g.members.size === 5000 ? g : undefined;
+    }, 'all 5,000 members on the target', 60_000);
+    await waitFor(async () => (await pendingJobs(knex)) === 0, 'queue drained', 60_000);
+    const memberPatches = t.requests.slice(before).filter((r) => r.method === 'PATCH' && r.path.startsWith('/Groups/'));
+    assert.equal(memberPatches.length, 50, 'fifty PATCHes of 100 members');
+    const sizes = memberPatches.map((r) => (r.body as { Operations: Array<{ value?: unknown[] }> }).Operations.reduce((n, op) => n + (op.value?.length ?? 1), 0));
+    assert.ok(sizes.every((n) => n <= 100), `chunks of at most 100: ${Math.max(...sizes)}`);
+    assert.ok(t.requests.every((r) => r.status !== 400), 'nothing broke an AWS limit');
+
+    // Removing 150 members: value-array removals, chunked too.
+    const beforeRemoval = t.requests.length;
+    await a.server.request('PATCH', `/Groups/${group}`, {
+      body: { schemas: [PATCH_OP], Operations: ids.slice(0, 150).map((id) => ({ op: 'remove', path: `members[value eq "${id}"]` })) },
+    });
+    await waitFor(() => everyone.members.size === 4850, 'membership down to 4,850', 30_000);
+    const removals = t.requests.slice(beforeRemoval).filter((r) => r.method === 'PATCH');
+    assert.deepEqual(
+      removals.map((r) => (r.body as { Operations: Array<{ op: string; value: unknown[] }> }).Operations.map((op) => `${op.op}:${op.value.length}`).join(',')),
+      ['remove:100', 'remove:50'],
+    );
+  } finally {
+    await close();
+  }
+});
