@@ -1,0 +1,190 @@
+/**
+ * `npm run bench`: Roster under load at 10,000 and 1,000,000 users, beside a bare-Express ceiling
+ * that replays Roster's own responses. A report, not a test: it prints numbers and target checks
+ * and exits 0 whatever they are (non-zero only when the bench itself could not run).
+ *
+ * For each size: a fresh database (dropped afterwards), seeded in SQL; Roster and the bare server
+ * as child processes on 127.0.0.1; one real request of each kind captured for the ceiling; then
+ * each kind measured with autocannon against Roster and against the ceiling.
+ *
+ * Environment: BENCH_SIZES (default 10000,1000000), BENCH_DURATION seconds per measurement
+ * (default 5), BENCH_WARMUP seconds (default 1), BENCH_CONNECTIONS (default 10), BENCH_SECTIONS
+ * (default scim,journal,policy,sync), DATABASE_URL (a server where the bench may create and drop
+ * databases; unset: embedded PostgreSQL).
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { captureResponses, checkCaptured } from './capture.js';
+import { withCpuAccounting } from './cpu.js';
+import { openDatabaseServer, type DatabaseServer } from './database.js';
+import { renderPolicyRows, runPolicyBench, type PolicyBenchRow } from './policy.js';
+import { renderJournalReport, runJournalBench, type JournalBenchRow } from './journal.js';
+import { measure, type LoadOptions } from './measure.js';
+import { renderReport, type ResultRow } from './report.js';
+import { Cycler, barePathPrefix, prefixed, REQUEST_KINDS, type Workload } from './requests.js';
+import { seed, SMALL_GROUP_MEMBERS } from './seed.js';
+import { startBareExpress, startRoster, type ChildServer } from './servers.js';
+import { renderSyncReport, runSyncBench, type SyncBenchRow } from './sync.js';
+
+function envNumber(name: string, fallback: number, min: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min) throw new Error(`${name} must be a number ≥ ${min}, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+const sizes = (process.env.BENCH_SIZES ?? '10000,1000000').split(',').map((s) => Number(s.trim().replace(/_/g, '')));
+if (sizes.some((s) => !Number.isInteger(s) || s < 100)) throw new Error('BENCH_SIZES must be a comma-separated list of integers ≥ 100');
+const durationSeconds = envNumber('BENCH_DURATION', 5, 1);
+const warmupSeconds = envNumber('BENCH_WARMUP', 1, 0);
+const connections = envNumber('BENCH_CONNECTIONS', 10, 1);
+// Which parts to run (default all): scim (the request table), journal, policy, sync.
+const SECTIONS = ['scim', 'journal', 'policy', 'sync'];
+const sections = new Set((process.env.BENCH_SECTIONS ?? SECTIONS.join(',')).split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
+if ([...sections].some((s) => !SECTIONS.includes(s))) throw new Error(`BENCH_SECTIONS lists parts to run, from: ${SECTIONS.join(', ')}`);
+
+const started = Date.now();
+const log = (line: string) => {
+  const s = Math.round((Date.now() - started) / 1000);
+  process.stdout.write(`[${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}] ${line}\n`);
+};
+
+// Cleanups run in reverse order on success, failure and Ctrl-C.
+const cleanups: Array<() => Promise<void>> = [];
+async function cleanUp(downTo = 0): Promise<void> {
+  while (cleanups.length > downTo) {
+    await cleanups.pop()!().catch((error: unknown) => log(`cleanup failed: ${(error as Error).message}`));
+  }
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`${signal}: stopping servers and dropping the bench database`);
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
+
+/** Other work on the machine skews every number here; the load average shows whether there was any. */
+const loadAverage = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
+const loadAverages: string[] = [];
+
+const token = `bench-${randomBytes(24).toString('hex')}`;
+// Roster signs cursors with ROSTER_CURSOR_SECRET; the bench shares it to make a cursor for the middle row.
+process.env.ROSTER_CURSOR_SECRET ??= randomBytes(32).toString('hex');
+const cursorSecret = process.env.ROSTER_CURSOR_SECRET;
+const { encodeCursor, queryFingerprint } = await import('../src/scim/cursor.js');
+
+const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/scim+json', Accept: 'application/scim+json' };
+const load: LoadOptions = { durationSeconds, warmupSeconds, connections, headers };
+
+async function tracked<T extends ChildServer>(server: Promise<T>): Promise<T> {
+  const s = await server;
+  cleanups.push(() => s.stop());
+  return s;
+}
+
+async function runSize(dbServer: DatabaseServer, users: number, tmpDir: string): Promise<ResultRow[]> {
+  const largeGroupMembers = Math.min(100_000, Math.floor(users / 2));
+  const cleanupMark = cleanups.length;
+  log(`== ${users.toLocaleString('en-US')} users: creating a database on ${dbServer.describe} (load average ${loadAverage()})`);
+  const db = await dbServer.createDatabase(String(users));
+  cleanups.push(() => db.drop());
+  log(`  database ${db.name}; migrating and seeding`);
+  const seeded = await seed(db.url, { users, largeGroupMembers }, log);
+
+  const roster = await tracked(startRoster({ databaseUrl: db.url, bootstrapToken: token, cursorSecret }));
+  log(`  Roster ready at ${roster.baseUrl} (pid ${roster.pid})`);
+  const w: Workload = {
+    users,
+    runTag: `${randomBytes(3).toString('hex')}-${users}`,
+    largeGroupId: seeded.largeGroupId,
+    largeGroupMembers,
+    smallGroupId: seeded.smallGroupId,
+    smallGroupMembers: SMALL_GROUP_MEMBERS,
+    sampleUserIds: seeded.sampleUserIds,
+    largeAdds: new Cycler(seeded.largeCandidates),
+    smallAdds: new Cycler(seeded.smallCandidates),
+    middleCursor: encodeCursor({ key: seeded.middle.createdAt, id: seeded.middle.id }, queryFingerprint(['User', '', '', 'ascending'])),
+    posted: { n: 0 },
+  };
+  const captured = await captureResponses(roster.baseUrl, headers, REQUEST_KINDS, w).catch((error: unknown) => {
+    throw new Error(`${(error as Error).message}\nRoster output:\n${roster.output()}`);
+  });
+  checkCaptured(captured);
+  const responsesFile = path.join(tmpDir, `responses-${users}.json`);
+  await fs.writeFile(responsesFile, JSON.stringify(captured));
+  const bare = await tracked(startBareExpress(responsesFile));
+  loadAverages.push(`${users.toLocaleString('en-US')} users: ${loadAverage()} before measuring`);
+  log(`  load average before measuring: ${loadAverage()}`);
+  log(`  bare Express ready at ${bare.baseUrl} (pid ${bare.pid}); ${captured.length} responses captured`);
+
+  const rows: ResultRow[] = [];
+  for (const kind of REQUEST_KINDS) {
+    const label = kind.label(w);
+    const pool = kind.pool?.(w);
+    const ours = [process.pid, roster.pid, bare.pid];
+    const { result: rosterResult, cpu: rosterCpu } = await withCpuAccounting(ours, () => measure(roster.baseUrl, kind.shape(w), load));
+    const notes: string[] = [];
+    if (pool && pool.used > pool.items.length) {
+      notes.push(`ran out of distinct users to add (${pool.items.length.toLocaleString('en-US')}); ${(pool.used - pool.items.length).toLocaleString('en-US')} requests re-added existing members (no-op PATCH)`);
+    }
+    if (rosterResult.failures > 0) notes.push(`status codes ${JSON.stringify(rosterResult.statusCodes)}`);
+    const { result: bareResult, cpu: bareCpu } = await withCpuAccounting(ours, () =>
+      measure(bare.baseUrl, prefixed(kind.shape(w), barePathPrefix(kind.key)), load),
+    );
+    if (bareResult.failures > 0) notes.push(`bare Express status codes ${JSON.stringify(bareResult.statusCodes)}`);
+    log(
+      `  ${label}: Roster ${Math.round(rosterResult.reqPerSec)} req/s p50 ${rosterResult.p50} ms p99 ${rosterResult.p99} ms | ` +
+        `bare ${Math.round(bareResult.reqPerSec)} req/s p50 ${bareResult.p50} ms p99 ${bareResult.p99} ms` +
+        (rosterCpu ? ` | PostgreSQL ${rosterCpu.postgresCores.toFixed(2)} cores, other processes ${rosterCpu.otherCores.toFixed(2)} cores` : ''),
+    );
+    rows.push({
+      users,
+      key: kind.key,
+      label,
+      roster: rosterResult,
+      bare: bareResult,
+      ...(rosterCpu ? { postgresCores: rosterCpu.postgresCores } : {}),
+      ...(rosterCpu && bareCpu ? { otherCores: Math.max(rosterCpu.otherCores, bareCpu.otherCores) } : {}),
+      notes,
+    });
+  }
+  // Stop the servers and drop this size's database before the next size.
+  await cleanUp(cleanupMark);
+  log(`  stopped servers, dropped ${db.name}`);
+  return rows;
+}
+
+async function main(): Promise<void> {
+  log(`sizes ${sizes.join(', ')}; ${durationSeconds} s per measurement after ${warmupSeconds} s warm-up; ${connections} connections; ${os.cpus().length} CPUs`);
+  const tmpDir = await fs.mkdtemp(path.join(os.tmpdir(), 'roster-bench-'));
+  cleanups.push(() => fs.rm(tmpDir, { recursive: true, force: true }));
+  const dbServer = await openDatabaseServer(log);
+  cleanups.push(() => dbServer.stop());
+  const rows: ResultRow[] = [];
+  const journalRows: JournalBenchRow[] = [];
+  const policyRows: PolicyBenchRow[] = [];
+  const syncRows: SyncBenchRow[] = [];
+  try {
+    if (sections.has('scim')) for (const users of sizes) rows.push(...(await runSize(dbServer, users, tmpDir)));
+    if (sections.has('journal')) journalRows.push(...(await runJournalBench(dbServer, log)));
+    if (sections.has('policy')) policyRows.push(...(await runPolicyBench(dbServer, log)));
+    if (sections.has('sync')) syncRows.push(...(await runSyncBench(dbServer, log)));
+  } finally {
+    await cleanUp();
+  }
+  loadAverages.push(`end: ${loadAverage()}`);
+  if (sections.has('scim')) process.stdout.write(`\n${renderReport(rows)}\n`);
+  if (sections.has('policy')) process.stdout.write(`\n${renderPolicyRows(policyRows)}\n`);
+  process.stdout.write(`\nLoad average (1, 5, 15 min; ${os.cpus().length} CPUs): ${loadAverages.join('; ')}\n`);
+  if (sections.has('journal')) process.stdout.write(`\n${renderJournalReport(journalRows)}\n`);
+  if (sections.has('sync')) process.stdout.write(`\n${renderSyncReport(syncRows)}\n`);
+  log('done');
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${(error as Error)?.stack ?? String(error)}\n`);
+  process.exit(1);
+});
