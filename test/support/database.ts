@@ -39,7 +39,7 @@ export async function createTestDatabase(options: { migrate?: boolean } = {}): P
   const name = `roster_test_${process.pid}_${randomBytes(4).toString('hex')}`;
   await adminQuery(`CREATE DATABASE ${name}`);
   const url = withDatabase(serverUrl(), name);
-  const knex = createKnex({ url, poolMax: 20 });
+  const knex = createKnex({ url, poolMax: 10 });
   if (options.migrate !== false) await migrateToLatest(knex);
   return {
     url,
