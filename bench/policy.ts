@@ -4,7 +4,7 @@
  *  1. `policy plan` over 100,000 users and 50 rules, set-wise in SQL (target under 5 s);
  *  2. the latency the policy hook adds to a user PATCH, in process, p50 with the hook minus p50
  *     without, measured interleaved on the same database (target under 1 ms);
- *  3. HR import throughput of ../shared/data/hr-sample.csv with the policy hook: the first import
+ *  3. HR import throughput of examples/hr-sample.csv with the policy hook: the first import
  *     (creates) and a re-import (no changes) (target at least 2,000 rows/s).
  * A report, not a test: it returns figures and verdicts; it never fails on a missed target.
  */
@@ -143,7 +143,7 @@ async function importThroughput(server: DatabaseServer, log: (line: string) => v
     registerPolicyHook(writePath);
     const policy: Policy = parsePolicy(await fs.readFile('policy.yaml', 'utf8'), 'policy.yaml');
     await applyPolicy(writePath, policy, { actor });
-    const csv = await fs.readFile(new URL('../../shared/data/hr-sample.csv', import.meta.url), 'utf8');
+    const csv = await fs.readFile(new URL('../examples/hr-sample.csv', import.meta.url), 'utf8');
     const columns = await readColumnsFile('examples/columns.yaml');
     const timed = async () => {
       const started = performance.now();

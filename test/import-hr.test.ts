@@ -1,5 +1,5 @@
 /**
- * HR import of ../shared/data/hr-sample.csv with examples/columns.yaml, on real PostgreSQL with
+ * HR import of examples/hr-sample.csv with examples/columns.yaml, on real PostgreSQL with
  * the policy hook: every rejected row reported with its row number and reason, values cleaned,
  * managers resolved, joiners given their groups in the same transaction, an idempotent re-import,
  * a mover found by a dry run and then imported, and --full leavers under the mass-change guard.
@@ -17,7 +17,7 @@ import { WritePath } from '../src/write/write-path.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { ENTERPRISE, HR } from './support/server.js';
 
-const SAMPLE = new URL('../../shared/data/hr-sample.csv', import.meta.url);
+const SAMPLE = new URL('../examples/hr-sample.csv', import.meta.url);
 const actor = { name: 'import:hr-sample.csv', source: 'import' as const, requestId: 'import-test' };
 
 let db: TestDatabase;

@@ -1,6 +1,6 @@
 /**
  * The policy commands as an operator runs them: real processes against a real database, using the
- * shipped policy.yaml and examples/columns.yaml on ../shared/data/hr-sample.csv.
+ * shipped policy.yaml and examples/columns.yaml on examples/hr-sample.csv.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -34,11 +34,11 @@ test('apply, import, plan a change, explain, grant, report: the operator workflo
   const applied = await roster(['policy', 'apply', '--file', 'policy.yaml']);
   assert.match(applied.stdout, /Applied policy\.yaml version [0-9a-f]{12}/);
 
-  const imported = await roster(['import', '../shared/data/hr-sample.csv', '--columns', 'examples/columns.yaml']);
+  const imported = await roster(['import', 'examples/hr-sample.csv', '--columns', 'examples/columns.yaml']);
   assert.match(imported.stdout, /2000 rows in [\d.]+ s: 1987 created, 0 updated, 0 unchanged, 13 rejected/);
   assert.match(imported.stdout, /row \d+ \(E1\d+\): no Work Email \(required\)/);
   assert.match(imported.stderr, /written \d+\/1987/);
-  const again = await roster(['import', '../shared/data/hr-sample.csv']);
+  const again = await roster(['import', 'examples/hr-sample.csv']);
   assert.match(again.stdout, /0 created, 0 updated, 1987 unchanged, 13 rejected/);
 
   // A rule change: analysts must now be senior. The plan shows who loses, and changes nothing.
