@@ -7,7 +7,7 @@ import type { Knex } from 'knex';
 import type { AttributeChange } from './diff.js';
 import { membershipChangesFor, pathChanges } from './present.js';
 import { readJournalPage } from './query.js';
-import type { JournalRow } from './row.js';
+import { entryHeader, type JournalRow } from './row.js';
 
 export interface HistoryEntry {
   id: number;
@@ -35,14 +35,7 @@ function historyEntry(row: JournalRow, type: 'User' | 'Group', id: string): Hist
   return {
     id: row.id,
     seq: row.seq,
-    at: row.at.toISOString(),
-    actor: row.actor,
-    source: row.source,
-    requestId: row.request_id,
-    action: row.action,
-    resourceType: row.resource_type,
-    resourceId: row.resource_id,
-    resourceName: row.resource_name,
+    ...entryHeader(row),
     changes: own ? pathChanges(row) : membershipChangesFor(row, id),
     reason: row.reason,
   };

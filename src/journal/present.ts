@@ -4,7 +4,7 @@
  * and membership deltas).
  */
 import { diffDocuments, type AttributeChange } from './diff.js';
-import type { JournalRow } from './row.js';
+import { entryHeader, type JournalRow } from './row.js';
 
 export interface JournalEntryView {
   id: number;
@@ -29,14 +29,7 @@ export function entryView(row: JournalRow): JournalEntryView {
   return {
     id: row.id,
     seq: row.seq,
-    at: row.at.toISOString(),
-    actor: row.actor,
-    source: row.source,
-    requestId: row.request_id,
-    action: row.action,
-    resourceType: row.resource_type,
-    resourceId: row.resource_id,
-    resourceName: row.resource_name,
+    ...entryHeader(row),
     changes: row.changes,
     before: row.before,
     after: row.after,

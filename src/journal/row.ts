@@ -26,9 +26,9 @@ export const JOURNAL_COLUMNS = [
   'resource_type', 'resource_id', 'resource_name', 'member_ids', 'before', 'after', 'changes', 'reason',
 ] as const;
 
-export function contentOfRow(row: JournalRow, seq: number): ChainedContent {
+/** The fields every outward view of an entry shares: when, who, what, and about which resource. */
+export function entryHeader(row: JournalRow) {
   return {
-    seq,
     at: row.at.toISOString(),
     actor: row.actor,
     source: row.source,
@@ -37,6 +37,13 @@ export function contentOfRow(row: JournalRow, seq: number): ChainedContent {
     resourceType: row.resource_type,
     resourceId: row.resource_id,
     resourceName: row.resource_name,
+  };
+}
+
+export function contentOfRow(row: JournalRow, seq: number): ChainedContent {
+  return {
+    seq,
+    ...entryHeader(row),
     memberIds: row.member_ids,
     before: row.before,
     after: row.after,
