@@ -108,6 +108,23 @@ describe('paging', () => {
     }
   });
 
+  test('cursor paging in the default order (creation) walks the same sequence as index paging', async () => {
+    const byIndex = names((await list('count=50')).body);
+    const byCursor: string[] = [];
+    let cursor = '';
+    for (let i = 0; i < 20; i++) {
+      const res = await list(`cursor=${q(cursor)}&count=6`);
+      byCursor.push(...names(res.body));
+      if (!res.body.nextCursor) break;
+      cursor = res.body.nextCursor;
+    }
+    assert.deepEqual(byCursor, byIndex);
+    const descending = names((await list('count=50&sortOrder=descending')).body);
+    const first = await list('cursor=&count=6&sortOrder=descending');
+    const second = await list(`cursor=${q(first.body.nextCursor)}&count=6&sortOrder=descending`);
+    assert.deepEqual([...names(first.body), ...names(second.body)], descending.slice(0, 12));
+  });
+
   test('a forged or foreign cursor is 400 invalidCursor', async () => {
     const first = await list('cursor=&count=5');
     const forged = await list(`cursor=${q(first.body.nextCursor.replace(/.$/, 'x'))}&count=5`);

@@ -3,6 +3,8 @@ import { logger } from '../logging/logger.js';
 
 /** One log line per request: method, path without query (filters may hold personal data), status, latency. */
 export const accessLog: RequestHandler = (req, res, next) => {
+  // Building the line costs measurable time per request; skip it when nobody reads it.
+  if (!logger.isLevelEnabled('http')) return next();
   const started = process.hrtime.bigint();
   res.on('finish', () => {
     logger.http('request', {

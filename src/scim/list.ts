@@ -51,6 +51,8 @@ export async function renderRows(db: Knex, type: ResourceTypeName, rows: Resourc
 interface PageQuery {
   where: SqlFragment;
   sortKey: SqlFragment;
+  /** The sort key is a NOT NULL column: the keyset is a plain row comparison the index can seek to. */
+  sortKeyNotNull: boolean;
   descending: boolean;
   limit: number;
   offset?: number;
@@ -64,7 +66,10 @@ async function selectPage(db: Knex, type: ResourceTypeName, page: PageQuery): Pr
   let keyset = '';
   // Missing values sort as if greater than any value (RFC 7644 §3.4.2.3): last when ascending,
   // first when descending, which is PostgreSQL's default for ASC/DESC. The keyset follows suit.
-  if (page.after) {
+  if (page.after && page.sortKeyNotNull) {
+    keyset = ` AND ((${s}), ${ALIAS}.id) ${page.descending ? '<' : '>'} (?, ?)`;
+    bindings.push(...page.sortKey.bindings, page.after.key, page.after.id);
+  } else if (page.after) {
     const afterNull = page.after.key === null || page.after.key === undefined;
     if (!page.descending && afterNull) {
       keyset = ` AND (${s}) IS NULL AND ${ALIAS}.id > ?`;
@@ -93,6 +98,7 @@ export async function listResources(db: Knex, type: ResourceTypeName, query: Lis
   const selection = parseSelection(type, query.attributes, query.excludedAttributes);
   const where = whereClause(type, query);
   const sortKey = query.sortBy ? sortKeySql(query.sortBy, type, ALIAS) : { sql: `${ALIAS}.created_at`, bindings: [] };
+  const sortKeyNotNull = !query.sortBy;
   const descending = query.sortOrder === 'descending';
   const totalResults = await countMatching(db, type, where);
   const base = { schemas: [LIST_RESPONSE_SCHEMA], totalResults };
@@ -101,7 +107,7 @@ export async function listResources(db: Knex, type: ResourceTypeName, query: Lis
   if (query.cursor !== undefined) {
     const fingerprint = queryFingerprint([type, query.filterText ?? '', query.sortBy ?? '', query.sortOrder]);
     const after = query.cursor === '' ? undefined : decodeCursor(query.cursor, fingerprint);
-    const rows = await selectPage(db, type, { where, sortKey, descending, limit: query.count + 1, ...(after ? { after } : {}) });
+    const rows = await selectPage(db, type, { where, sortKey, sortKeyNotNull, descending, limit: query.count + 1, ...(after ? { after } : {}) });
     const page = rows.slice(0, query.count);
     const last = page[page.length - 1];
     const nextCursor = rows.length > query.count && last ? encodeCursor({ key: last.sort_key, id: last.id }, fingerprint) : undefined;
@@ -109,7 +115,7 @@ export async function listResources(db: Knex, type: ResourceTypeName, query: Lis
     return { ...base, itemsPerPage: Resources.length, ...(nextCursor ? { nextCursor } : {}), Resources };
   }
 
-  const rows = await selectPage(db, type, { where, sortKey, descending, limit: query.count, offset: query.startIndex - 1 });
+  const rows = await selectPage(db, type, { where, sortKey, sortKeyNotNull, descending, limit: query.count, offset: query.startIndex - 1 });
   const Resources = await renderRows(db, type, rows, selection, baseUrl);
   return { ...base, itemsPerPage: Resources.length, startIndex: query.startIndex, Resources };
 }
