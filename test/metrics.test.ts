@@ -75,6 +75,6 @@ test('journal appends, errors by scimType, auth failures and pool use are export
   assert.equal(sample(after, 'roster_scim_errors_total', { status: '409', scimType: 'uniqueness' }) - sample(before, 'roster_scim_errors_total', { status: '409', scimType: 'uniqueness' }), 1);
   assert.equal(sample(after, 'roster_scim_errors_total', { status: '400', scimType: 'invalidFilter' }) - sample(before, 'roster_scim_errors_total', { status: '400', scimType: 'invalidFilter' }), 1);
   assert.ok(sample(after, 'roster_auth_failures_total', { reason: 'unknown_token' }) >= 1);
-  assert.equal(sample(after, 'roster_db_pool_connections', { state: 'max' }), 20);
+  assert.equal(sample(after, 'roster_db_pool_connections', { state: 'max' }), 10, 'the test database pool size (test/support/database.ts)');
   assert.ok(sample(after, 'roster_db_pool_connections', { state: 'used' }) >= 0);
 });

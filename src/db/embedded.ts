@@ -108,8 +108,9 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
     password,
     persistent: true,
     createPostgresUser: runningAsRoot,
-    // C collation: the same code-point order for sortBy and gt/lt in SQL as in memory (RFC 7644 §3.4.2.3).
-    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    // Code-point collation (the same order for sortBy and gt/lt in SQL as in memory, RFC 7644
+    // §3.4.2.3) with Unicode case mapping, so lower() folds "É" for case-insensitive filters.
+    initdbFlags: ['--encoding=UTF8', '--locale-provider=builtin', '--builtin-locale=C.UTF-8', '--locale=C'],
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
     onLog: (message) => remember(String(message)),
     onError: (error) => remember(error instanceof Error ? error.message : String(error)),
