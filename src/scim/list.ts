@@ -62,7 +62,8 @@ interface PageQuery {
 async function selectPage(db: Knex, type: ResourceTypeName, page: PageQuery): Promise<Array<ResourceRow & { sort_key: unknown }>> {
   const dir = page.descending ? 'DESC' : 'ASC';
   const s = page.sortKey.sql;
-  const bindings: unknown[] = [...page.sortKey.bindings, ...page.where.bindings];
+  const cursorMode = page.offset === undefined;
+  const bindings: unknown[] = [...(cursorMode ? page.sortKey.bindings : []), ...page.where.bindings];
   let keyset = '';
   // Missing values sort as if greater than any value (RFC 7644 §3.4.2.3): last when ascending,
   // first when descending, which is PostgreSQL's default for ASC/DESC. The keyset follows suit.
@@ -87,7 +88,8 @@ async function selectPage(db: Knex, type: ResourceTypeName, page: PageQuery): Pr
   }
   bindings.push(...page.sortKey.bindings, page.limit, page.offset ?? 0);
   const sql =
-    `SELECT ${ALIAS}.id, ${ALIAS}.resource, ${ALIAS}.version, ${ALIAS}.created_at, ${ALIAS}.updated_at, (${s}) AS sort_key ` +
+    // The sort key is read back only to build the next cursor; index paging does not pay for it.
+    `SELECT ${ALIAS}.id, ${ALIAS}.resource, ${ALIAS}.version, ${ALIAS}.created_at, ${ALIAS}.updated_at${cursorMode ? `, (${s}) AS sort_key` : ''} ` +
     `FROM ${TABLE_BY_TYPE[type]} ${ALIAS} WHERE (${page.where.sql})${keyset} ` +
     `ORDER BY (${s}) ${dir}, ${ALIAS}.id ${dir} LIMIT ? OFFSET ?`;
   const { rows } = (await db.raw(sql, bindings as Knex.RawBinding[])) as { rows: Array<ResourceRow & { sort_key: unknown }> };
