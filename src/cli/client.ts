@@ -3,12 +3,12 @@
  * configured with a client id, a secret and a token endpoint (the client-credentials grant).
  */
 import type { Command } from 'commander';
-import { isScope, SCOPES, type Scope } from '../auth/scopes.js';
+import { SCOPES } from '../auth/scopes.js';
 import { loadConfig } from '../config/env.js';
 import { ClientNameTakenError, createClient, listClients, revokeClient } from '../oauth/client-store.js';
 import { SigningKeyStore } from '../oauth/signing-keys.js';
 import { TOKEN_PATH } from '../oauth/token-endpoint.js';
-import { UsageError } from './token.js';
+import { parseScopeOption, UsageError } from './token.js';
 import { withDatabase } from './with-database.js';
 
 function tokenEndpointUrl(): string {
@@ -25,12 +25,10 @@ export function registerClientCommands(program: Command): void {
     .requiredOption('--name <name>', 'who will use it, e.g. entra (shown in the journal)')
     .option('--scope <scope...>', `scopes the client may request: ${SCOPES.join(', ')}`, ['scim:write'])
     .action(async (options: { name: string; scope: string[] }) => {
-      const scopes = options.scope.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
-      const unknown = scopes.filter((s) => !isScope(s));
-      if (unknown.length) throw new UsageError(`Unknown scope ${unknown.join(', ')}; choose from ${SCOPES.join(', ')}`);
+      const scopes = parseScopeOption(options.scope);
       await withDatabase(async (db) => {
         try {
-          const { secret, record } = await createClient(db, options.name, scopes as Scope[]);
+          const { secret, record } = await createClient(db, options.name, scopes);
           process.stdout.write(
             [
               `OAuth client "${record.name}" (${record.scopes.join(' ')}). Enter these in the identity provider:`,

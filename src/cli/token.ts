@@ -11,12 +11,10 @@ export function registerTokenCommands(program: Command): void {
     .requiredOption('--name <name>', 'who will use it, e.g. entra or okta (shown in the journal)')
     .option('--scope <scope...>', `scopes: ${SCOPES.join(', ')}`, ['scim:write'])
     .action(async (options: { name: string; scope: string[] }) => {
-      const scopes = options.scope.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
-      const unknown = scopes.filter((s) => !isScope(s));
-      if (unknown.length) throw new UsageError(`Unknown scope ${unknown.join(', ')}; choose from ${SCOPES.join(', ')}`);
+      const scopes = parseScopeOption(options.scope);
       await withDatabase(async (db) => {
         try {
-          const { token: secret, record } = await createToken(db, options.name, scopes as Scope[]);
+          const { token: secret, record } = await createToken(db, options.name, scopes);
           process.stdout.write(`Token "${record.name}" (${record.scopes.join(' ')}), shown only now:\n${secret}\n`);
         } catch (error) {
           if (error instanceof TokenNameTakenError) throw new UsageError(error.message);
@@ -50,3 +48,11 @@ export function registerTokenCommands(program: Command): void {
 }
 
 export class UsageError extends Error {}
+
+/** `--scope a,b --scope c` → checked scopes; an unknown one is a usage error naming the choices. */
+export function parseScopeOption(values: string[]): Scope[] {
+  const scopes = values.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+  const unknown = scopes.filter((s) => !isScope(s));
+  if (unknown.length) throw new UsageError(`Unknown scope ${unknown.join(', ')}; choose from ${SCOPES.join(', ')}`);
+  return scopes as Scope[];
+}
