@@ -9,8 +9,8 @@ import { createHash } from 'node:crypto';
 /** The `prev_hash` of the first entry (and of the first after a purge without a checkpoint). */
 export const GENESIS_HASH = '0'.repeat(64);
 
-export interface ChainedContent {
-  seq: number;
+/** When, who, what, and about which resource: shared by the hashed content and every outward view. */
+export interface EntryHeader {
   /** ISO 8601 with milliseconds, as `Date#toISOString` renders the stored `at`. */
   at: string;
   actor: string;
@@ -20,6 +20,10 @@ export interface ChainedContent {
   resourceType: string | null;
   resourceId: string | null;
   resourceName: string | null;
+}
+
+export interface ChainedContent extends EntryHeader {
+  seq: number;
   memberIds: readonly string[] | null;
   before: unknown;
   after: unknown;

@@ -5,22 +5,15 @@
  */
 import type { Knex } from 'knex';
 import type { AttributeChange } from './diff.js';
+import type { EntryHeader } from './hash.js';
 import { membershipChangesFor, pathChanges } from './present.js';
 import { readJournalPage } from './query.js';
 import { entryHeader, type JournalRow } from './row.js';
 
-export interface HistoryEntry {
+/** resourceType/Id/Name name this resource, or (for a user) the group whose membership changed. */
+export interface HistoryEntry extends EntryHeader {
   id: number;
   seq: number | null;
-  at: string;
-  actor: string;
-  source: string;
-  requestId: string | null;
-  action: string;
-  /** The resource the entry is about: this one, or (for a user) the group whose membership changed. */
-  resourceType: string | null;
-  resourceId: string | null;
-  resourceName: string | null;
   changes: AttributeChange[];
   reason: unknown;
 }

@@ -4,19 +4,12 @@
  * and membership deltas).
  */
 import { diffDocuments, type AttributeChange } from './diff.js';
+import type { EntryHeader } from './hash.js';
 import { entryHeader, type JournalRow } from './row.js';
 
-export interface JournalEntryView {
+export interface JournalEntryView extends EntryHeader {
   id: number;
   seq: number | null;
-  at: string;
-  actor: string;
-  source: string;
-  requestId: string | null;
-  action: string;
-  resourceType: string | null;
-  resourceId: string | null;
-  resourceName: string | null;
   changes: unknown;
   before: unknown;
   after: unknown;

@@ -1,5 +1,5 @@
 /** A stored journal row as node-postgres returns it, and the part of it the chain hash covers. */
-import type { ChainedContent } from './hash.js';
+import type { ChainedContent, EntryHeader } from './hash.js';
 
 export interface JournalRow {
   id: number;
@@ -27,7 +27,7 @@ export const JOURNAL_COLUMNS = [
 ] as const;
 
 /** The fields every outward view of an entry shares: when, who, what, and about which resource. */
-export function entryHeader(row: JournalRow) {
+export function entryHeader(row: JournalRow): EntryHeader {
   return {
     at: row.at.toISOString(),
     actor: row.actor,
