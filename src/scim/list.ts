@@ -96,13 +96,14 @@ async function selectPage(db: Knex, type: ResourceTypeName, page: PageQuery): Pr
   return rows;
 }
 
-export async function listResources(db: Knex, type: ResourceTypeName, query: ListQuery, baseUrl: string): Promise<ListResponseBody> {
+/** `knownTotal`: a count the caller already made for this filter (root search counts every type first). */
+export async function listResources(db: Knex, type: ResourceTypeName, query: ListQuery, baseUrl: string, knownTotal?: number): Promise<ListResponseBody> {
   const selection = parseSelection(type, query.attributes, query.excludedAttributes);
   const where = whereClause(type, query);
   const sortKey = query.sortBy ? sortKeySql(query.sortBy, type, ALIAS) : { sql: `${ALIAS}.created_at`, bindings: [] };
   const sortKeyNotNull = !query.sortBy;
   const descending = query.sortOrder === 'descending';
-  const totalResults = await countMatching(db, type, where);
+  const totalResults = knownTotal ?? (await countMatching(db, type, where));
   const base = { schemas: [LIST_RESPONSE_SCHEMA], totalResults };
   if (query.count === 0) return { ...base, itemsPerPage: 0, ...(query.cursor === undefined ? { startIndex: query.startIndex } : {}), Resources: [] };
 

@@ -45,7 +45,7 @@ export function rootSearchRouter(deps: ScimDependencies): Router {
         continue;
       }
       if (wanted > 0) {
-        const page = await listResources(deps.db, type, { ...query, startIndex: skip + 1, count: wanted }, baseUrl);
+        const page = await listResources(deps.db, type, { ...query, startIndex: skip + 1, count: wanted }, baseUrl, total);
         resources.push(...page.Resources);
       }
       skip = 0;
