@@ -9,7 +9,7 @@
  *
  * Environment: BENCH_SIZES (default 10000,1000000), BENCH_DURATION seconds per measurement
  * (default 5), BENCH_WARMUP seconds (default 1), BENCH_CONNECTIONS (default 10), BENCH_SECTIONS
- * (default scim,journal,policy,sync), DATABASE_URL (a server where the bench may create and drop
+ * (default scim,journal,policy,sync), BENCH_KINDS (scim request kinds, default all), DATABASE_URL (a server where the bench may create and drop
  * databases; unset: embedded PostgreSQL).
  */
 import { randomBytes } from 'node:crypto';
@@ -45,6 +45,11 @@ const connections = envNumber('BENCH_CONNECTIONS', 10, 1);
 const SECTIONS = ['scim', 'journal', 'policy', 'sync'];
 const sections = new Set((process.env.BENCH_SECTIONS ?? SECTIONS.join(',')).split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
 if ([...sections].some((s) => !SECTIONS.includes(s))) throw new Error(`BENCH_SECTIONS lists parts to run, from: ${SECTIONS.join(', ')}`);
+// Which request kinds of the scim section to measure (default all), e.g. BENCH_KINDS=get-user,page-100.
+const kindKeys = REQUEST_KINDS.map((kind) => kind.key);
+const kinds = process.env.BENCH_KINDS ? process.env.BENCH_KINDS.split(',').map((k) => k.trim()).filter(Boolean) : kindKeys;
+if (kinds.some((k) => !kindKeys.includes(k))) throw new Error(`BENCH_KINDS lists request kinds to measure, from: ${kindKeys.join(', ')}`);
+const selectedKinds = REQUEST_KINDS.filter((kind) => kinds.includes(kind.key));
 
 const started = Date.now();
 const log = (line: string) => {
@@ -121,7 +126,7 @@ async function runSize(dbServer: DatabaseServer, users: number, tmpDir: string):
   log(`  bare Express ready at ${bare.baseUrl} (pid ${bare.pid}); ${captured.length} responses captured`);
 
   const rows: ResultRow[] = [];
-  for (const kind of REQUEST_KINDS) {
+  for (const kind of selectedKinds) {
     const label = kind.label(w);
     const pool = kind.pool?.(w);
     const ours = [process.pid, roster.pid, bare.pid];

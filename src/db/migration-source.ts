@@ -8,6 +8,7 @@ import * as policy from '../../migrations/20261122000300_policy.js';
 import * as sync from '../../migrations/20261122000400_sync.js';
 import * as journalChain from '../../migrations/20261122000500_journal_chain.js';
 import * as oauthAndLimits from '../../migrations/20261122000600_oauth_and_limits.js';
+import * as nestedGroupIndex from '../../migrations/20261122000700_nested_group_index.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -20,6 +21,7 @@ const migrations: ReadonlyArray<readonly [string, Migration]> = [
   ['20261122000400_sync', sync],
   ['20261122000500_journal_chain', journalChain],
   ['20261122000600_oauth_and_limits', oauthAndLimits],
+  ['20261122000700_nested_group_index', nestedGroupIndex],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

@@ -29,6 +29,8 @@ import { rateLimit } from './rate-limit.js';
 import { requestId } from './request-id.js';
 import { securityHeaders } from './security-headers.js';
 
+const BODYLESS_METHODS = new Set(['GET', 'HEAD', 'DELETE']);
+
 export interface AppDependencies {
   db: Knex;
   writePath: WritePath;
@@ -51,12 +53,6 @@ export function createApp({ db, writePath, config }: AppDependencies): Express {
   const oauth = createRosterOAuth(db, config.publicUrl, config.oauth);
   const authenticator = new Authenticator(db, config.bootstrapToken, { rosterTokens: oauth.tokens, externalJwt: config.jwt ? new ExternalJwtVerifier(config.jwt) : undefined });
   const authenticated = [authenticate(authenticator), rateLimit(db, config.rateLimit)];
-  app.use(oauth.router);
-  app.use(metricsRouter(authenticated));
-  app.use(accessRouter(db, authenticated));
-  app.use(connectorsOpsRouter(db, authenticated));
-  app.use(journalOpsRouter({ db, authenticated, defaultPageSize: config.defaultPageSize, maxPageSize: config.maxPageSize }));
-
   const deps: ScimDependencies = {
     db,
     writePath,
@@ -69,7 +65,10 @@ export function createApp({ db, writePath, config }: AppDependencies): Express {
     },
   };
   const scim = express.Router();
-  scim.use(express.json({ type: ['application/json', 'application/scim+json'], limit: config.maxBodyBytes, strict: false }));
+  const parseJson = express.json({ type: ['application/json', 'application/scim+json'], limit: config.maxBodyBytes, strict: false });
+  // GET, HEAD and DELETE carry no body in SCIM (a GET body has no meaning, RFC 9110 §9.3.1): they
+  // skip the parser, which would otherwise read an empty body for clients that send Content-Length: 0.
+  scim.use((req, res, next) => (BODYLESS_METHODS.has(req.method) ? next() : parseJson(req, res, next)));
   scim.use(...authenticated);
   scim.use(resourceRouter('User', deps));
   scim.use(resourceRouter('Group', deps));
@@ -79,7 +78,14 @@ export function createApp({ db, writePath, config }: AppDependencies): Express {
   // RFC 7644 §3.11: a provider without /Me answers 501; Roster's tokens name clients, not users.
   scim.all('/Me', (_req, _res, next) => next(new ScimError(501, undefined, '/Me is not supported: Roster tokens identify provisioning clients, not users')));
   scim.use((req, _res, next) => next(notFound(`No SCIM endpoint at ${req.method} ${SCIM_MOUNT}${req.path}`)));
+  // The SCIM surface is mounted before the OAuth and ops routers: it takes nearly all the traffic,
+  // and every router mounted ahead of it is one more layer each SCIM request is matched against.
   app.use(SCIM_MOUNT, scim);
+  app.use(oauth.router);
+  app.use(metricsRouter(authenticated));
+  app.use(accessRouter(db, authenticated));
+  app.use(connectorsOpsRouter(db, authenticated));
+  app.use(journalOpsRouter({ db, authenticated, defaultPageSize: config.defaultPageSize, maxPageSize: config.maxPageSize }));
 
   app.use((req, _res, next) => next(notFound(`No endpoint at ${req.method} ${req.path}`)));
   app.use(journalAuthFailures(db), countScimErrors, errorHandler);

@@ -54,6 +54,18 @@ export function selectionNeeds(selection: Selection, top: string): boolean {
   return !selection.attributes || selection.attributes.some((p) => p.top === top);
 }
 
+/** Attributes kept outside the stored document: leaving them out never reshapes the document. */
+const OUTSIDE_DOCUMENT = new Set(['members', 'groups', ...ALWAYS]);
+
+/**
+ * Whether the response carries the stored document whole (no `attributes`; exclusions, if any,
+ * only of members/groups, or of id/schemas, which are always returned): then it can be sent as
+ * the document text PostgreSQL produced, without parsing it.
+ */
+export function keepsWholeDocument(selection: Selection): boolean {
+  return !selection.attributes && selection.excluded.every((p) => !p.second && OUTSIDE_DOCUMENT.has(p.top));
+}
+
 function pick(value: unknown, sub: string): unknown {
   if (Array.isArray(value)) return value.map((element) => (isPlainObject(element) ? pick(element, sub) : element));
   if (!isPlainObject(value)) return undefined;

@@ -107,30 +107,30 @@ export async function membersOf(db: Knex, groupIds: readonly string[]): Promise<
   return result;
 }
 
+const GROUP_REF_JSON = (depth: string) =>
+  `json_strip_nulls(json_build_object('value', x.id, 'type', CASE WHEN ${depth} = 1 THEN 'direct' ELSE 'indirect' END, 'display', x.display))`;
+
 /**
- * Groups each user belongs to, in one query for a page of users: direct memberships and, through
- * nested groups, indirect ones (RFC 7643 §4.1.2), marked "direct" or "indirect". Nesting is
- * followed to a depth of 10, which also stops membership cycles.
+ * A scalar subquery: the groups the user `${alias}.id` belongs to, as a JSON array of
+ * `{value, type, display}` read in the same statement as the user row (one round trip for a GET
+ * or a page). Direct memberships and, through nested groups, indirect ones (RFC 7643 §4.1.2),
+ * marked "direct" or "indirect"; nesting is followed to a depth of 10, which also stops cycles.
+ * Whether any group has a group member is asked once per statement (an InitPlan on the partial
+ * index group_members_nested): without nesting, each row takes a plain join, about half the cost
+ * of the recursive walk. Never NULL: a user in no group gets `[]`.
  */
-export async function groupsOf(db: Knex, memberIds: readonly string[]): Promise<Map<string, GroupRef[]>> {
-  const result = new Map<string, GroupRef[]>(memberIds.map((id) => [id, []]));
-  if (memberIds.length === 0) return result;
-  const { rows } = (await db.raw(
-    `WITH RECURSIVE reach(member_id, group_id, depth) AS (
-       SELECT member_id, group_id, 1 FROM group_members WHERE member_id = ANY(?::uuid[])
+export function groupsJsonSql(alias: string): string {
+  const direct = `(SELECT COALESCE(json_agg(${GROUP_REF_JSON('1')} ORDER BY x.display, x.id), '[]'::json)
+     FROM (SELECT g.id, g.resource->>'displayName' AS display
+           FROM group_members gm JOIN groups g ON g.id = gm.group_id WHERE gm.member_id = ${alias}.id) x)`;
+  const nested = `(WITH RECURSIVE reach(group_id, depth) AS (
+       SELECT gm.group_id, 1 FROM group_members gm WHERE gm.member_id = ${alias}.id
        UNION
-       SELECT r.member_id, gm.group_id, r.depth + 1
-       FROM reach r JOIN group_members gm ON gm.member_id = r.group_id
-       WHERE r.depth < 10
+       SELECT gm.group_id, reach.depth + 1 FROM reach JOIN group_members gm ON gm.member_id = reach.group_id AND gm.member_type = 'Group'
+       WHERE reach.depth < 10
      )
-     SELECT r.member_id, g.id AS value, g.resource->>'displayName' AS display, min(r.depth) AS depth
-     FROM reach r JOIN groups g ON g.id = r.group_id
-     GROUP BY r.member_id, g.id
-     ORDER BY r.member_id, min(r.depth), g.resource->>'displayName', g.id`,
-    [[...memberIds]],
-  )) as { rows: Array<{ member_id: string; value: string; display: string | null; depth: number }> };
-  for (const row of rows) {
-    result.get(row.member_id)?.push({ value: row.value, type: row.depth === 1 ? 'direct' : 'indirect', ...(row.display ? { display: row.display } : {}) });
-  }
-  return result;
+     SELECT COALESCE(json_agg(${GROUP_REF_JSON('x.depth')} ORDER BY x.depth, x.display, x.id), '[]'::json)
+     FROM (SELECT g.id, g.resource->>'displayName' AS display, min(reach.depth) AS depth
+           FROM reach JOIN groups g ON g.id = reach.group_id GROUP BY g.id) x)`;
+  return `(CASE WHEN (SELECT EXISTS (SELECT 1 FROM group_members WHERE member_type = 'Group')) THEN ${nested} ELSE ${direct} END)`;
 }

@@ -1,4 +1,5 @@
 import type { ResourceTypeName } from '../scim/schema/urns.js';
+import type { GroupRef } from './member-store.js';
 
 /** A stored User or Group row. `resource` is the wire-shaped document without id/meta/members/groups. */
 export interface ResourceRow {
@@ -7,6 +8,15 @@ export interface ResourceRow {
   version: number;
   created_at: Date;
   updated_at: Date;
+  /** Users only, when the read asked for them (see groupsJsonSql): the groups the user is in. */
+  groups?: GroupRef[];
+}
+
+/** A row read with its document as PostgreSQL's JSON text (see documentTextColumns in resource-store). */
+export interface ResourceTextRow extends Omit<ResourceRow, 'resource'> {
+  resource_text: string;
+  /** The extension schema URNs present at the top level of the document, in EXTENSIONS_BY_TYPE order. */
+  extensions: string[];
 }
 
 export type ResourceTable = 'users' | 'groups';

@@ -6,14 +6,14 @@ import { Router, type Request, type Response } from 'express';
 import { requireScope } from '../../http/auth.js';
 import { sendScim } from '../../http/scim-response.js';
 import type { ResourceRow } from '../../store/rows.js';
-import { findResource } from '../../store/resource-store.js';
+import { readResource, readUserGroups } from '../../store/resource-store.js';
 import { methodNotAllowed } from './method-not-allowed.js';
 import { notFound } from '../errors.js';
 import { etagOf, ifNoneMatchHits } from '../etag.js';
-import { listResources, renderRows } from '../list.js';
+import { listResources, readsGroups, renderRows, type ReadRow } from '../list.js';
 import { readListQuery } from '../list-query.js';
 import { OPERATIONS } from '../operations.js';
-import { parseSelection } from '../projection.js';
+import { keepsWholeDocument, parseSelection, type Selection } from '../projection.js';
 import { resourceLocation, ENDPOINT_BY_TYPE } from '../render.js';
 import type { ResourceTypeName } from '../schema/urns.js';
 import { actorOf, baseUrlOf, type ScimDependencies } from './context.js';
@@ -28,11 +28,19 @@ export function resourceRouter(type: ResourceTypeName, deps: ScimDependencies): 
   const operations = OPERATIONS[type];
   const path = `/${ENDPOINT_BY_TYPE[type]}`;
 
-  async function respondWithResource(req: Request, res: Response, row: ResourceRow, status: number): Promise<void> {
-    const selection = parseSelection(type, queryText(req.query.attributes), queryText(req.query.excludedAttributes));
+  const selectionOf = (req: Request) => parseSelection(type, queryText(req.query.attributes), queryText(req.query.excludedAttributes));
+
+  async function respond(req: Request, res: Response, row: ReadRow, selection: Selection, status: number): Promise<void> {
     const [body] = await renderRows(deps.db, type, [row], selection, baseUrlOf(req, deps.publicUrl));
     res.setHeader('ETag', etagOf(row.version));
     sendScim(res, status, body);
+  }
+
+  /** The answer to a write: the row comes from the write path, the user's groups are read here. */
+  async function respondWithResource(req: Request, res: Response, row: ResourceRow, status: number): Promise<void> {
+    const selection = selectionOf(req);
+    const groups = readsGroups(type, selection) ? { groups: await readUserGroups(deps.db, row.id) } : {};
+    await respond(req, res, { ...row, ...groups }, selection, status);
   }
 
   router.get(path, read, async (req, res) => {
@@ -52,14 +60,15 @@ export function resourceRouter(type: ResourceTypeName, deps: ScimDependencies): 
   });
 
   router.get(`${path}/:id`, read, async (req, res) => {
-    const row = await findResource(deps.db, type, idParam(req));
+    const selection = selectionOf(req);
+    const row = await readResource(deps.db, type, idParam(req), { withGroups: readsGroups(type, selection), documentAsText: keepsWholeDocument(selection) });
     if (!row) throw notFound(`${type} ${req.params.id} not found`);
     if (ifNoneMatchHits(req.get('if-none-match'), row.version)) {
       res.setHeader('ETag', etagOf(row.version));
       res.status(304).end();
       return;
     }
-    await respondWithResource(req, res, row, 200);
+    await respond(req, res, row, selection, 200);
   });
 
   router.put(`${path}/:id`, write, async (req, res) => {

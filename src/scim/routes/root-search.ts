@@ -7,7 +7,7 @@ import { Router } from 'express';
 import { requireScope } from '../../http/auth.js';
 import { sendScim } from '../../http/scim-response.js';
 import { invalidValue, ScimError } from '../errors.js';
-import { countMatching, listResources, whereClause } from '../list.js';
+import { countMatching, listResources, whereClause, type ListResponseBody } from '../list.js';
 import { readListQuery } from '../list-query.js';
 import { LIST_RESPONSE_SCHEMA, type ResourceTypeName } from '../schema/urns.js';
 import { baseUrlOf, type ScimDependencies } from './context.js';
@@ -33,7 +33,7 @@ export function rootSearchRouter(deps: ScimDependencies): Router {
     }
     if (applicable.length === 0) throw firstError;
     const baseUrl = baseUrlOf(req, deps.publicUrl);
-    const resources: Record<string, unknown>[] = [];
+    const resources: ListResponseBody['Resources'] = [];
     let totalResults = 0;
     let skip = query.startIndex - 1;
     for (const type of applicable) {
