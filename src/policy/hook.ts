@@ -1,14 +1,15 @@
 /**
  * The policy as a write-path hook: after any work that created, changed or deleted users, and
  * before the journal is appended, each such user's roles and managed memberships are recomputed in
- * the same transaction. Register it before hooks that act on the recorded changes (the outbound
- * outbox), so they see the memberships the policy granted or revoked.
+ * the same transaction (all users of the change set with one read of their state and set-wise
+ * writes). Register it before hooks that act on the recorded changes (the outbound outbox), so
+ * they see the memberships the policy granted or revoked.
  */
 import type { JournalEntryInput } from '../journal/entry.js';
 import type { ChangeHook, WritePath } from '../write/write-path.js';
 import { policyForVersion } from './policy-state.js';
-import { reconcileUser } from './reconcile-user.js';
-import { loadUserPolicyState } from './user-state.js';
+import { reconcileUsers } from './reconcile-user.js';
+import { loadUserPolicyStates } from './user-state.js';
 
 const USER_WRITES = new Set(['create', 'replace', 'update', 'delete']);
 
@@ -24,13 +25,17 @@ function writtenUsers(entries: readonly JournalEntryInput[]): Map<string, Record
 
 export const policyHook: ChangeHook = async (tx, changes, actor) => {
   const users = writtenUsers(changes.entries);
-  for (const [userId, document] of users) {
-    const state = await loadUserPolicyState(tx, userId);
-    if (!state.policyVersion) return; // no policy applied yet: nothing is managed
-    const policy = await policyForVersion(tx, state.policyVersion);
-    if (!policy) return;
-    await reconcileUser({ tx, changes, actor }, policy, userId, document, state);
-  }
+  if (users.size === 0) return;
+  // One statement reads the state of every user written (and the policy version in force).
+  const states = await loadUserPolicyStates(tx, [...users.keys()]);
+  if (!states.policyVersion) return; // no policy applied yet: nothing is managed
+  const policy = await policyForVersion(tx, states.policyVersion);
+  if (!policy) return;
+  await reconcileUsers(
+    { tx, changes, actor },
+    policy,
+    [...users].map(([userId, document]) => ({ userId, document, state: states.users.get(userId)! })),
+  );
 };
 
 /** Registers the policy hook; call it before any hook that reads membership changes. */

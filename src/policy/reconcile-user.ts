@@ -13,13 +13,12 @@ import path from 'node:path';
 import type { JournalEntryInput } from '../journal/entry.js';
 import { createGroup } from '../resources/groups.js';
 import { GROUP_SCHEMA } from '../scim/schema/urns.js';
-import { addMembers, removeMembers } from '../store/member-store.js';
 import { bumpVersion } from '../store/resource-store.js';
 import type { WriteContext } from '../write/write-path.js';
 import { attributeEvidence, evaluatePolicy, type Evaluation } from './evaluate.js';
 import { groupsByName } from './managed-groups.js';
 import type { Policy, Role } from './policy-file.js';
-import { scheduleReevaluation } from './schedule.js';
+import { scheduleReevaluations } from './schedule.js';
 import { loadUserPolicyState, type OpenException, type UserPolicyState } from './user-state.js';
 
 export interface ReconcileOutcome {
@@ -63,8 +62,36 @@ export async function reconcileUser(
   loaded?: UserPolicyState,
   now: Date = new Date(),
 ): Promise<ReconcileOutcome> {
-  const { tx } = context;
-  const state = loaded ?? (await loadUserPolicyState(tx, userId));
+  const state = loaded ?? (await loadUserPolicyState(context.tx, userId));
+  const [outcome] = await reconcileUsers(context, policy, [{ userId, document, state }], now);
+  return outcome!;
+}
+
+export interface UserToReconcile {
+  userId: string;
+  document: Record<string, unknown> | undefined;
+  state: UserPolicyState;
+}
+
+/** What one user needs, decided in memory before anything is written. */
+interface UserPlan {
+  user: UserToReconcile;
+  evaluation: Evaluation;
+  active: boolean;
+  base: Record<string, unknown>;
+  desired: Map<string, { roles: Role[]; exceptions: OpenException[] }>;
+  expired: OpenException[];
+  toAdd: string[];
+  toRemove: string[];
+  rolesAdded: string[];
+  rolesRemoved: string[];
+  arisen: Evaluation['violations'];
+  resolved: string[];
+  next: number;
+}
+
+function planUser(policy: Policy, rolesByName: ReadonlyMap<string, Role>, user: UserToReconcile, now: Date): UserPlan {
+  const { document, state } = user;
   const evaluation = evaluatePolicy(policy, document, state.roles, now);
   const active = isActive(document);
   const userName = typeof document?.userName === 'string' ? document.userName : undefined;
@@ -74,7 +101,6 @@ export async function reconcileUser(
   const open = state.exceptions.filter((e) => e.expiresAt.getTime() > now.getTime());
 
   // Desired managed groups, each with what grants it.
-  const rolesByName = new Map(policy.roles.map((r) => [r.name, r]));
   const desired = new Map<string, { roles: Role[]; exceptions: OpenException[] }>();
   const want = (key: string) => desired.get(key) ?? desired.set(key, { roles: [], exceptions: [] }).get(key)!;
   for (const name of evaluation.roles) {
@@ -83,125 +109,202 @@ export async function reconcileUser(
   }
   if (active) for (const e of open) if (policy.groups.has(e.groupName.toLowerCase())) want(e.groupName.toLowerCase()).exceptions.push(e);
 
-  const toAdd = [...desired.keys()].filter((key) => !state.memberships.has(key));
-  const toRemove = [...state.memberships.keys()].filter((key) => !desired.has(key));
-  const rolesAdded = evaluation.roles.filter((r) => !state.roles.has(r));
-  const rolesRemoved = [...state.roles.keys()].filter((r) => !evaluation.roles.includes(r));
-
-  const entries: JournalEntryInput[] = [];
-  const base = { cause: 'policy', policyVersion: policy.version, policyFile: path.basename(policy.sourceName), ...(userName ? { userName } : {}) };
-
-  // Memberships, in group-id order.
-  const addIds = toAdd.length ? await managedGroupIds(context, policy, toAdd) : new Map<string, string>();
-  const changes = [
-    ...toAdd.map((key) => ({ key, id: addIds.get(key)!, add: true })),
-    ...toRemove.map((key) => ({ key, id: state.memberships.get(key)!.id, add: false })),
-  ].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  for (const change of changes) {
-    if (change.add) {
-      await addMembers(tx, change.id, [{ value: userId, type: 'User' }]);
-      const grant = desired.get(change.key)!;
-      entries.push({
-        action: 'members.add',
-        resourceType: 'Group',
-        resourceId: change.id,
-        changes: { membersAdded: [{ value: userId, type: 'User' }] },
-        reason: {
-          ...base,
-          grants: [
-            ...grant.roles.map((role) => ({ role: role.name, when: role.when, attributes: attributeEvidence(role, document) })),
-            ...grant.exceptions.map(exceptionEvidence),
-          ],
-        },
-      });
-    } else {
-      await removeMembers(tx, change.id, [userId]);
-      const name = state.memberships.get(change.key)!.name;
-      const formerRoles = [...state.roles.keys()].map((r) => rolesByName.get(r)).filter((r): r is Role => !!r && r.groups.some((g) => g.toLowerCase() === change.key));
-      const why = !document ? 'user deleted' : !active ? 'user deactivated' : formerRoles.length ? 'rule no longer matches' : 'no rule or exception grants it';
-      entries.push({
-        action: 'members.remove',
-        resourceType: 'Group',
-        resourceId: change.id,
-        changes: { membersRemoved: [{ value: userId, type: 'User' }] },
-        reason: {
-          ...base,
-          why,
-          group: name,
-          rules: formerRoles.map((role) => ({ role: role.name, when: role.when, attributes: attributeEvidence(role, document) })),
-          ...(expired.some((e) => e.groupName.toLowerCase() === change.key) ? { exceptionsExpired: expired.filter((e) => e.groupName.toLowerCase() === change.key).map(exceptionEvidence) } : {}),
-        },
-      });
-    }
-    await bumpVersion(tx, 'Group', change.id);
-  }
-
-  // Roles held, for conflicts ("first granted") and explanations ("since").
-  if (rolesRemoved.length) await tx('policy_roles').where({ user_id: userId }).whereIn('role', rolesRemoved).delete();
-  if (rolesAdded.length) {
-    await tx('policy_roles').insert(rolesAdded.map((role) => ({ user_id: userId, role, policy_version: policy.version }))).onConflict(['user_id', 'role']).ignore();
-  }
-  if (document && (rolesAdded.length || rolesRemoved.length)) {
-    entries.push({
-      action: 'roles.update',
-      resourceType: 'User',
-      resourceId: userId,
-      changes: { ...(rolesAdded.length ? { rolesAdded } : {}), ...(rolesRemoved.length ? { rolesRemoved } : {}) },
-      reason: base,
-    });
-  }
-
-  if (expired.length) {
-    await tx('policy_exceptions').whereIn('id', expired.map((e) => e.id)).update({ ended_at: tx.raw('expires_at'), ended_by: 'expiry' });
-    if (document) entries.push({ action: 'exception.expired', resourceType: 'User', resourceId: userId, reason: { ...base, exceptions: expired.map((e) => ({ ...exceptionEvidence(e), group: e.groupName })) } });
-  }
-
-  await recordViolations(context, policy, userId, document, evaluation, state, entries, base);
-
-  for (const entry of entries) context.changes.record(entry);
-
+  // Separation-of-duties violations that arise or end (only while the user exists).
+  const current = new Set(evaluation.violations.map((v) => v.conflict));
   const nextException = active ? Math.min(...open.map((e) => e.expiresAt.getTime())) : Infinity;
-  const next = Math.min(evaluation.nextCheck?.getTime() ?? Infinity, nextException);
-  if (document && Number.isFinite(next)) await scheduleReevaluation(tx, userId, new Date(next));
-
-  return { added: toAdd, removed: toRemove, rolesAdded, rolesRemoved };
+  return {
+    user,
+    evaluation,
+    active,
+    base: { cause: 'policy', policyVersion: policy.version, policyFile: path.basename(policy.sourceName), ...(userName ? { userName } : {}) },
+    desired,
+    expired,
+    toAdd: [...desired.keys()].filter((key) => !state.memberships.has(key)),
+    toRemove: [...state.memberships.keys()].filter((key) => !desired.has(key)),
+    rolesAdded: evaluation.roles.filter((r) => !state.roles.has(r)),
+    rolesRemoved: [...state.roles.keys()].filter((r) => !evaluation.roles.includes(r)),
+    arisen: document ? evaluation.violations.filter((v) => !state.violations.has(v.conflict)) : [],
+    resolved: document ? [...state.violations].filter((c) => !current.has(c)) : [],
+    next: Math.min(evaluation.nextCheck?.getTime() ?? Infinity, nextException),
+  };
 }
 
-async function recordViolations(
-  context: WriteContext,
-  policy: Policy,
-  userId: string,
-  document: Record<string, unknown> | undefined,
-  evaluation: Evaluation,
-  state: UserPolicyState,
-  entries: JournalEntryInput[],
-  base: Record<string, unknown>,
-): Promise<void> {
-  if (!document) return;
-  const current = new Set(evaluation.violations.map((v) => v.conflict));
-  const arisen = evaluation.violations.filter((v) => !state.violations.has(v.conflict));
-  const resolved = [...state.violations].filter((c) => !current.has(c));
-  if (arisen.length) {
-    await context.tx('policy_violations').insert(arisen.map((v) => ({ user_id: userId, conflict: v.conflict, policy_version: policy.version }))).onConflict(['user_id', 'conflict']).ignore();
-    for (const v of arisen) {
-      const kept = v.dropped ? v.roles.find((r) => r !== v.dropped) : undefined;
+/**
+ * Reconciles several users in the caller's transaction (the policy hook after a batch of writes,
+ * e.g. an HR import). The decisions and journal entries are exactly those of reconciling each user
+ * in turn; the writes are set-wise: one statement per kind of change for all users, and one
+ * version bump per group touched, in group-id order.
+ */
+export async function reconcileUsers(context: WriteContext, policy: Policy, users: readonly UserToReconcile[], now: Date = new Date()): Promise<ReconcileOutcome[]> {
+  const { tx } = context;
+  const rolesByName = new Map(policy.roles.map((r) => [r.name, r]));
+  const plans = users.map((user) => planUser(policy, rolesByName, user, now));
+
+  const allAdds = [...new Set(plans.flatMap((p) => p.toAdd))];
+  const addIds = allAdds.length ? await managedGroupIds(context, policy, allAdds) : new Map<string, string>();
+
+  const memberAdds: Array<{ groupId: string; userId: string }> = [];
+  const memberRemoves: Array<{ groupId: string; userId: string }> = [];
+  const roleDeletes: Array<{ userId: string; role: string }> = [];
+  const roleInserts: Array<{ user_id: string; role: string; policy_version: string }> = [];
+  const expiredIds: string[] = [];
+  const violationInserts: Array<{ user_id: string; conflict: string; policy_version: string }> = [];
+  const violationDeletes: Array<{ userId: string; conflict: string }> = [];
+  const schedules: Array<{ userId: string; at: Date }> = [];
+  const touchedGroups = new Set<string>();
+  const entries: JournalEntryInput[] = [];
+
+  for (const plan of plans) {
+    const { user, desired, base, expired, active } = plan;
+    const { userId, document, state } = user;
+
+    // Memberships, in group-id order.
+    const changes = [
+      ...plan.toAdd.map((key) => ({ key, id: addIds.get(key)!, add: true })),
+      ...plan.toRemove.map((key) => ({ key, id: state.memberships.get(key)!.id, add: false })),
+    ].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    for (const change of changes) {
+      touchedGroups.add(change.id);
+      if (change.add) {
+        memberAdds.push({ groupId: change.id, userId });
+        const grant = desired.get(change.key)!;
+        entries.push({
+          action: 'members.add',
+          resourceType: 'Group',
+          resourceId: change.id,
+          changes: { membersAdded: [{ value: userId, type: 'User' }] },
+          reason: {
+            ...base,
+            grants: [
+              ...grant.roles.map((role) => ({ role: role.name, when: role.when, attributes: attributeEvidence(role, document) })),
+              ...grant.exceptions.map(exceptionEvidence),
+            ],
+          },
+        });
+      } else {
+        memberRemoves.push({ groupId: change.id, userId });
+        const name = state.memberships.get(change.key)!.name;
+        const formerRoles = [...state.roles.keys()].map((r) => rolesByName.get(r)).filter((r): r is Role => !!r && r.groups.some((g) => g.toLowerCase() === change.key));
+        const why = !document ? 'user deleted' : !active ? 'user deactivated' : formerRoles.length ? 'rule no longer matches' : 'no rule or exception grants it';
+        entries.push({
+          action: 'members.remove',
+          resourceType: 'Group',
+          resourceId: change.id,
+          changes: { membersRemoved: [{ value: userId, type: 'User' }] },
+          reason: {
+            ...base,
+            why,
+            group: name,
+            rules: formerRoles.map((role) => ({ role: role.name, when: role.when, attributes: attributeEvidence(role, document) })),
+            ...(expired.some((e) => e.groupName.toLowerCase() === change.key) ? { exceptionsExpired: expired.filter((e) => e.groupName.toLowerCase() === change.key).map(exceptionEvidence) } : {}),
+          },
+        });
+      }
+    }
+
+    // Roles held, for conflicts ("first granted") and explanations ("since").
+    for (const role of plan.rolesRemoved) roleDeletes.push({ userId, role });
+    for (const role of plan.rolesAdded) roleInserts.push({ user_id: userId, role, policy_version: policy.version });
+    if (document && (plan.rolesAdded.length || plan.rolesRemoved.length)) {
       entries.push({
-        action: 'policy.violation',
+        action: 'roles.update',
         resourceType: 'User',
         resourceId: userId,
-        reason: {
-          ...base,
-          conflict: v.roles,
-          mode: policy.onConflict,
-          ...(v.dropped ? { kept, notGranted: v.dropped } : { note: 'reported only: the user holds both roles' }),
-          attributes: Object.assign({}, ...v.roles.map((name) => attributeEvidence(policy.roles.find((r) => r.name === name)!, document))),
-        },
+        changes: { ...(plan.rolesAdded.length ? { rolesAdded: plan.rolesAdded } : {}), ...(plan.rolesRemoved.length ? { rolesRemoved: plan.rolesRemoved } : {}) },
+        reason: base,
       });
     }
+
+    if (expired.length) {
+      expiredIds.push(...expired.map((e) => e.id));
+      if (document) entries.push({ action: 'exception.expired', resourceType: 'User', resourceId: userId, reason: { ...base, exceptions: expired.map((e) => ({ ...exceptionEvidence(e), group: e.groupName })) } });
+    }
+
+    recordViolations(policy, plan, entries, violationInserts, violationDeletes);
+
+    if (document && Number.isFinite(plan.next)) schedules.push({ userId, at: new Date(plan.next) });
   }
-  if (resolved.length) {
-    await context.tx('policy_violations').where({ user_id: userId }).whereIn('conflict', resolved).delete();
-    for (const conflict of resolved) entries.push({ action: 'policy.violation.resolved', resourceType: 'User', resourceId: userId, reason: { ...base, conflict: conflict.split('+') } });
+
+  // The writes, set-wise.
+  if (memberAdds.length) {
+    await tx.raw(
+      `INSERT INTO group_members (group_id, member_id, member_type)
+       SELECT m.group_id, m.member_id, 'User' FROM unnest(?::uuid[], ?::uuid[]) AS m(group_id, member_id)
+       ON CONFLICT (group_id, member_id) DO NOTHING`,
+      [memberAdds.map((m) => m.groupId), memberAdds.map((m) => m.userId)],
+    );
+  }
+  if (memberRemoves.length) {
+    await tx.raw(
+      `DELETE FROM group_members gm USING unnest(?::uuid[], ?::uuid[]) AS m(group_id, member_id)
+       WHERE gm.group_id = m.group_id AND gm.member_id = m.member_id`,
+      [memberRemoves.map((m) => m.groupId), memberRemoves.map((m) => m.userId)],
+    );
+  }
+  // Every group whose members changed gets a new version, once; rows locked in id order.
+  if (touchedGroups.size === 1) await bumpVersion(tx, 'Group', [...touchedGroups][0]!);
+  else if (touchedGroups.size > 1) {
+    await tx.raw(
+      `UPDATE groups SET version = version + 1, updated_at = date_trunc('milliseconds', now())
+        WHERE id IN (SELECT id FROM groups WHERE id = ANY(?::uuid[]) ORDER BY id FOR UPDATE)`,
+      [[...touchedGroups].sort()],
+    );
+  }
+  if (roleDeletes.length) {
+    await tx.raw(`DELETE FROM policy_roles r USING unnest(?::uuid[], ?::text[]) AS d(user_id, role) WHERE r.user_id = d.user_id AND r.role = d.role`, [
+      roleDeletes.map((d) => d.userId),
+      roleDeletes.map((d) => d.role),
+    ]);
+  }
+  if (roleInserts.length) {
+    await tx.raw(
+      `INSERT INTO policy_roles (user_id, role, policy_version) SELECT r.user_id, r.role, ? FROM unnest(?::uuid[], ?::text[]) AS r(user_id, role)
+       ON CONFLICT (user_id, role) DO NOTHING`,
+      [policy.version, roleInserts.map((r) => r.user_id), roleInserts.map((r) => r.role)],
+    );
+  }
+  if (expiredIds.length) await tx('policy_exceptions').whereIn('id', expiredIds).update({ ended_at: tx.raw('expires_at'), ended_by: 'expiry' });
+  if (violationInserts.length) await tx('policy_violations').insert(violationInserts).onConflict(['user_id', 'conflict']).ignore();
+  if (violationDeletes.length) {
+    await tx.raw(`DELETE FROM policy_violations v USING unnest(?::uuid[], ?::text[]) AS d(user_id, conflict) WHERE v.user_id = d.user_id AND v.conflict = d.conflict`, [
+      violationDeletes.map((d) => d.userId),
+      violationDeletes.map((d) => d.conflict),
+    ]);
+  }
+  for (const entry of entries) context.changes.record(entry);
+  await scheduleReevaluations(tx, schedules);
+
+  return plans.map((p) => ({ added: p.toAdd, removed: p.toRemove, rolesAdded: p.rolesAdded, rolesRemoved: p.rolesRemoved }));
+}
+
+function recordViolations(
+  policy: Policy,
+  plan: UserPlan,
+  entries: JournalEntryInput[],
+  inserts: Array<{ user_id: string; conflict: string; policy_version: string }>,
+  deletes: Array<{ userId: string; conflict: string }>,
+): void {
+  const { userId, document } = plan.user;
+  if (!document) return;
+  for (const v of plan.arisen) {
+    inserts.push({ user_id: userId, conflict: v.conflict, policy_version: policy.version });
+    const kept = v.dropped ? v.roles.find((r) => r !== v.dropped) : undefined;
+    entries.push({
+      action: 'policy.violation',
+      resourceType: 'User',
+      resourceId: userId,
+      reason: {
+        ...plan.base,
+        conflict: v.roles,
+        mode: policy.onConflict,
+        ...(v.dropped ? { kept, notGranted: v.dropped } : { note: 'reported only: the user holds both roles' }),
+        attributes: Object.assign({}, ...v.roles.map((name) => attributeEvidence(policy.roles.find((r) => r.name === name)!, document))),
+      },
+    });
+  }
+  for (const conflict of plan.resolved) {
+    deletes.push({ userId, conflict });
+    entries.push({ action: 'policy.violation.resolved', resourceType: 'User', resourceId: userId, reason: { ...plan.base, conflict: conflict.split('+') } });
   }
 }
 
