@@ -3,6 +3,9 @@
  * the policy hook: every rejected row reported with its row number and reason, values cleaned,
  * managers resolved, joiners given their groups in the same transaction, an idempotent re-import,
  * a mover found by a dry run and then imported, and --full leavers under the mass-change guard.
+ * Batches (docs/decisions/0106): a row that fails inside a batch rejects only itself, clashes
+ * inside the file are reported per row, the journal chain verifies, and writing in batches gives
+ * the same users, memberships, roles and journal entries as writing row by row.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,8 +14,10 @@ import { parse } from 'csv-parse/sync';
 import { readColumnsFile, parseColumns, ColumnsError } from '../src/import/columns-file.js';
 import { importHr, ImportGuardError } from '../src/import/hr-import.js';
 import { applyPolicy } from '../src/policy/apply.js';
+import { verifyJournal } from '../src/journal/verify.js';
 import { registerPolicyHook } from '../src/policy/hook.js';
 import { parsePolicy } from '../src/policy/policy-file.js';
+import { createUser } from '../src/resources/users.js';
 import { WritePath } from '../src/write/write-path.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { ENTERPRISE, HR } from './support/server.js';
@@ -20,17 +25,7 @@ import { ENTERPRISE, HR } from './support/server.js';
 const SAMPLE = new URL('../examples/hr-sample.csv', import.meta.url);
 const actor = { name: 'import:hr-sample.csv', source: 'import' as const, requestId: 'import-test' };
 
-let db: TestDatabase;
-let writePath: WritePath;
-let csv: string;
-before(async () => {
-  db = await createTestDatabase();
-  writePath = new WritePath(db.knex);
-  registerPolicyHook(writePath);
-  await applyPolicy(
-    writePath,
-    parsePolicy(
-      `version: 1
+const POLICY = `version: 1
 roles:
   - name: finance
     when: '${ENTERPRISE}:department eq "Finance"'
@@ -39,11 +34,21 @@ roles:
     when: 'userType eq "Contractor"'
     groups: [Contractors]
     until: ${HR}:endDate
-`,
-      'policy.yaml',
-    ),
-    { actor },
-  );
+`;
+
+async function policyWritePath(database: TestDatabase): Promise<WritePath> {
+  const path = new WritePath(database.knex);
+  registerPolicyHook(path);
+  await applyPolicy(path, parsePolicy(POLICY, 'policy.yaml'), { actor });
+  return path;
+}
+
+let db: TestDatabase;
+let writePath: WritePath;
+let csv: string;
+before(async () => {
+  db = await createTestDatabase();
+  writePath = await policyWritePath(db);
   csv = await fs.readFile(SAMPLE, 'utf8');
 });
 after(async () => {
@@ -136,6 +141,91 @@ describe('HR import', () => {
       assert.equal(rows[0].active, false);
       assert.equal(await count(`group_members WHERE member_id = ?`, [rows[0].id]), 0);
     }
+  });
+
+  const HEADER = 'Employee ID,First Name,Last Name,Preferred Name,Work Email,Department,Job Title,Cost Center,Location,Employment Type,Manager ID,Start Date,End Date,Status';
+  const person = (n: number, options: { email?: string; manager?: number; department?: string } = {}) =>
+    `X${String(n).padStart(3, '0')},First${n},Last${n},,${options.email ?? `x${n}@example.com`},${options.department ?? 'Finance'},Analyst,CC-1,"Berlin, DE",Employee,${options.manager ? `X${String(options.manager).padStart(3, '0')}` : ''},2020-01-01,,Active`;
+
+  test('a row that fails inside a batch rejects only itself; the rest of its batch is written', async () => {
+    const config = await readColumnsFile('examples/columns.yaml');
+    const rows = Array.from({ length: 12 }, (_, i) => person(i + 1, { manager: i + 1 === 2 ? 1 : i + 1 === 9 ? 8 : undefined }));
+    const file = [HEADER, ...rows].join('\n');
+    const journal = await count('journal');
+    // After the first batch, someone else takes X008's userName: the pre-check could not see it, so
+    // the second batch fails as a whole and is redone row by row.
+    const report = await importHr(writePath, file, config, {
+      actor,
+      batchSize: 5,
+      onProgress: async (p) => {
+        if (p.done === 5) await writePath.run({ name: 'idp', source: 'scim', requestId: 'idp-request' }, (c) => createUser(c, { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'X8@example.com' }));
+      },
+    });
+    assert.deepEqual(report.rejected, [{ row: 9, employeeNumber: 'X008', reason: 'userName "x8@example.com" is already in use (compared case-insensitively)' }]);
+    assert.equal(report.created, 11);
+    const created = await db.knex.raw(`SELECT resource->?->>'employeeNumber' AS e, resource->?->'manager'->>'value' AS manager FROM users WHERE resource->?->>'employeeNumber' LIKE 'X%' ORDER BY 1`, [ENTERPRISE, ENTERPRISE, ENTERPRISE]);
+    assert.deepEqual(created.rows.map((r: { e: string }) => r.e), ['X001', 'X002', 'X003', 'X004', 'X005', 'X006', 'X007', 'X009', 'X010', 'X011', 'X012']);
+    // X002's manager (same batch) is stored; X009's manager was rejected, so X009 names none.
+    const managerOf = (e: string) => created.rows.find((r: { e: string }) => r.e === e).manager as string | null;
+    assert.equal(await count(`users WHERE id::text = ? AND resource->?->>'employeeNumber' = 'X001'`, [managerOf('X002')!, ENTERPRISE]), 1);
+    assert.equal(managerOf('X009'), null);
+    // Each user its own create entry, each joiner its grant; one entry for the IdP's user.
+    assert.equal(await count(`journal WHERE source = 'import' AND action = 'create' AND resource_name ~ '^x[0-9]+@example[.]com$' AND resource_type = 'User'`), 11);
+    assert.equal((await count('journal')) - journal, 11 /* creates */ + 11 /* Finance Reporting */ + 11 /* roles */ + 1 /* X8 */);
+    assert.equal(await count(`group_members gm JOIN groups g ON g.id = gm.group_id JOIN users u ON u.id = gm.member_id WHERE g.resource->>'displayName' = 'Finance Reporting' AND u.resource->?->>'employeeNumber' LIKE 'X%'`, [ENTERPRISE]), 11);
+  });
+
+  test('clashes inside the file are rejected per row, the rest is written', async () => {
+    const config = await readColumnsFile('examples/columns.yaml');
+    const file = [HEADER, person(101), person(102, { email: 'x101@example.com' }), person(103), person(101, { email: 'other@example.com' }), person(104)].join('\n');
+    const report = await importHr(writePath, file, config, { actor, batchSize: 2 });
+    assert.deepEqual(report.rejected, [
+      { row: 3, employeeNumber: 'X102', reason: 'userName x101@example.com is also on row 2' },
+      { row: 5, employeeNumber: 'X101', reason: 'Employee ID X101 appears again (first on row 2)' },
+    ]);
+    assert.equal(report.created, 3);
+    assert.equal(await count(`users WHERE resource->?->>'employeeNumber' IN ('X101', 'X103', 'X104')`, [ENTERPRISE]), 3);
+  });
+
+  test('after batched imports the journal chain verifies from end to end', async () => {
+    const report = await verifyJournal(db.knex);
+    assert.equal(report.ok, true, report.finding?.message);
+    assert.equal(report.checked, await count('journal'));
+  });
+
+  test('writing in batches gives what writing row by row gives: users, memberships, roles, journal', async () => {
+    const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+    const config = await readColumnsFile('examples/columns.yaml');
+    const part = csv.trimEnd().split(/\r?\n/).slice(0, 301).join('\n');
+    const outcome = async (batchSize: number) => {
+      const other = await createTestDatabase();
+      try {
+        const path = await policyWritePath(other);
+        const report = await importHr(path, part, config, { actor, batchSize });
+        const q = async (sql: string) => (await other.knex.raw(sql)).rows as unknown[];
+        return {
+          report: { ...report, rejected: report.rejected },
+          users: await q(`SELECT u.resource - '${ENTERPRISE}' AS core, u.resource->'${ENTERPRISE}'->>'employeeNumber' AS e, m.resource->'${ENTERPRISE}'->>'employeeNumber' AS manager, u.version
+                            FROM users u LEFT JOIN users m ON m.id::text = u.resource->'${ENTERPRISE}'->'manager'->>'value' ORDER BY 2`),
+          members: await q(`SELECT g.resource->>'displayName' AS g, u.resource->>'userName' AS u FROM group_members gm JOIN groups g ON g.id = gm.group_id JOIN users u ON u.id = gm.member_id ORDER BY 1, 2`),
+          roles: await q(`SELECT u.resource->>'userName' AS u, r.role FROM policy_roles r JOIN users u ON u.id = r.user_id ORDER BY 1, 2`),
+          jobs: await q(`SELECT j.key, j.run_at FROM graphile_worker.jobs j ORDER BY 1`).then((rows) => (rows as Array<{ key: string }>).length),
+          // Ids differ between the two databases; everything else must not.
+          journal: await q(`SELECT action, resource_type, resource_name, source, ${['before', 'after', 'changes', 'reason'].map((c) => `regexp_replace(${c}::text, '${UUID}', 'ID', 'g') AS ${c}`).join(', ')}, member_ids IS NOT NULL AS members
+                              FROM journal WHERE source = 'import' ORDER BY resource_type, resource_name, action, 8, 6`),
+          verified: (await verifyJournal(other.knex)).ok,
+        };
+      } finally {
+        await other.drop();
+      }
+    };
+    const rowByRow = await outcome(1);
+    const batched = await outcome(250);
+    assert.equal(batched.verified, true);
+    assert.equal(rowByRow.verified, true);
+    assert.ok(batched.report.created > 250);
+    const strip = (o: typeof batched) => ({ ...o, users: (o.users as Array<{ version: number }>).map((u) => ({ ...u, version: undefined })) });
+    assert.deepEqual(strip(batched), strip(rowByRow));
   });
 
   test('a broken columns file or a CSV without the mapped columns says what to fix', async () => {

@@ -18,7 +18,30 @@ import { resolveResourceNames, memberIdsOf } from './subjects.js';
 function jsonValue(value: unknown): { text: string | null; value: unknown } {
   if (value === undefined || value === null) return { text: null, value: null };
   const text = JSON.stringify(value);
-  return { text, value: JSON.parse(text) as unknown };
+  // Plain JSON data reads back as it is (canonicalJson treats undefined as JSON does), so only
+  // anything else (a Date, a toJSON, …) needs the round trip.
+  return { text, value: isPlainJson(value) ? value : (JSON.parse(text) as unknown) };
+}
+
+function isPlainJson(value: unknown): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+    case 'undefined':
+      return true;
+    case 'number':
+      return Number.isFinite(value);
+    case 'object': {
+      if (value === null) return true;
+      if (Array.isArray(value)) return value.every(isPlainJson);
+      const prototype = Object.getPrototypeOf(value) as unknown;
+      if (prototype !== Object.prototype && prototype !== null) return false;
+      for (const key in value) if (!isPlainJson((value as Record<string, unknown>)[key])) return false;
+      return true;
+    }
+    default:
+      return false;
+  }
 }
 
 export async function appendJournal(tx: Knex.Transaction, actor: Actor, entries: readonly JournalEntryInput[]): Promise<void> {
@@ -79,6 +102,25 @@ export async function appendJournal(tx: Knex.Transaction, actor: Actor, entries:
     prevHash = hash;
     return row;
   });
-  // One round trip for the rows and the new head.
-  await tx.raw(`WITH appended AS (?) ${CHAIN_HEAD_UPDATE}`, [tx('journal').insert(rows), seq, prevHash]);
+  // One round trip for the rows and the new head. The rows travel as one JSON array (one
+  // parameter, however many entries a batch has); the jsonb columns get the very text hashed above.
+  await tx.raw(
+    `WITH appended AS (INSERT INTO journal (${COLUMNS.join(', ')}) SELECT ${COLUMNS.join(', ')} FROM json_populate_recordset(NULL::journal, ?::json)) ${CHAIN_HEAD_UPDATE}`,
+    [`[${rows.map(rowJson).join(',')}]`, seq, prevHash],
+  );
+}
+
+const COLUMNS = ['seq', 'prev_hash', 'hash', 'at', 'actor', 'source', 'request_id', 'action', 'resource_type', 'resource_id', 'resource_name', 'member_ids', 'before', 'after', 'changes', 'reason'] as const;
+const JSON_COLUMNS = new Set(['before', 'after', 'changes', 'reason']);
+
+/** A row as a JSON object; SQL NULLs are left out (a JSON null would become jsonb 'null'). */
+function rowJson(row: Record<(typeof COLUMNS)[number], unknown>): string {
+  const fields: string[] = [];
+  for (const column of COLUMNS) {
+    const value = row[column];
+    if (value === null || value === undefined) continue;
+    const text = JSON_COLUMNS.has(column) ? (value as string) : JSON.stringify(value instanceof Date ? value.toISOString() : value);
+    fields.push(`"${column}":${text}`);
+  }
+  return `{${fields.join(',')}}`;
 }

@@ -8,7 +8,9 @@ import { isDeepStrictEqual } from 'node:util';
 import { diffDocuments, type AttributeChange } from '../journal/diff.js';
 import { applyPatch } from '../scim/patch/apply.js';
 import { parsePatchRequest } from '../scim/patch/operations.js';
-import { validateDocument, validateResourceBody } from '../scim/validate.js';
+import { notFound } from '../scim/errors.js';
+import { validateDocument, validateResourceBody, type ValidateOptions } from '../scim/validate.js';
+import { insertResources, lockResources, updateResources } from '../store/batch-store.js';
 import { bumpVersion, deleteResource, insertResource, updateResource } from '../store/resource-store.js';
 import type { ResourceRow } from '../store/rows.js';
 import type { WriteContext } from '../write/write-path.js';
@@ -88,4 +90,73 @@ export async function deleteUser(context: WriteContext, id: string, precondition
   await leaveAllGroups(context, id, 'User');
   await deleteResource(context.tx, 'User', id);
   context.changes.record({ action: 'delete', resourceType: 'User', resourceId: id, before: current.resource });
+}
+
+/**
+ * Batch forms of createUser and replaceUser for many users in one write-path transaction (the HR
+ * import, via WritePath.runBatch): the same validation, checks and one journal entry per user
+ * that changed, but one statement for all inserts, one lock and one update for all replacements.
+ * A uniqueness clash fails the whole statement (the caller redoes the batch one by one).
+ */
+export type BatchWriteOptions = ValidateOptions;
+
+export async function createUsers(
+  context: WriteContext,
+  items: ReadonlyArray<{ id?: string; body: unknown }>,
+  options: BatchWriteOptions = {},
+): Promise<ResourceRow[]> {
+  const prepared: Array<{ id: string; resource: Record<string, unknown>; password: string | undefined; extra: Record<string, unknown> }> = [];
+  for (const item of items) {
+    const { resource, password } = validateResourceBody('User', item.body, options);
+    const passwordHash = password !== undefined ? await hashPassword(password) : null;
+    prepared.push({ id: item.id ?? randomUUID(), resource, password, extra: { password_hash: passwordHash } });
+  }
+  const insert = () => insertResources(context.tx, 'User', prepared);
+  const rows = prepared.length === 1 ? await mapUniqueViolation(insert, prepared[0]!.resource) : await insert();
+  for (const p of prepared) {
+    context.changes.record({
+      action: 'create',
+      resourceType: 'User',
+      resourceId: p.id,
+      after: p.resource,
+      changes: [...diffDocuments({}, p.resource), ...(p.password !== undefined ? [PASSWORD_CHANGE] : [])],
+    });
+  }
+  return rows;
+}
+
+export async function replaceUsers(context: WriteContext, items: ReadonlyArray<{ id: string; body: unknown }>, options: BatchWriteOptions = {}): Promise<WriteOutcome[]> {
+  const current = await lockResources(context.tx, 'User', items.map((i) => i.id));
+  const updates: Array<{ id: string; resource: Record<string, unknown>; before: ResourceRow }> = [];
+  const outcomes: Array<WriteOutcome | { id: string; password: string; resource: Record<string, unknown> } | undefined> = [];
+  for (const item of items) {
+    const row = current.get(item.id.toLowerCase());
+    if (!row) throw notFound(`User ${item.id} not found`);
+    const { resource, password } = validateResourceBody('User', item.body, options);
+    assertImmutablesKept('User', row.resource, resource);
+    if (password !== undefined) {
+      // Rare in a batch: the single path hashes and stores it.
+      outcomes.push({ id: row.id, password, resource });
+    } else if (isDeepStrictEqual(row.resource, resource)) {
+      outcomes.push({ row, changed: false });
+    } else {
+      updates.push({ id: row.id, resource, before: row });
+      outcomes.push(undefined);
+    }
+  }
+  const updated = updates.length === 1 ? await mapUniqueViolation(() => updateResources(context.tx, 'User', updates), updates[0]!.resource) : await updateResources(context.tx, 'User', updates);
+  const results: WriteOutcome[] = [];
+  let next = 0;
+  for (const outcome of outcomes) {
+    if (outcome === undefined) {
+      const u = updates[next++]!;
+      context.changes.record({ action: 'replace', resourceType: 'User', resourceId: u.id, before: u.before.resource, after: u.resource, changes: diffDocuments(u.before.resource, u.resource) });
+      results.push({ row: updated.get(u.id)!, changed: true });
+    } else if ('password' in outcome) {
+      results.push(await storeUserChange(context, current.get(outcome.id)!, outcome.resource, outcome.password, 'replace'));
+    } else {
+      results.push(outcome);
+    }
+  }
+  return results;
 }

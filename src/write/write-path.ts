@@ -45,4 +45,49 @@ export class WritePath {
       return result;
     });
   }
+
+  /**
+   * Many items in one transaction: `work` handles all of them (and returns one result per item, in
+   * order), the hooks run once over all their changes, and the journal is appended once, under one
+   * acquisition of the chain lock. Each item still records its own entries. If the transaction
+   * fails, every item is redone alone, in its own `run`, so a bad item fails only itself; its error
+   * is its outcome. `onOutcome` hears of each item as soon as its transaction has ended.
+   */
+  async runBatch<I, R>(
+    actor: Actor,
+    items: readonly I[],
+    work: (context: WriteContext, items: readonly I[]) => Promise<R[]>,
+    onOutcome?: (item: I, outcome: BatchOutcome<R>) => void,
+  ): Promise<Array<BatchOutcome<R>>> {
+    if (items.length === 0) return [];
+    let batchError: unknown;
+    try {
+      const results = await this.run(actor, (context) => work(context, items));
+      const outcomes = items.map((item, i): BatchOutcome<R> => ({ ok: true, result: results[i]! }));
+      items.forEach((item, i) => onOutcome?.(item, outcomes[i]!));
+      return outcomes;
+    } catch (error) {
+      batchError = error;
+    }
+    if (items.length === 1) {
+      const outcome: BatchOutcome<R> = { ok: false, error: batchError };
+      onOutcome?.(items[0]!, outcome);
+      return [outcome];
+    }
+    const outcomes: Array<BatchOutcome<R>> = [];
+    for (const item of items) {
+      let outcome: BatchOutcome<R>;
+      try {
+        const [result] = await this.run(actor, (context) => work(context, [item]));
+        outcome = { ok: true, result: result! };
+      } catch (error) {
+        outcome = { ok: false, error };
+      }
+      onOutcome?.(item, outcome);
+      outcomes.push(outcome);
+    }
+    return outcomes;
+  }
 }
+
+export type BatchOutcome<R> = { ok: true; result: R } | { ok: false; error: unknown };
