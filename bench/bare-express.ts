@@ -7,9 +7,15 @@
  *   node --import tsx bench/bare-express.ts <responses.json>   (PORT, HOST from the environment)
  *
  * Each captured response is served at `/<key><route>`, e.g. `/get-user/scim/v2/Users/:id`.
+ *
+ * With BARE_DATABASE_URL set, a second reference is served at `/get-user-db/scim/v2/Users/:id`:
+ * the same bare route plus the least a database-backed GET must do, one prepared SELECT by id on
+ * a pg pool, its document serialised with id. It shows how much of the gap to the ceiling is the
+ * database round trip itself rather than Roster's own work.
  */
 import fs from 'node:fs';
 import express, { type RequestHandler } from 'express';
+import pg from 'pg';
 import { barePathPrefix, type CapturedResponse } from './requests.js';
 
 function main(): void {
@@ -35,6 +41,22 @@ function main(): void {
     if (captured.method === 'GET') app.get(route, answer);
     else if (captured.method === 'POST') app.post(route, json, answer);
     else app.patch(route, json, answer);
+  }
+
+  const databaseUrl = process.env.BARE_DATABASE_URL;
+  if (databaseUrl) {
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
+    app.get(`${barePathPrefix('get-user-db')}/scim/v2/Users/:id`, async (req, res) => {
+      const { rows } = await pool.query<{ id: string; resource: Record<string, unknown> }>({
+        name: 'bare_get_user',
+        text: 'SELECT id, resource FROM users WHERE id = $1',
+        values: [req.params.id],
+      });
+      const row = rows[0];
+      if (!row) return void res.status(404).end();
+      res.setHeader('Content-Type', 'application/scim+json; charset=utf-8');
+      res.end(JSON.stringify({ id: row.id, ...row.resource }));
+    });
   }
 
   const port = Number(process.env.PORT ?? 0);

@@ -51,6 +51,7 @@ const kinds = process.env.BENCH_KINDS ? process.env.BENCH_KINDS.split(',').map((
 if (kinds.some((k) => !kindKeys.includes(k))) throw new Error(`BENCH_KINDS lists request kinds to measure, from: ${kindKeys.join(', ')}`);
 const selectedKinds = REQUEST_KINDS.filter((kind) => kinds.includes(kind.key));
 
+const num = (value: number) => Math.round(value).toLocaleString('en-US');
 const started = Date.now();
 const log = (line: string) => {
   const s = Math.round((Date.now() - started) / 1000);
@@ -120,7 +121,7 @@ async function runSize(dbServer: DatabaseServer, users: number, tmpDir: string):
   checkCaptured(captured);
   const responsesFile = path.join(tmpDir, `responses-${users}.json`);
   await fs.writeFile(responsesFile, JSON.stringify(captured));
-  const bare = await tracked(startBareExpress(responsesFile));
+  const bare = await tracked(startBareExpress(responsesFile, db.url));
   loadAverages.push(`${users.toLocaleString('en-US')} users: ${loadAverage()} before measuring`);
   log(`  load average before measuring: ${loadAverage()}`);
   log(`  bare Express ready at ${bare.baseUrl} (pid ${bare.pid}); ${captured.length} responses captured`);
@@ -140,6 +141,14 @@ async function runSize(dbServer: DatabaseServer, users: number, tmpDir: string):
       measure(bare.baseUrl, prefixed(kind.shape(w), barePathPrefix(kind.key)), load),
     );
     if (bareResult.failures > 0) notes.push(`bare Express status codes ${JSON.stringify(bareResult.statusCodes)}`);
+    if (kind.key === 'get-user') {
+      const withDb = await measure(bare.baseUrl, prefixed(kind.shape(w), barePathPrefix('get-user-db')), load);
+      log(`  reference, bare Express + one prepared SELECT by id: ${Math.round(withDb.reqPerSec)} req/s p50 ${withDb.p50} ms p99 ${withDb.p99} ms`);
+      notes.push(
+        `bare Express + one prepared SELECT by id: ${num(withDb.reqPerSec)} req/s (${(withDb.reqPerSec / bareResult.reqPerSec).toFixed(2)}× bare); ` +
+          `Roster is ${(rosterResult.reqPerSec / withDb.reqPerSec).toFixed(2)}× of it`,
+      );
+    }
     log(
       `  ${label}: Roster ${Math.round(rosterResult.reqPerSec)} req/s p50 ${rosterResult.p50} ms p99 ${rosterResult.p99} ms | ` +
         `bare ${Math.round(bareResult.reqPerSec)} req/s p50 ${bareResult.p50} ms p99 ${bareResult.p99} ms` +

@@ -103,6 +103,7 @@ export function startRoster(options: RosterOptions): Promise<ChildServer> {
   });
 }
 
-export function startBareExpress(responsesFile: string): Promise<ChildServer> {
-  return startChild('bare Express', 'bench/bare-express.ts', [responsesFile], { LOG_LEVEL: 'error' });
+/** `databaseUrl`: also serve the bare-Express-plus-one-SELECT reference (see bare-express.ts). */
+export function startBareExpress(responsesFile: string, databaseUrl?: string): Promise<ChildServer> {
+  return startChild('bare Express', 'bench/bare-express.ts', [responsesFile], { LOG_LEVEL: 'error', ...(databaseUrl ? { BARE_DATABASE_URL: databaseUrl } : {}) });
 }
