@@ -4,7 +4,8 @@
  * right after the target answered, so a crash a moment later still knows what the target has.
  */
 import type { Knex } from 'knex';
-import type { ResourceType } from './connector.js';
+import { isResourceId } from '../store/rows.js';
+import type { Connector, ResourceType } from './connector.js';
 
 export interface Link {
   remoteId: string | null;
@@ -19,6 +20,49 @@ export async function getLink(db: Knex, connector: string, type: ResourceType, i
     .where({ connector, resource_type: type, resource_id: id })
     .first()) as { remote_id: string | null; state: Link['state']; acknowledged: Link['acknowledged']; adopted: boolean } | undefined;
   return row ? { remoteId: row.remote_id, state: row.state, acknowledged: row.acknowledged, adopted: row.adopted } : undefined;
+}
+
+export interface SyncState {
+  /** The local resource, when it exists. */
+  row: { resource: Record<string, unknown>; version: number } | undefined;
+  /** It exists and is in the connector's scope. */
+  inScope: boolean;
+  link: Link | undefined;
+}
+
+/**
+ * What one sync starts from, in one round trip: the local resource, whether it is in scope (the
+ * same SQL condition as the enqueue and the full sync) and its link on this connector.
+ */
+export async function readSyncState(db: Knex, connector: Connector, type: ResourceType, id: string): Promise<SyncState> {
+  if (!isResourceId(id)) return { row: undefined, inScope: false, link: await getLink(db, connector.name, type, id) };
+  const scope = connector.scopeSql(type);
+  const { rows } = (await db.raw(
+    `SELECT r.id IS NOT NULL AS found, r.resource, r.version, coalesce(${scope.sql}, false) AS in_scope,
+            l.resource_id IS NOT NULL AS linked, l.remote_id, l.state, l.acknowledged, l.adopted
+       FROM (SELECT ?::uuid AS id) AS k
+       LEFT JOIN ${type === 'User' ? 'users' : 'groups'} r ON r.id = k.id
+       LEFT JOIN sync_links l ON l.connector = ? AND l.resource_type = ? AND l.resource_id = k.id`,
+    [...scope.bindings, id, connector.name, type],
+  )) as {
+    rows: Array<{
+      found: boolean;
+      resource: Record<string, unknown>;
+      version: number;
+      in_scope: boolean;
+      linked: boolean;
+      remote_id: string | null;
+      state: Link['state'];
+      acknowledged: Link['acknowledged'];
+      adopted: boolean;
+    }>;
+  };
+  const r = rows[0]!;
+  return {
+    row: r.found ? { resource: r.resource, version: r.version } : undefined,
+    inScope: r.found && r.in_scope,
+    link: r.linked ? { remoteId: r.remote_id, state: r.state, acknowledged: r.acknowledged, adopted: r.adopted } : undefined,
+  };
 }
 
 /** Records that a create is about to be sent, so a retry after a crash looks before creating again. */

@@ -8,15 +8,13 @@
 import { attributeOperations, patchBody, quote, type PatchOperation } from '../../connectors/scim/patch.js';
 import { managedPart } from '../../connectors/scim/compare.js';
 import type { Document } from '../../connectors/profile.js';
-import { findResource } from '../store/resource-store.js';
-import { isInScope } from './connector.js';
 import { admitDeprovisions } from './connector-state.js';
 import {
   acknowledgeMembersAdded,
   acknowledgeMembersRemoved,
   deleteLink,
-  getLink,
   markCreating,
+  readSyncState,
   membershipDelta,
   saveLink,
   type Link,
@@ -29,9 +27,7 @@ import { Paused } from './sync-user.js';
 
 export async function syncGroup(context: SyncContext, id: string): Promise<void> {
   const { db, connector } = context;
-  const row = await findResource(db, 'Group', id);
-  const inScope = row ? await isInScope(db, connector, 'Group', id, true) : false;
-  const link = await getLink(db, connector.name, 'Group', id);
+  const { row, inScope, link } = await readSyncState(db, connector, 'Group', id);
   if (!row || !inScope) return removeGroup(context, id, link);
 
   const desired = connector.profile.mapGroup(row.resource, id);

@@ -58,11 +58,14 @@ export async function syncOne(options: SyncOneOptions): Promise<SyncResult> {
     ...(options.onCircuitClosed ? { onCircuitClosed: options.onCircuitClosed } : {}),
   });
   try {
-    const locked = await withSyncLocks(db, { connector: connector.name, resourceKey: `${type}:${id}`, concurrency: connector.config.rateLimit.concurrency }, () =>
-      type === 'User' ? syncUser(context, id) : syncGroup(context, id),
+    const locked = await withSyncLocks(
+      db,
+      { connector: connector.name, resourceKey: `${type}:${id}`, concurrency: connector.config.rateLimit.concurrency, parked: { type, id } },
+      () => (type === 'User' ? syncUser(context, id) : syncGroup(context, id)),
     );
     if (!locked.acquired) return { kind: 'wait', until: new Date(Date.now() + jitter(200)), reason: 'busy' };
-    if (!context.dryRun && (await unpark(db, connector.name, type, id))) journal.event('sync.unparked', {}, { type, id });
+    // Whether it was parked is read under the object's lock, so only a parked object costs the DELETE.
+    if (!context.dryRun && locked.parked && (await unpark(db, connector.name, type, id))) journal.event('sync.unparked', {}, { type, id });
     return { kind: 'done' };
   } catch (error) {
     if (error instanceof RetryLater) {

@@ -14,10 +14,8 @@
 import { attributeOperations, patchBody } from '../../connectors/scim/patch.js';
 import { managedPart } from '../../connectors/scim/compare.js';
 import type { Document } from '../../connectors/profile.js';
-import { findResource } from '../store/resource-store.js';
-import { isInScope } from './connector.js';
 import { admitDeprovisions } from './connector-state.js';
-import { deleteLink, getLink, markCreating, saveLink, type Link } from './links.js';
+import { deleteLink, markCreating, readSyncState, saveLink, type Link } from './links.js';
 import { push, Rejected, RetryLater } from './push.js';
 import { lookupRemote, remoteIdOf } from './remote.js';
 import type { SyncContext } from './sync-context.js';
@@ -28,9 +26,7 @@ export class Paused extends Error {
 
 export async function syncUser(context: SyncContext, id: string): Promise<void> {
   const { db, connector } = context;
-  const row = await findResource(db, 'User', id);
-  const inScope = row ? await isInScope(db, connector, 'User', id, true) : false;
-  const link = await getLink(db, connector.name, 'User', id);
+  const { row, inScope, link } = await readSyncState(db, connector, 'User', id);
   if (!row || !inScope) return deprovisionUser(context, id, link);
 
   const desired = connector.profile.mapUser(row.resource, id);

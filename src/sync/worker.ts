@@ -17,7 +17,8 @@ import type { ConnectorSet, ResourceType } from './connector.js';
 import { ensureConnectorRows } from './connector-state.js';
 import { enqueueSyncJobs, RECONCILE_TASK, SYNC_TASK, wakeConnectorJobs, type SyncPayload } from './jobs.js';
 import { Liveness } from './liveness.js';
-import { syncOne } from './sync-one.js';
+import { JournalBatcher, PushJournal } from './push-journal.js';
+import { syncOne, type SyncResult } from './sync-one.js';
 import { enqueueReconcile, runScheduledReconcile } from './reconcile-schedule.js';
 
 export interface SyncWorkerOptions {
@@ -55,6 +56,8 @@ export function createSyncWorker(options: SyncWorkerOptions): SyncWorker {
     .then(() => enqueueReconcile(db, connectors))
     .catch((error: unknown) => logger.error('sync worker: could not initialise connector state', { error: (error as Error).message }));
   liveness.start();
+  // One background journal appender per connector: jobs do not wait for the chain lock (decision 0206).
+  const batchers = new Map(connectors.list.map((c) => [c.name, new JournalBatcher(db, c.name)]));
 
   const sync = async (raw: unknown, helpers: JobHelpers): Promise<void> => {
     liveness.register(helpers.job.locked_by);
@@ -70,17 +73,25 @@ export function createSyncWorker(options: SyncWorkerOptions): SyncWorker {
       return;
     }
     const attempt = payload.attempt ?? 0;
-    const result = await syncOne({
-      db,
-      connector,
-      type: payload.type,
-      id: payload.id,
-      attempt,
-      requestId: `job-${helpers.job.id}`,
-      onCircuitClosed: async () => {
-        await wakeConnectorJobs(db, connector.name);
-      },
-    });
+    const requestId = `job-${helpers.job.id}`;
+    const journal = new PushJournal(db, connector.name, requestId, batchers.get(connector.name));
+    let result: SyncResult;
+    try {
+      result = await syncOne({
+        db,
+        connector,
+        type: payload.type,
+        id: payload.id,
+        attempt,
+        requestId,
+        journal,
+        onCircuitClosed: async () => {
+          await wakeConnectorJobs(db, connector.name);
+        },
+      });
+    } finally {
+      await journal.flush();
+    }
     const again = (runAt: Date, nextAttempt: number) => enqueueSyncJobs(db, [{ connector: connector.name, type: payload.type, id: payload.id, attempt: nextAttempt, runAt }]);
     if (result.kind === 'retry') await again(new Date(Date.now() + result.delayMs), attempt + 1);
     else if (result.kind === 'wait') await again(result.until, attempt);
@@ -97,6 +108,14 @@ export function createSyncWorker(options: SyncWorkerOptions): SyncWorker {
 
   return {
     tasks: { [SYNC_TASK]: sync, [RECONCILE_TASK]: reconcile },
-    stop: () => liveness.stop(),
+    async stop() {
+      // Append what the jobs handed over; give up after a while if the database is gone.
+      const drained = Promise.all([...batchers.values()].map((b) => b.drained()));
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), 10_000)));
+      if ((await Promise.race([drained, late])) === 'late') logger.error('sync: stopped before every push entry reached the journal');
+      clearTimeout(timer);
+      await liveness.stop();
+    },
   };
 }
