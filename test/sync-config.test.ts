@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -163,4 +164,30 @@ test('examples/connectors.yaml is a valid connectors file', () => {
   const connectors = loadConnectorsFile(file, { SLACK_SCIM_TOKEN: 'a', AWS_SCIM_TOKEN: 'b', WIKI_CLIENT_ID: 'c', WIKI_CLIENT_SECRET: 'd' });
   assert.deepEqual(connectors.map((c) => c.name), ['slack', 'aws', 'wiki']);
   assert.equal(connectors[1]!.profile, 'aws-iam-identity-center');
+});
+
+test('serve and sync worker stop on a bad connectors file before they touch the database', { timeout: 60_000 }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roster-cfg-'));
+  const file = path.join(dir, 'connectors.yaml');
+  fs.writeFileSync(file, 'connectors:\n  - name: slack\n    baseUrl: https://app.example.com/scim/v2\n    auth: { type: bearer, tokenEnv: SLACK_TOKEN_NOT_SET }\n');
+  // Nothing listens on port 1: a command that opened the database first would fail with a connection error instead.
+  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', ROSTER_CONNECTORS_FILE: file, LOG_LEVEL: 'error' };
+  delete env.SLACK_TOKEN_NOT_SET;
+  const run = (args: string[]) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: path.resolve(HERE, '..'), env });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d));
+      child.on('exit', (code) => resolve({ code, stderr }));
+    });
+  try {
+    for (const args of [['serve'], ['sync', 'worker']]) {
+      const { code, stderr } = await run(args);
+      assert.equal(code, 2, `${args.join(' ')}: ${stderr}`);
+      assert.match(stderr, /connector slack: auth\.tokenEnv: environment variable SLACK_TOKEN_NOT_SET is not set/, args.join(' '));
+      assert.doesNotMatch(stderr, /ECONNREFUSED|database/i, args.join(' '));
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

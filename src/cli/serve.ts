@@ -11,12 +11,15 @@ import { connectionStringOf, migrateToLatest } from '../db/knex.js';
 import { startPolicy } from '../policy/startup.js';
 import { policyTasks } from '../policy/tasks.js';
 import { startWorker } from '../queue/queue.js';
+import { loadConnectorsFile } from '../sync/config.js';
 import { startSync } from '../sync/startup.js';
 import { createApp } from '../http/app.js';
 import { logger } from '../logging/logger.js';
 import { WritePath } from '../write/write-path.js';
 
 export async function serve(config: RosterConfig): Promise<void> {
+  // A bad connectors file stops start-up here, before the database is opened or migrated.
+  const connectorConfigs = loadConnectorsFile(config.connectorsFile);
   const database = await openDatabase(config);
   const applied = await migrateToLatest(database.knex);
   if (applied.length > 0) logger.info('migrations applied', { applied });
@@ -28,7 +31,7 @@ export async function serve(config: RosterConfig): Promise<void> {
 
   const writePath = new WritePath(database.knex);
   // The policy hook is registered first: later hooks (the outbound outbox) must see its membership changes.
-  const sync = startSync(config, connectionStringOf(database.knex));
+  const sync = startSync(connectorConfigs, connectionStringOf(database.knex));
   await startPolicy(writePath, config.policyFile, () => sync.registerOutbox(writePath));
   sync.registerOutbox(writePath);
   // One worker per process runs every queue task; merge other task lists here.

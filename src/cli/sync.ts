@@ -13,6 +13,7 @@ import { connectionStringOf, migrateToLatest } from '../db/knex.js';
 import { appendJournal } from '../journal/append.js';
 import { logger } from '../logging/logger.js';
 import { startWorker } from '../queue/queue.js';
+import { loadConnectorsFile } from '../sync/config.js';
 import { approveConnector, ensureConnectorRows } from '../sync/connector-state.js';
 import { fullSync, type FullSyncReport } from '../sync/full-sync.js';
 import { wakeConnectorJobs } from '../sync/jobs.js';
@@ -154,13 +155,12 @@ export function registerSyncCommands(program: Command): void {
     .description('run outbound sync workers only (no HTTP server); run as many as you like')
     .action(async () => {
       const config = loadConfig();
+      // The connectors file is checked before the database is touched.
+      const connectorConfigs = loadConnectorsFile(config.connectorsFile);
+      if (connectorConfigs.length === 0) throw new UsageError('No connectors are configured: set ROSTER_CONNECTORS_FILE (see docs/connectors.md)');
       const database = await openDatabase(config);
       await migrateToLatest(database.knex);
-      const runtime = startSync(config, connectionStringOf(database.knex));
-      if (runtime.connectors.size === 0) {
-        await database.close();
-        throw new UsageError('No connectors are configured: set ROSTER_CONNECTORS_FILE (see docs/connectors.md)');
-      }
+      const runtime = startSync(connectorConfigs, connectionStringOf(database.knex));
       const runner = await startWorker(connectionStringOf(database.knex), runtime.tasks, { concurrency: runtime.concurrency, pollInterval: 500 });
       out(`Sync worker running for ${runtime.connectors.list.map((c) => c.name).join(', ')} (concurrency ${runtime.concurrency}). Ctrl-C stops it.`);
       let stopping = false;

@@ -1,17 +1,18 @@
 /**
- * Outbound sync in a Roster process: read and validate the connectors file (an invalid file stops
- * start-up with the connector, key and fix), build the connectors, and prepare the queue tasks on
- * a database pool of their own. `serve` and `sync worker` both start here.
+ * Outbound sync in a Roster process: build the connectors from the validated connectors file and
+ * prepare the queue tasks on a database pool of their own. `serve` and `sync worker` both start
+ * here; they read the file (loadConnectorsFile: an invalid file stops start-up with the connector,
+ * key and fix) before they open the database, so a bad file fails fast and touches nothing.
  *
- *   const sync = startSync(config, url);
+ *   const configs = loadConnectorsFile(config.connectorsFile);   // before openDatabase
+ *   const sync = startSync(configs, url);
  *   registerOutbox: after the policy hook, so policy-made memberships are pushed too
  *   startWorker(url, { ...otherTasks, ...sync.tasks }, { concurrency: … + sync.concurrency })
  */
 import type { TaskList } from 'graphile-worker';
-import type { RosterConfig } from '../config/env.js';
 import { logger } from '../logging/logger.js';
 import type { WritePath } from '../write/write-path.js';
-import { loadConnectorsFile } from './config.js';
+import type { ConnectorConfig } from './config.js';
 import { ConnectorSet } from './connector.js';
 import { registerOutboxHook } from './outbox.js';
 import { setActiveConnectors } from './registry.js';
@@ -27,8 +28,8 @@ export interface SyncRuntime {
   stop(): Promise<void>;
 }
 
-export function startSync(config: Pick<RosterConfig, 'connectorsFile'>, connectionString: string): SyncRuntime {
-  const connectors = ConnectorSet.fromConfig(loadConnectorsFile(config.connectorsFile));
+export function startSync(configs: readonly ConnectorConfig[], connectionString: string): SyncRuntime {
+  const connectors = ConnectorSet.fromConfig(configs);
   setActiveConnectors(connectors);
   let registered = false;
   const registerOutbox = (writePath: WritePath) => {
