@@ -68,3 +68,24 @@ export async function withCpuAccounting<T>(ownPids: ReadonlyArray<number | undef
   const seconds = (after.at - before.at) / 1000;
   return { result, cpu: { otherCores: other / TICKS_PER_SECOND / seconds, postgresCores: postgres / TICKS_PER_SECOND / seconds } };
 }
+
+/**
+ * Cores used while `work` ran, per named process (a pid each), by PostgreSQL, and by everything
+ * else on the machine. Undefined where /proc is not available.
+ */
+export async function withCpuBreakdown<T>(named: Record<string, number | undefined>, work: () => Promise<T>): Promise<{ result: T; cores: Record<string, number> | undefined }> {
+  const before = await snapshot();
+  const result = await work();
+  const after = await snapshot();
+  if (!before || !after) return { result, cores: undefined };
+  const byPid = new Map<number, string>();
+  for (const [name, pid] of Object.entries(named)) if (pid !== undefined) byPid.set(pid, name);
+  const ticks: Record<string, number> = Object.fromEntries([...Object.keys(named), 'PostgreSQL', 'other'].map((k) => [k, 0]));
+  for (const [pid, end] of after.ticks) {
+    const used = end.ticks - (before.ticks.get(pid)?.ticks ?? 0);
+    const name = byPid.get(pid) ?? (end.postgres ? 'PostgreSQL' : 'other');
+    ticks[name] = (ticks[name] ?? 0) + used;
+  }
+  const seconds = (after.at - before.at) / 1000;
+  return { result, cores: Object.fromEntries(Object.entries(ticks).map(([k, v]) => [k, v / TICKS_PER_SECOND / seconds])) };
+}
