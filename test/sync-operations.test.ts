@@ -50,8 +50,11 @@ test('reconcile.every: a scheduled full sync repairs drift on the target without
     await waitFor(() => t.userByName('deleted@example.com'), 'the deleted account re-created by the scheduled reconciliation', 20_000);
     await waitFor(() => t.userByName('kept@example.com')?.title === 'Controller' || undefined, 'the changed title repaired', 20_000);
     assert.equal(t.userByName('kept@example.com')!.id, kept.id, 'repaired in place, not duplicated');
-    const { rows: runs } = await knex.raw(`SELECT request_id, changes FROM journal WHERE action = 'sync.full' ORDER BY seq`);
-    assert.ok(runs.length > journalBefore, 'the run is journaled');
+    // The run's summary entry is written when the run ends, a moment after its last repair.
+    const runs = await waitFor(async () => {
+      const { rows } = await knex.raw(`SELECT request_id, changes FROM journal WHERE action = 'sync.full' ORDER BY seq`);
+      return rows.length > journalBefore ? rows : undefined;
+    }, 'the run is journaled', 20_000);
     assert.ok(runs.every((r: { request_id: string }) => r.request_id.startsWith('reconcile-')), 'by the scheduled reconciliation');
     assert.ok(runs.every((r: { changes: { connector: string } }) => r.changes.connector === 'target'), 'only for the connector that asked for it');
 
@@ -143,28 +146,39 @@ test('sync retry: parked objects are pushed again on demand (one with --id, then
   }
 });
 
-test("the worker's journal appender: jobs that finish while an append is in flight share the next one; an entry the journal refuses is dropped, the rest are kept", async () => {
+test("the worker's journal appender: entries wait durably in journal_outbox, go onto the chain in batches with their own request ids; a row the journal refuses stays in the outbox, the rest go on", async () => {
   const db = await createTestDatabase();
   try {
     const batcher = new JournalBatcher(db.knex, 'target', 10);
     const entry = (id: number, detail = 'ok') => ({ action: 'sync.push', changes: { connector: 'target', method: 'PATCH', path: `/Users/${id}`, detail } });
     const appended = async () =>
       (await db.knex.raw(`SELECT request_id, changes->>'path' AS path FROM journal WHERE action = 'sync.push' ORDER BY seq`)).rows as Array<{ request_id: string; path: string }>;
-    // Three jobs finish at once: the first starts an append, the other two go together in the next.
+    const outbox = async () => (await db.knex('journal_outbox').select('request_id', 'failures', 'last_error').orderBy('id')) as Array<{ request_id: string; failures: number; last_error: string | null }>;
+    // Three jobs finish at once; each entry keeps its job's request id.
     await Promise.all([batcher.append('job-1', [entry(1)]), batcher.append('job-2', [entry(2)]), batcher.append('job-3', [entry(3)])]);
     await batcher.drained();
-    assert.deepEqual(
-      (await appended()).map((r) => `${r.request_id} ${r.path}`),
-      ['job-1 /Users/1', 'job-2,job-3 /Users/2', 'job-2,job-3 /Users/3'],
-    );
-    // One job's entry cannot be stored (jsonb refuses \u0000): it is dropped after its retries, the others are appended.
+    assert.deepEqual((await appended()).map((r) => `${r.request_id} ${r.path}`).sort(), ['job-1 /Users/1', 'job-2 /Users/2', 'job-3 /Users/3']);
+    assert.deepEqual(await outbox(), []);
+
+    // One job's entry cannot be stored in the journal (jsonb refuses \u0000): it stays in the outbox
+    // with its error after its retries; the others are appended.
     await Promise.all([batcher.append('job-4', [entry(4)]), batcher.append('job-5', [entry(5, 'bad\u0000')]), batcher.append('job-6', [entry(6)])]);
     await batcher.append('job-7', [entry(7)]);
     await batcher.drained();
-    assert.deepEqual(
-      (await appended()).map((r) => r.path),
-      ['/Users/1', '/Users/2', '/Users/3', '/Users/4', '/Users/6', '/Users/7'],
-    );
+    assert.deepEqual((await appended()).map((r) => r.path).sort(), ['/Users/1', '/Users/2', '/Users/3', '/Users/4', '/Users/6', '/Users/7']);
+    const left = await outbox();
+    assert.equal(left.length, 1);
+    assert.equal(left[0]!.request_id, 'job-5');
+    assert.equal(left[0]!.failures, 5);
+    assert.match(left[0]!.last_error ?? '', /\\u0000|unicode|Unicode/);
+
+    // A process killed after its job wrote to the outbox, before the append: the next appender
+    // (any process, e.g. at worker start) moves the entries onto the chain.
+    await db.knex('journal_outbox').insert({ actor: 'connector:target', source: 'sync', request_id: 'job-8', entries: JSON.stringify([entry(8)]) });
+    const next = new JournalBatcher(db.knex, 'target', 10);
+    next.kick();
+    await next.drained();
+    assert.ok((await appended()).some((r) => r.request_id === 'job-8' && r.path === '/Users/8'));
   } finally {
     await db.drop();
   }

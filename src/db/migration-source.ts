@@ -9,6 +9,7 @@ import * as sync from '../../migrations/20261122000400_sync.js';
 import * as journalChain from '../../migrations/20261122000500_journal_chain.js';
 import * as oauthAndLimits from '../../migrations/20261122000600_oauth_and_limits.js';
 import * as nestedGroupIndex from '../../migrations/20261122000700_nested_group_index.js';
+import * as journalOutbox from '../../migrations/20261122000800_journal_outbox.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -22,6 +23,7 @@ const migrations: ReadonlyArray<readonly [string, Migration]> = [
   ['20261122000500_journal_chain', journalChain],
   ['20261122000600_oauth_and_limits', oauthAndLimits],
   ['20261122000700_nested_group_index', nestedGroupIndex],
+  ['20261122000800_journal_outbox', journalOutbox],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

@@ -69,7 +69,7 @@ export async function appendJournal(tx: Knex.Transaction, actor: Actor, entries:
       at: at.toISOString(),
       actor: actor.name,
       source: actor.source,
-      requestId: actor.requestId,
+      requestId: entry.requestId ?? actor.requestId,
       action: entry.action,
       resourceType: entry.resourceType ?? null,
       resourceId: entry.resourceId?.toLowerCase() ?? null,

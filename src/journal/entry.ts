@@ -17,4 +17,6 @@ export interface JournalEntryInput {
   /** What changed: attribute paths with before/after, or membership deltas. */
   changes?: unknown;
   reason?: unknown;
+  /** The request this entry belongs to, when one append carries entries of several (sync's appender). */
+  requestId?: string | undefined;
 }

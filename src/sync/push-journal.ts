@@ -6,9 +6,9 @@
  *
  * Entries are buffered per unit of work and appended in one transaction (the journal's hash-chain
  * append serialises writers, so one append per request would make the chain lock the bottleneck):
- * a full sync flushes after each batch; the queue worker hands each object's entries to a
- * JournalBatcher, which appends in the background, everything that arrived meanwhile in one go
- * (decision 0206).
+ * a full sync flushes after each batch; the queue worker writes each object's entries to
+ * journal_outbox and a JournalBatcher moves them onto the chain in the background, everything that
+ * arrived meanwhile in one go (decision 0206).
  */
 import type { Knex } from 'knex';
 import { logger } from '../logging/logger.js';
@@ -39,7 +39,7 @@ export class PushJournal {
     private readonly db: Knex,
     readonly connector: string,
     private readonly requestId: string,
-    /** When given, `flush` hands the entries to it (appended in the background) instead of appending them. */
+    /** When given, `flush` writes the entries to the outbox for it (appended in the background) instead of appending them. */
     private readonly batcher?: JournalBatcher,
   ) {}
 
@@ -75,84 +75,118 @@ export class PushJournal {
   }
 }
 
-interface Pending {
-  requestId: string;
+/** Rows moved onto the chain per append, at most. */
+const BATCH_ROWS = 500;
+/** A row that fails this often on its own stays in journal_outbox for an operator (logged), so it cannot block the others. */
+const MAX_FAILURES = 5;
+
+interface OutboxRow {
+  id: number;
+  request_id: string | null;
   entries: JournalEntryInput[];
-  /** Failed appends of this unit on its own. */
   failures: number;
 }
 
-/** Entries waiting beyond this make `append` wait for the appender (bounded memory and loss). */
-const MAX_PENDING_ENTRIES = 2000;
-/** A unit that fails this often on its own is dropped (logged), so it cannot block the others. */
-const MAX_FAILURES = 5;
-/** Request ids listed in a combined append's request id, at most. */
-const MAX_IDS = 10;
-
 /**
- * The queue worker's journal for one connector in one process (decision 0206). A sync job hands
- * its entries over and completes without waiting for the chain lock, which inbound writes hold
- * most of the time under load; a single appender per process and connector appends whatever has
- * arrived, one chain append per batch. If the process dies, entries not yet appended are lost (the
- * link state is not). When more than MAX_PENDING_ENTRIES wait, `append` waits too. A combined
- * append's request id lists the jobs it holds (`job-17,job-18`); alone, a job keeps its own.
- * After a failed append the units go one at a time, each retried with back-off; one that still
- * fails is dropped with an error in the log (as a failed per-object append was before).
- * `drained()` resolves when everything handed over is appended or dropped (the worker's stop awaits it).
+ * The queue worker's journal for one connector in one process (decision 0206). A sync job writes
+ * its entries to journal_outbox (one INSERT, no chain lock, durable before the job completes) and
+ * the appender moves them onto the hash chain: every row waiting for the connector, up to
+ * BATCH_ROWS, in one chain append, deleted from the outbox in the same transaction. Rows are
+ * taken FOR UPDATE SKIP LOCKED, so appenders in several processes never move a row twice, and a
+ * row left by a killed process is moved by the next appender to run (each worker start kicks one).
+ * Every entry keeps its own job's request id.
+ * After a failed append the rows go one at a time, each retried with back-off; one that still
+ * fails stays in the outbox with its error, logged, and the others go on.
+ * `drained()` resolves when nothing handed over by this process is waiting.
  */
 export class JournalBatcher {
-  private pending: Pending[] = [];
-  private pendingEntries = 0;
   private running: Promise<void> | undefined;
-  private readonly waiters: Array<() => void> = [];
+  private again = false;
+  /** After a failure: move one row per append until the failing one is found. */
+  private oneAtATime = false;
+  private readonly actor: string;
 
   constructor(
     private readonly db: Knex,
     readonly connector: string,
     /** First back-off after a failed append; doubles with each failure. */
     private readonly retryBaseMs = 1000,
-  ) {}
-
-  async append(requestId: string, entries: JournalEntryInput[]): Promise<void> {
-    if (entries.length === 0) return;
-    this.pending.push({ requestId, entries, failures: 0 });
-    this.pendingEntries += entries.length;
-    this.running ??= this.run().finally(() => (this.running = undefined));
-    if (this.pendingEntries > MAX_PENDING_ENTRIES) await new Promise<void>((resolve) => this.waiters.push(resolve));
+  ) {
+    this.actor = `connector:${connector}`;
   }
 
-  /** Resolves when every entry handed over so far is appended (or dropped). */
+  /** Writes a job's entries to the outbox (durably), then wakes the appender. */
+  async append(requestId: string, entries: JournalEntryInput[]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.db('journal_outbox').insert({ actor: this.actor, source: 'sync', request_id: requestId, entries: JSON.stringify(entries) });
+    this.kick();
+  }
+
+  /** Starts moving outbox rows onto the chain (or makes a running appender look again). */
+  kick(): void {
+    this.again = true;
+    this.running ??= this.run().finally(() => (this.running = undefined));
+  }
+
+  /** Resolves when the appender has nothing left to move. */
   async drained(): Promise<void> {
     while (this.running) await this.running;
   }
 
-  private done(units: Pending[]): void {
-    this.pendingEntries -= units.reduce((n, u) => n + u.entries.length, 0);
-    if (this.pendingEntries <= MAX_PENDING_ENTRIES) for (const wake of this.waiters.splice(0)) wake();
+  private async run(): Promise<void> {
+    while (this.again) {
+      this.again = false;
+      let moved: number;
+      do {
+        moved = await this.moveBatch();
+      } while (moved > 0);
+    }
+    this.oneAtATime = false;
   }
 
-  private async run(): Promise<void> {
-    while (this.pending.length > 0) {
-      const retrying = this.pending.some((p) => p.failures > 0);
-      const batch = retrying ? this.pending.splice(0, 1) : this.pending.splice(0);
-      const ids = [...new Set(batch.map((p) => p.requestId))];
-      const requestId = ids.length > MAX_IDS ? `${ids.slice(0, MAX_IDS).join(',')},…+${ids.length - MAX_IDS}` : ids.join(',');
-      const entries = batch.flatMap((p) => p.entries);
-      try {
-        await this.db.transaction((tx) => appendJournal(tx, { name: `connector:${this.connector}`, source: 'sync', requestId }, entries));
-        this.done(batch);
-      } catch (error) {
-        const message = (error as Error).message;
-        if (batch.length === 1 && batch[0]!.failures + 1 >= MAX_FAILURES) {
-          logger.error('sync: dropped push entries the journal would not take', { connector: this.connector, requestId, entries: entries.length, error: message });
-          this.done(batch);
-          continue;
-        }
-        logger.warn('sync: could not append push entries to the journal; retrying', { connector: this.connector, entries: entries.length, error: message });
-        const failures = batch.length === 1 ? batch[0]!.failures + 1 : 1;
-        this.pending = [...batch.map((p) => ({ ...p, failures: Math.max(p.failures, failures) })), ...this.pending];
-        await new Promise((resolve) => setTimeout(resolve, this.retryBaseMs * 2 ** (failures - 1)));
+  /** Moves one batch; returns how many rows it moved (0: nothing left that can be moved). */
+  private async moveBatch(): Promise<number> {
+    let taken: OutboxRow[] = [];
+    try {
+      return await this.db.transaction(async (tx) => {
+        const { rows } = (await tx.raw(
+          `SELECT id, request_id, entries, failures FROM journal_outbox WHERE actor = ? AND failures < ?
+           ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`,
+          [this.actor, MAX_FAILURES, this.oneAtATime ? 1 : BATCH_ROWS],
+        )) as { rows: OutboxRow[] };
+        taken = rows;
+        if (rows.length === 0) return 0;
+        const entries = rows.flatMap((row) => row.entries.map((entry) => ({ ...entry, ...(row.request_id ? { requestId: row.request_id } : {}) })));
+        await appendJournal(tx, { name: this.actor, source: 'sync', requestId: rows[0]!.request_id ?? '' }, entries);
+        await tx.raw('DELETE FROM journal_outbox WHERE id = ANY(?::bigint[])', [rows.map((row) => row.id)]);
+        return rows.length;
+      });
+    } catch (error) {
+      const message = (error as Error).message.split('\n')[0] ?? '';
+      if (taken.length === 0) {
+        // The database is not answering: the rows are safe in the outbox; the next kick moves them.
+        logger.warn('sync: could not read journal_outbox; its rows wait for the next append', { connector: this.connector, error: message });
+        return 0;
       }
+      if (taken.length > 1) {
+        // Find the row the journal refuses: retry one row at a time until the outbox is empty.
+        logger.warn('sync: could not append push entries to the journal; retrying row by row', { connector: this.connector, rows: taken.length, error: message });
+        this.oneAtATime = true;
+        return taken.length;
+      }
+      const row = taken[0]!;
+      const failures = row.failures + 1;
+      await this.db('journal_outbox').where({ id: row.id }).update({ failures, last_error: message.slice(0, 500) }).catch(() => undefined);
+      if (failures >= MAX_FAILURES) {
+        logger.error('sync: push entries the journal will not take are left in journal_outbox', { connector: this.connector, outboxId: row.id, requestId: row.request_id, error: message });
+        return 1;
+      }
+      return this.backOff(failures);
     }
+  }
+
+  private async backOff(failures: number): Promise<number> {
+    await new Promise((resolve) => setTimeout(resolve, this.retryBaseMs * 2 ** (failures - 1)));
+    return 1;
   }
 }

@@ -58,6 +58,10 @@ export function createSyncWorker(options: SyncWorkerOptions): SyncWorker {
   liveness.start();
   // One background journal appender per connector: jobs do not wait for the chain lock (decision 0206).
   const batchers = new Map(connectors.list.map((c) => [c.name, new JournalBatcher(db, c.name)]));
+  // Entries a killed process left in journal_outbox go onto the chain now.
+  void ready.then(() => {
+    for (const batcher of batchers.values()) batcher.kick();
+  });
 
   const sync = async (raw: unknown, helpers: JobHelpers): Promise<void> => {
     liveness.register(helpers.job.locked_by);
@@ -109,11 +113,11 @@ export function createSyncWorker(options: SyncWorkerOptions): SyncWorker {
   return {
     tasks: { [SYNC_TASK]: sync, [RECONCILE_TASK]: reconcile },
     async stop() {
-      // Append what the jobs handed over; give up after a while if the database is gone.
+      // Move what the jobs wrote to the outbox; what is left after a while waits there for the next start.
       const drained = Promise.all([...batchers.values()].map((b) => b.drained()));
       let timer: NodeJS.Timeout | undefined;
       const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), 10_000)));
-      if ((await Promise.race([drained, late])) === 'late') logger.error('sync: stopped before every push entry reached the journal');
+      if ((await Promise.race([drained, late])) === 'late') logger.warn('sync: stopped with push entries still in journal_outbox; the next worker start appends them');
       clearTimeout(timer);
       await liveness.stop();
     },
