@@ -11,6 +11,9 @@ import { evaluatePolicy } from '../src/policy/evaluate.js';
 import { registerPolicyHook } from '../src/policy/hook.js';
 import { parsePolicy, type Policy } from '../src/policy/policy-file.js';
 import { computePlan, desiredSets, usersToReconcile } from '../src/policy/plan.js';
+import { sharedRuleConditions } from '../src/policy/plan-sql.js';
+import { parseFilter } from '../src/scim/filter/parse.js';
+import { filterToSql } from '../src/scim/filter/sql.js';
 import { WritePath } from '../src/write/write-path.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { ENTERPRISE, HR, USER_SCHEMA } from './support/server.js';
@@ -217,6 +220,28 @@ describe('property: set-wise plan equals per-user evaluation', () => {
       );
       assert.deepEqual(members.map((m: { user_id: string; g: string }) => `${m.user_id} ${m.g}`).sort(), [...expectedGroups].sort(), context);
       assert.deepEqual(await usersToReconcile(db.knex, policy), [], `${context}\nnothing to do after apply`);
+    }
+  });
+});
+
+describe('shared rule leaves', () => {
+  test('each rule built from shared leaves has exactly filterToSql\'s value, NULL included', async () => {
+    const seed = Number(process.env.POLICY_PROPERTY_SEED ?? Date.now() % 100000);
+    const rand = prng(seed + 1);
+    const { rows: existing } = (await db.knex.raw(`SELECT count(*)::int AS n FROM users`)) as { rows: Array<{ n: number }> };
+    for (let i = 0; i < 40; i++) await addUser(`leaf${i}@example.com`, randomUser(rand, 1000 + existing[0]!.n + i, Date.now()));
+    for (let round = 0; round < 10; round++) {
+      const filters = Array.from({ length: 12 }, () => parseFilter(randomFilter(rand)));
+      const { leaves, conditions } = sharedRuleConditions(filters, 'u');
+      const whole = filters.map((f) => filterToSql(f, 'User', 'u'));
+      // Per user: the value of each rule as filterToSql gives it and as the shared leaves give it.
+      const { rows } = (await db.knex.raw(
+        `SELECT ARRAY[${whole.map((w) => `(${w.sql})`).join(', ')}]::text AS whole, ARRAY[${conditions.join(', ')}]::text AS shared
+           FROM users u CROSS JOIN LATERAL (SELECT ${leaves.map((l) => l.sql).join(', ')}) f`,
+        [...whole.flatMap((w) => w.bindings), ...leaves.flatMap((l) => l.bindings)] as never[],
+      )) as { rows: Array<{ whole: string; shared: string }> };
+      for (const row of rows) assert.equal(row.shared, row.whole, `seed ${seed}, round ${round}`);
+      assert.ok(leaves.length <= filters.length * 8);
     }
   });
 });
