@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import type { Knex } from 'knex';
 import { createGroup, patchGroup } from '../src/resources/groups.js';
 import { createUser, deleteUser, patchUser } from '../src/resources/users.js';
+import { canonicalJson } from '../src/journal/hash.js';
 import { verifyJournal } from '../src/journal/verify.js';
 import { purgeJournal } from '../src/journal/purge.js';
 import { WritePath } from '../src/write/write-path.js';
@@ -296,4 +297,30 @@ describe('retention purge', () => {
       await other.drop();
     }
   });
+});
+
+test('canonicalJson gives the text of its straightforward definition (sorted keys at every level)', () => {
+  const reference = (value: unknown): string => {
+    if (value === null || value === undefined) return 'null';
+    if (Array.isArray(value)) return `[${value.map(reference).join(',')}]`;
+    if (typeof value === 'object') {
+      const record = value as Record<string, unknown>;
+      const keys = Object.keys(record).filter((key) => record[key] !== undefined).sort();
+      return `{${keys.map((key) => `${JSON.stringify(key)}:${reference(record[key])}`).join(',')}}`;
+    }
+    return JSON.stringify(value);
+  };
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const KEYS = ['a', 'B', 'b', 'é', 'z"q', 'urn:x:User', '10', '2', '', 'ß', '\u2028'];
+  const random = (depth: number): unknown => {
+    const r = rand();
+    if (depth > 3 || r < 0.3) return [null, undefined, true, false, 0, -1.5, 1e21, 'x', 'ü"\\\n', ''][Math.floor(rand() * 10)];
+    if (r < 0.6) return Array.from({ length: Math.floor(rand() * 4) }, () => random(depth + 1));
+    return Object.fromEntries(Array.from({ length: Math.floor(rand() * 5) }, () => [KEYS[Math.floor(rand() * KEYS.length)]!, random(depth + 1)]));
+  };
+  for (let i = 0; i < 2000; i++) {
+    const value = random(0);
+    assert.equal(canonicalJson(value), reference(value));
+  }
 });

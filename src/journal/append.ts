@@ -57,7 +57,7 @@ export async function appendJournal(tx: Knex.Transaction, actor: Actor, entries:
   let seq = head.seq;
   let prevHash = head.hash;
   const at = head.now;
-  const rows = entries.map((entry, index) => {
+  const toRow = (entry: JournalEntryInput, index: number) => {
     const before = jsonValue(entry.before);
     const after = jsonValue(entry.after);
     const changes = jsonValue(entry.changes);
@@ -101,17 +101,32 @@ export async function appendJournal(tx: Knex.Transaction, actor: Actor, entries:
     };
     prevHash = hash;
     return row;
-  });
-  // One round trip for the rows and the new head. The rows travel as one JSON array (one
-  // parameter, however many entries a batch has); the jsonb columns get the very text hashed above.
-  await tx.raw(
-    `WITH appended AS (INSERT INTO journal (${COLUMNS.join(', ')}) SELECT ${COLUMNS.join(', ')} FROM json_populate_recordset(NULL::journal, ?::json)) ${CHAIN_HEAD_UPDATE}`,
-    [`[${rows.map(rowJson).join(',')}]`, seq, prevHash],
-  );
+  };
+  // The rows travel as one JSON array per statement (one parameter, however many entries); the
+  // jsonb columns get the very text hashed here. A large append (a batch of an HR import: about a
+  // thousand entries) goes in chunks: each statement is sent as soon as the one before it is done,
+  // while the next chunk is being hashed, so PostgreSQL inserts one chunk while Node hashes the
+  // next. The last statement also moves the head. One transaction: all commit together or none.
+  let sent: Promise<unknown> = Promise.resolve();
+  for (let start = 0; start < entries.length; start += APPEND_CHUNK) {
+    // Let the event loop send the previous chunk (and hear back from the one before).
+    if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    const json = `[${entries.slice(start, start + APPEND_CHUNK).map((entry, i) => rowJson(toRow(entry, start + i))).join(',')}]`;
+    const bindings = start + APPEND_CHUNK >= entries.length ? [json, seq, prevHash] : [json];
+    const sql = bindings.length > 1 ? `WITH appended AS (${INSERT_ROWS}) ${CHAIN_HEAD_UPDATE}` : INSERT_ROWS;
+    // One statement at a time on the connection: the next goes out when the previous has finished.
+    sent = sent.then(() => tx.raw(sql, bindings));
+    sent.catch(() => undefined); // a failure is thrown by the await below, not reported as unhandled
+  }
+  await sent;
 }
+
+/** Entries per INSERT statement of one append. */
+const APPEND_CHUNK = 256;
 
 const COLUMNS = ['seq', 'prev_hash', 'hash', 'at', 'actor', 'source', 'request_id', 'action', 'resource_type', 'resource_id', 'resource_name', 'member_ids', 'before', 'after', 'changes', 'reason'] as const;
 const JSON_COLUMNS = new Set(['before', 'after', 'changes', 'reason']);
+const INSERT_ROWS = `INSERT INTO journal (${COLUMNS.join(', ')}) SELECT ${COLUMNS.join(', ')} FROM json_populate_recordset(NULL::journal, ?::json)`;
 
 /** A row as a JSON object; SQL NULLs are left out (a JSON null would become jsonb 'null'). */
 function rowJson(row: Record<(typeof COLUMNS)[number], unknown>): string {

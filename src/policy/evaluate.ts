@@ -15,12 +15,21 @@ const and = (left: FilterNode, right: FilterNode): FilterNode => ({ kind: 'and',
 const not = (operand: FilterNode): FilterNode => ({ kind: 'not', operand });
 const NOT_DEACTIVATED: FilterNode = not({ kind: 'compare', path: 'active', op: 'eq', value: false });
 
+// The last filter built per role: a batch evaluates every user at the same instant, so the nodes
+// (and the attribute each leaf resolved to, cached by match.ts per node) are reused.
+const ACTIVE_RULE = new WeakMap<Role, FilterNode>();
+const lastEffective = new WeakMap<Role, { ms: number; filter: FilterNode }>();
+
 /** The role's rule at instant `now`: its filter, the user not deactivated, and within its dates. */
 export function effectiveFilter(role: Role, now: Date): FilterNode {
+  const ms = now.getTime();
+  const cached = lastEffective.get(role);
+  if (cached && cached.ms === ms) return cached.filter;
   const iso = now.toISOString();
   let filter = and(role.filter, NOT_DEACTIVATED);
   if (role.from) filter = and(filter, not({ kind: 'compare', path: attributeLabel(role.from), op: 'gt', value: iso }));
   if (role.until) filter = and(filter, not({ kind: 'compare', path: attributeLabel(role.until), op: 'le', value: iso }));
+  lastEffective.set(role, { ms, filter });
   return filter;
 }
 
@@ -103,7 +112,7 @@ export function evaluatePolicy(policy: Policy, document: Record<string, unknown>
     if (matchesFilter(effectiveFilter(role, now), document, { type: 'User' })) matching.add(role.name);
     if (!role.from && !role.until) continue;
     // A role whose rule matches apart from its dates changes by itself when a date passes.
-    if (!matchesFilter(and(role.filter, NOT_DEACTIVATED), document, { type: 'User' })) continue;
+    if (!matchesFilter(ACTIVE_RULE.get(role) ?? ACTIVE_RULE.set(role, and(role.filter, NOT_DEACTIVATED)).get(role)!, document, { type: 'User' })) continue;
     for (const at of [dateOf(document, role.from), dateOf(document, role.until)]) {
       if (at !== undefined && at > nowMs && (next === undefined || at < next)) next = at;
     }

@@ -269,8 +269,23 @@ function leaf(info: AttributeInfo, candidates: unknown[], op: CompareOp | 'pr', 
   return candidates.some((candidate) => compareValue(info, candidate, op, value));
 }
 
-function evaluateLeaf(path: string, op: CompareOp | 'pr', value: FilterValue, element: Record<string, unknown>, scope: Scope): boolean {
-  let info = resolveFilterAttribute(scope.type, path, scope.within);
+/**
+ * A leaf's resolved attribute, kept with the parsed node: a filter evaluated many times (a policy
+ * rule, once per user) resolves each path once. Keyed by the node object, for the scope it was
+ * resolved in; the catalog does not change while a node lives. Failures are not cached (they throw).
+ */
+const resolvedLeaves = new WeakMap<FilterNode, { type: ResourceType; within: AttributeInfo | undefined; info: AttributeInfo }>();
+
+function resolveLeaf(node: FilterNode & { path: string }, scope: Scope): AttributeInfo {
+  const cached = resolvedLeaves.get(node);
+  if (cached && cached.type === scope.type && cached.within === scope.within) return cached.info;
+  const info = resolveFilterAttribute(scope.type, node.path, scope.within);
+  resolvedLeaves.set(node, { type: scope.type, within: scope.within, info });
+  return info;
+}
+
+function evaluateLeaf(node: FilterNode & { path: string }, op: CompareOp | 'pr', value: FilterValue, element: Record<string, unknown>, scope: Scope): boolean {
+  let info = resolveLeaf(node, scope);
   // The resource type is not stored per resource; it is the type being searched (as in sql.ts).
   if (coreKey(info) === 'meta.resourcetype') return leaf(info, [scope.type], op, value);
   if (scope.within) {
@@ -303,12 +318,12 @@ function evaluate(node: FilterNode, element: Record<string, unknown>, scope: Sco
     case 'not':
       return !evaluate(node.operand, element, scope);
     case 'present':
-      return evaluateLeaf(node.path, 'pr', null, element, scope);
+      return evaluateLeaf(node, 'pr', null, element, scope);
     case 'compare':
-      return evaluateLeaf(node.path, node.op, node.value, element, scope);
+      return evaluateLeaf(node, node.op, node.value, element, scope);
     case 'valuePath': {
       if (scope.within) throw invalidFilter(`nested value filter on "${node.path}" inside ${attributeLabel(scope.within)}[…]`);
-      const owner = resolveFilterAttribute(scope.type, node.path);
+      const owner = resolveLeaf(node, { type: scope.type });
       if (owner.type !== 'complex' || owner.parent) throw invalidFilter(`"${node.path}[…]" needs a complex attribute such as emails or name`);
       const stored = valueAt(element, owner.storagePath);
       const items = owner.multiValued ? elementsOf(stored) : [stored];
