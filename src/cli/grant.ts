@@ -5,11 +5,11 @@
 import type { Command } from 'commander';
 import { parseDateTime } from '../scim/filter/match.js';
 import { DEFAULT_EXCEPTION_DAYS, ExceptionError, grantException, revokeException } from '../policy/exceptions.js';
-import { WritePath } from '../write/write-path.js';
-import { registerPolicyHook } from '../policy/hook.js';
+import type { WritePath } from '../write/write-path.js';
 import { cliActor } from './cli-actor.js';
 import { UsageError } from './token.js';
 import { withDatabase } from './with-database.js';
+import { cliWritePath } from './write-path.js';
 
 function untilOf(value: string | undefined): Date | undefined {
   if (value === undefined) return undefined;
@@ -19,9 +19,9 @@ function untilOf(value: string | undefined): Date | undefined {
 }
 
 async function withWritePath<T>(action: (writePath: WritePath) => Promise<T>): Promise<T> {
+  const writePathOn = cliWritePath();
   return withDatabase(async (db) => {
-    const writePath = new WritePath(db);
-    registerPolicyHook(writePath);
+    const writePath = writePathOn(db);
     try {
       return await action(writePath);
     } catch (error) {

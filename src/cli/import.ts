@@ -8,11 +8,10 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { ColumnsError, readColumnsFile } from '../import/columns-file.js';
 import { ImportGuardError, importHr, type ImportReport } from '../import/hr-import.js';
-import { registerPolicyHook } from '../policy/hook.js';
-import { WritePath } from '../write/write-path.js';
 import { cliActor } from './cli-actor.js';
 import { UsageError } from './token.js';
 import { withDatabase } from './with-database.js';
+import { cliWritePath } from './write-path.js';
 
 export const DEFAULT_COLUMNS_FILE = 'examples/columns.yaml';
 
@@ -46,9 +45,10 @@ export function registerImportCommand(program: Command): void {
       if (maxLeavers !== undefined && (!Number.isInteger(maxLeavers) || maxLeavers < 0)) throw new UsageError('--max-leavers must be a whole number');
       try {
         const columns = await readColumnsFile(options.columns);
+        // The server's hooks: the policy, and the outbox when connectors are configured.
+        const writePathOn = cliWritePath();
         await withDatabase(async (db) => {
-          const writePath = new WritePath(db);
-          registerPolicyHook(writePath);
+          const writePath = writePathOn(db);
           const started = Date.now();
           let lastPrint = 0;
           const actor = cliActor(options.as, 'import');

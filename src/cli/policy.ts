@@ -5,15 +5,14 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/env.js';
 import { applyPolicy, MassRevokeError } from '../policy/apply.js';
-import { registerPolicyHook } from '../policy/hook.js';
 import { locatePolicyFile, PolicyFileMissingError, readPolicyFile } from '../policy/load.js';
 import { PolicyError, type Policy } from '../policy/policy-file.js';
 import { computePlan } from '../policy/plan.js';
-import { WritePath } from '../write/write-path.js';
 import { cliActor } from './cli-actor.js';
 import { renderPlan } from './policy-render.js';
 import { UsageError } from './token.js';
 import { withDatabase } from './with-database.js';
+import { cliWritePath } from './write-path.js';
 
 export async function policyFromOption(file: string | undefined): Promise<Policy> {
   const chosen = file ?? (await locatePolicyFile(loadConfig().policyFile));
@@ -61,9 +60,9 @@ export function registerPolicyCommands(program: Command): void {
     .option('--as <name>', 'operator name for the journal (default: your OS user)')
     .action(async (options: { file?: string; maxRevoke?: string; force?: boolean; as?: string }) => {
       const file = await policyFromOption(options.file);
+      const writePathOn = cliWritePath();
       await withDatabase(async (db) => {
-        const writePath = new WritePath(db);
-        registerPolicyHook(writePath);
+        const writePath = writePathOn(db);
         const maxRevoke = await maxRevokeOf(options.maxRevoke, async () => Number((await db('users').count({ n: '*' }).first())?.n ?? 0));
         try {
           const result = await applyPolicy(writePath, file, {

@@ -1,0 +1,29 @@
+/**
+ * The write path of a CLI command that changes users or groups (import, policy apply, grant and
+ * revoke), with the hooks `serve` registers: the policy hook first, then the outbound outbox when
+ * ROSTER_CONNECTORS_FILE configures connectors, so a change made from the CLI queues its connector
+ * pushes in its own transaction like any other (README: every change goes through one write path).
+ * The CLI runs no sync worker: a running `serve` or `sync worker` pushes the queued jobs.
+ */
+import type { Knex } from 'knex';
+import { loadConfig } from '../config/env.js';
+import { registerPolicyHook } from '../policy/hook.js';
+import { loadConnectorsFile } from '../sync/config.js';
+import { ConnectorSet } from '../sync/connector.js';
+import { registerOutboxHook } from '../sync/outbox.js';
+import { WritePath } from '../write/write-path.js';
+
+/**
+ * Reads and validates the connectors file now (call it before opening the database, as `serve`
+ * does, so a bad file fails fast) and returns how to build the write path on the database.
+ */
+export function cliWritePath(env: NodeJS.ProcessEnv = process.env): (db: Knex) => WritePath {
+  const connectors = ConnectorSet.fromConfig(loadConnectorsFile(loadConfig(env).connectorsFile, env));
+  return (db) => {
+    const writePath = new WritePath(db);
+    // The policy hook first: the outbox must see the memberships the policy grants or revokes (0102).
+    registerPolicyHook(writePath);
+    registerOutboxHook(writePath, connectors);
+    return writePath;
+  };
+}
