@@ -5,7 +5,10 @@
  * name, pg parses once per connection and afterwards sends only Bind/Execute, and PostgreSQL
  * reuses the plan. Measured on GET /Users/{id}: see docs/decisions/0010-prepared-hot-reads.md.
  * The connection comes from (and goes back to) knex's pool, so limits and the session set-up in
- * createKnex (time zone) apply unchanged.
+ * createKnex (time zone) apply unchanged. Given a transaction, the statement runs on the
+ * transaction's own connection and sees its writes: a transaction's client hands out that
+ * connection and its release does nothing (knex's makeTxClient), so no separate variant is needed
+ * (test/database.test.ts checks it).
  */
 import type { Knex } from 'knex';
 import type pg from 'pg';

@@ -5,7 +5,7 @@
  * violations, and the version of the policy in force.
  */
 import type { Knex } from 'knex';
-import type pg from 'pg';
+import { queryPrepared } from '../db/prepared.js';
 
 export interface OpenException {
   id: string;
@@ -61,19 +61,6 @@ const STATES = {
 };
 
 /**
- * Runs a named statement on the caller's connection: inside a transaction knex hands out the
- * transaction's own connection (and releasing it is a no-op), so the read sees the transaction.
- */
-async function queryNamed<Row extends object>(db: Knex.Transaction | Knex, statement: { name: string; text: string }, values: unknown[]): Promise<Row[]> {
-  const connection = (await db.client.acquireConnection()) as pg.Client;
-  try {
-    return (await connection.query<Row>({ name: statement.name, text: statement.text, values })).rows;
-  } finally {
-    await db.client.releaseConnection(connection);
-  }
-}
-
-/**
  * The state of many users in the same single statement (the policy hook after a batch of writes):
  * by user id as given, every user present (empty state for one the policy never touched).
  */
@@ -82,7 +69,7 @@ export async function loadUserPolicyStates(
   userIds: readonly string[],
 ): Promise<{ policyVersion: string | undefined; users: Map<string, UserPolicyState> }> {
   const ids = [...new Set(userIds.map((id) => id.toLowerCase()))];
-  const rows = await queryNamed<StatesRow>(tx, STATES, [ids]);
+  const rows = await queryPrepared<StatesRow>(tx, STATES, [ids]); // on the transaction's connection
   const policyVersion = rows.find((row) => row.kind === 'policy')?.key;
   const byLower = new Map(ids.map((id) => [id, emptyState(policyVersion)]));
   for (const row of rows) {
