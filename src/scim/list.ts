@@ -3,9 +3,8 @@
  * are ORDER BY with LIMIT/OFFSET (index paging) or a keyset condition (cursor paging), and only
  * the rows of the page are read. Members and groups are read only when the response includes them.
  */
-import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
-import { queryPrepared } from '../db/prepared.js';
+import { queryByShape } from '../db/prepared.js';
 import { countAll, documentTextColumns, type ReadResourceRow } from '../store/resource-store.js';
 import { groupsJsonSql, membersOf } from '../store/member-store.js';
 import { TABLE_BY_TYPE, type ResourceTextRow } from '../store/rows.js';
@@ -34,9 +33,7 @@ export function whereClause(type: ResourceTypeName, query: ListQuery): SqlFragme
 
 export async function countMatching(db: Knex, type: ResourceTypeName, where: SqlFragment): Promise<number> {
   if (where === TRUE) return countAll(db, type);
-  const { rows } = (await db.raw(`SELECT count(*)::bigint AS n FROM ${TABLE_BY_TYPE[type]} ${ALIAS} WHERE ${where.sql}`, where.bindings as Knex.RawBinding[])) as {
-    rows: Array<{ n: number }>;
-  };
+  const rows = await queryByShape<{ n: number }>(db, `SELECT count(*)::bigint AS n FROM ${TABLE_BY_TYPE[type]} ${ALIAS} WHERE ${where.sql}`, where.bindings);
   return Number(rows[0]?.n ?? 0);
 }
 
@@ -116,17 +113,9 @@ async function selectPage(db: Knex, type: ResourceTypeName, page: PageQuery): Pr
     `${cursorMode ? `, (${s}) AS sort_key` : ''}${page.withGroups ? `, ${groupsJsonSql(ALIAS)} AS groups` : ''} ` +
     `FROM ${TABLE_BY_TYPE[type]} ${ALIAS} WHERE (${page.where.sql})${keyset} ` +
     `ORDER BY (${s}) ${dir}, ${ALIAS}.id ${dir} LIMIT ? OFFSET ?`;
-  if (page.where !== TRUE) {
-    const { rows } = (await db.raw(sql, bindings as Knex.RawBinding[])) as { rows: PageRow[] };
-    return rows;
-  }
-  // Without a filter the SQL text depends only on type, sortBy, order and paging mode, a bounded set:
-  // it runs as a named prepared statement, so PostgreSQL plans each shape once per connection
-  // (planning was about a third of the database time of a page of 100). Filtered lists stay
-  // unnamed: their shapes are unbounded, and each name would hold a plan on every connection.
-  const native = db.raw(sql, bindings as Knex.RawBinding[]).toSQL().toNative();
-  const name = `roster_page_${createHash('sha256').update(native.sql).digest('hex').slice(0, 24)}`;
-  return queryPrepared<PageRow>(db, { name, text: native.sql }, native.bindings);
+  // A named prepared statement per SQL shape (bounded, see queryByShape): PostgreSQL plans each
+  // shape once per connection; planning was about a third of the database time of a page of 100.
+  return queryByShape<PageRow>(db, sql, bindings);
 }
 
 /** `knownTotal`: a count the caller already made for this filter (root search counts every type first). */
