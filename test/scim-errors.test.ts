@@ -1,5 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { createKnex } from '../src/db/knex.js';
 import { createApp } from '../src/http/app.js';
 import { WritePath } from '../src/write/write-path.js';
@@ -153,4 +154,29 @@ test('a storage fault is 500 with a request id and no internals, never 404', asy
   } finally {
     await other.close();
   }
+});
+
+/** Sends raw bytes as a request and returns the raw response text. */
+function rawRequest(url: string, request: Buffer): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), hostname, () => socket.end(request));
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    socket.on('error', reject);
+  });
+}
+
+test('a request that is not valid HTTP (a raw non-ASCII byte in the URL) gets a SCIM 400, not a bare one', async () => {
+  const target = '/scim/v2/Users?filter=userName%20eq%20%22ANA.M\u00dcLLER@example.com%22';
+  const response = await rawRequest(server.url, Buffer.concat([Buffer.from(`GET ${target} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer x\r\n\r\n`, 'utf8')]));
+  const [head, body] = response.split('\r\n\r\n');
+  assert.match(head!, /^HTTP\/1\.1 400 Bad Request/);
+  assert.match(head!, /content-type: application\/scim\+json/i);
+  const error = JSON.parse(body!);
+  assert.deepEqual(error.schemas, ['urn:ietf:params:scim:api:messages:2.0:Error']);
+  assert.equal(error.status, '400');
+  assert.equal(error.scimType, 'invalidSyntax');
+  assert.match(error.detail, /percent-encode/);
 });

@@ -16,6 +16,7 @@ import { startSync } from '../sync/startup.js';
 import { createApp } from '../http/app.js';
 import { logger } from '../logging/logger.js';
 import { WritePath } from '../write/write-path.js';
+import { answerMalformedRequests } from '../http/client-error.js';
 
 export async function serve(config: RosterConfig): Promise<void> {
   // A bad connectors file stops start-up here, before the database is opened or migrated.
@@ -40,6 +41,7 @@ export async function serve(config: RosterConfig): Promise<void> {
   const server: Server = await new Promise((resolve) => {
     const listening = app.listen(config.port, config.host, () => resolve(listening));
   });
+  answerMalformedRequests(server);
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;

@@ -4,6 +4,7 @@
 import type { Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { createApp, type AppDependencies } from '../../src/http/app.js';
+import { answerMalformedRequests } from '../../src/http/client-error.js';
 import { WritePath } from '../../src/write/write-path.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { startTestPolicy, type PolicyTestOptions } from './policy.js';
@@ -55,6 +56,7 @@ export async function startTestServer(config: Partial<{ maxBodyBytes: number; ma
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
+  answerMalformedRequests(server);
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   const url = `http://127.0.0.1:${port}`;
