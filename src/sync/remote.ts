@@ -6,7 +6,9 @@
 import { quote } from '../../connectors/scim/patch.js';
 import type { Document } from '../../connectors/profile.js';
 import type { ResourceType } from './connector.js';
+import { deleteLink, type Link } from './links.js';
 import { push, type PushContext } from './push.js';
+import type { SyncContext } from './sync-context.js';
 
 export const ENDPOINT: Record<ResourceType, string> = { User: '/Users', Group: '/Groups' };
 
@@ -22,6 +24,19 @@ export async function lookupRemote(
   const found = (response?.body as { Resources?: unknown[] } | undefined)?.Resources;
   const first = Array.isArray(found) ? found[0] : undefined;
   return first && typeof first === 'object' && typeof (first as Document).id === 'string' ? (first as Document) : undefined;
+}
+
+/**
+ * The remote id of a linked object that is to be deprovisioned. A link without one means a create
+ * was in flight when the object left scope: look it up by externalId to find out whether it landed.
+ * Undefined when the target never got it; the link is then forgotten (not in a dry run).
+ */
+export async function remoteIdToDeprovision(context: SyncContext, type: ResourceType, id: string, link: Link): Promise<string | undefined> {
+  if (link.remoteId) return link.remoteId;
+  const existing = await lookupRemote(context, { type, id }, 'externalId', id);
+  if (existing) return existing.id as string;
+  if (!context.dryRun) await deleteLink(context.db, context.connector.name, type, id);
+  return undefined;
 }
 
 export function remoteIdOf(body: unknown): string | undefined {

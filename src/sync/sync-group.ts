@@ -21,7 +21,7 @@ import {
   type MemberDelta,
 } from './links.js';
 import { push, Rejected, RetryLater } from './push.js';
-import { lookupRemote, remoteIdOf } from './remote.js';
+import { lookupRemote, remoteIdOf, remoteIdToDeprovision } from './remote.js';
 import type { SyncContext } from './sync-context.js';
 import { Paused } from './sync-user.js';
 
@@ -130,15 +130,8 @@ async function groupVanished(context: SyncContext, id: string): Promise<void> {
 async function removeGroup(context: SyncContext, id: string, link: Link | undefined): Promise<void> {
   const { db, connector } = context;
   if (!link) return;
-  let remoteId = link.remoteId;
-  if (!remoteId) {
-    const existing = await lookupRemote(context, { type: 'Group', id }, 'externalId', id);
-    if (!existing) {
-      if (!context.dryRun) await deleteLink(db, connector.name, 'Group', id);
-      return;
-    }
-    remoteId = existing.id as string;
-  }
+  const remoteId = await remoteIdToDeprovision(context, 'Group', id, link);
+  if (!remoteId) return;
   if (!context.dryRun && !(await admitDeprovisions(db, connector.name, connector.config.guard))) {
     context.journal.event('sync.paused', { reason: 'mass-change guard', pending: 'delete' }, { type: 'Group', id });
     throw new Paused(`connector ${connector.name} is paused by the mass-change guard; approve with: npm run roster -- sync approve ${connector.name}`);

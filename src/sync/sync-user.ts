@@ -17,7 +17,7 @@ import type { Document } from '../../connectors/profile.js';
 import { admitDeprovisions } from './connector-state.js';
 import { deleteLink, markCreating, readSyncState, saveLink, type Link } from './links.js';
 import { push, Rejected, RetryLater } from './push.js';
-import { lookupRemote, remoteIdOf } from './remote.js';
+import { lookupRemote, remoteIdOf, remoteIdToDeprovision } from './remote.js';
 import type { SyncContext } from './sync-context.js';
 
 export class Paused extends Error {
@@ -110,16 +110,8 @@ async function updateUser(context: SyncContext, id: string, desired: Document, l
 async function deprovisionUser(context: SyncContext, id: string, link: Link | undefined): Promise<void> {
   const { db, connector } = context;
   if (!link) return;
-  let remoteId = link.remoteId;
-  if (!remoteId) {
-    // A create was in flight when the user left scope: find out whether it landed.
-    const existing = await lookupRemote(context, { type: 'User', id }, 'externalId', id);
-    if (!existing) {
-      if (!context.dryRun) await deleteLink(db, connector.name, 'User', id);
-      return;
-    }
-    remoteId = existing.id as string;
-  }
+  const remoteId = await remoteIdToDeprovision(context, 'User', id, link);
+  if (!remoteId) return;
   const remove = connector.config.deprovision === 'delete';
   if (!remove && link.state === 'disabled') return;
   if (!context.dryRun && !(await admitDeprovisions(db, connector.name, connector.config.guard))) {
