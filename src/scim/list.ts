@@ -5,9 +5,9 @@
  */
 import type { Knex } from 'knex';
 import { queryByShape } from '../db/prepared.js';
-import { countAll, documentTextColumns, type ReadResourceRow } from '../store/resource-store.js';
+import { countAll, documentTextColumns } from '../store/resource-store.js';
 import { groupsJsonSql, membersOf } from '../store/member-store.js';
-import { TABLE_BY_TYPE, type ResourceTextRow } from '../store/rows.js';
+import { TABLE_BY_TYPE, type ReadRow, type ResourceTextRow } from '../store/rows.js';
 import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.js';
 import { filterToSql, sortKeySql, type SqlFragment } from './filter/sql.js';
 import type { ListQuery } from './list-query.js';
@@ -40,8 +40,6 @@ export async function countMatching(db: Knex, type: ResourceTypeName, where: Sql
 /** Whether a read for this selection must bring each user's groups (read in the same statement). */
 export const readsGroups = (type: ResourceTypeName, selection: Selection): boolean => type === 'User' && selectionNeeds(selection, 'groups');
 
-/** A row as read for a response: with its document parsed, or as text (see documentTextColumns). */
-export type ReadRow = ReadResourceRow;
 
 const isTextRow = (row: ReadRow): row is ResourceTextRow => 'resource_text' in row;
 

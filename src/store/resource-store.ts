@@ -6,7 +6,7 @@ import type { Knex } from 'knex';
 import { queryPrepared, type PreparedStatement } from '../db/prepared.js';
 import { EXTENSIONS_BY_TYPE, type ResourceTypeName } from '../scim/schema/urns.js';
 import { groupsJsonSql, type GroupRef } from './member-store.js';
-import { isResourceId, TABLE_BY_TYPE, type ResourceRow, type ResourceTextRow } from './rows.js';
+import { isResourceId, TABLE_BY_TYPE, type ReadRow, type ResourceRow } from './rows.js';
 
 /** meta.lastModified is rendered in milliseconds; store it so, so filters on it match exactly. */
 const MILLISECOND_NOW = "date_trunc('milliseconds', now())";
@@ -46,8 +46,6 @@ function readStatement(type: ResourceTypeName, shape: ReadShape): PreparedStatem
   };
 }
 
-export type ReadResourceRow = ResourceRow | (ResourceTextRow & { groups?: GroupRef[] });
-
 /**
  * GETs by id that arrive together are read together: one statement for all ids requested in the
  * same turn of the event loop (collected until setImmediate, so requests read from different
@@ -56,12 +54,12 @@ export type ReadResourceRow = ResourceRow | (ResourceTextRow & { groups?: GroupR
  * Nothing is cached: each request's read runs after the request arrived, so a client still reads
  * its own committed writes. DataLoader (made for exactly this) does the batching.
  */
-type ReadLoader = DataLoader<string, ReadResourceRow | undefined>;
+type ReadLoader = DataLoader<string, ReadRow | undefined>;
 
 function readLoader(db: Knex, statement: PreparedStatement): ReadLoader {
-  return new DataLoader<string, ReadResourceRow | undefined>(
+  return new DataLoader<string, ReadRow | undefined>(
     async (ids) => {
-      const rows = await queryPrepared<ReadResourceRow>(db, statement, [ids]);
+      const rows = await queryPrepared<ReadRow>(db, statement, [ids]);
       const byId = new Map(rows.map((row) => [row.id, row]));
       return ids.map((id) => byId.get(id));
     },
@@ -85,7 +83,7 @@ function loaderFor(db: Knex, type: ResourceTypeName, shape: ReadShape): ReadLoad
  * The GET-by-id read: a prepared statement, batched with concurrent GETs; for a user whose groups
  * are wanted they come in the same row (`groups`), so a GET is one round trip.
  */
-export async function readResource(db: Knex, type: ResourceTypeName, id: string, shape: ReadShape): Promise<ReadResourceRow | undefined> {
+export async function readResource(db: Knex, type: ResourceTypeName, id: string, shape: ReadShape): Promise<ReadRow | undefined> {
   if (!isResourceId(id)) return undefined;
   return loaderFor(db, type, shape).load(id.toLowerCase());
 }

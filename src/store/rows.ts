@@ -19,6 +19,9 @@ export interface ResourceTextRow extends Omit<ResourceRow, 'resource'> {
   extensions: string[];
 }
 
+/** A row as read for a response: its document parsed, or as text. */
+export type ReadRow = ResourceRow | ResourceTextRow;
+
 export type ResourceTable = 'users' | 'groups';
 
 export const TABLE_BY_TYPE: Record<ResourceTypeName, ResourceTable> = { User: 'users', Group: 'groups' };

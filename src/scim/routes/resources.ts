@@ -5,12 +5,12 @@
 import { Router, type Request, type Response } from 'express';
 import { requireScope } from '../../http/auth.js';
 import { sendScim } from '../../http/scim-response.js';
-import type { ResourceRow } from '../../store/rows.js';
+import type { ReadRow, ResourceRow } from '../../store/rows.js';
 import { readResource, readUserGroups } from '../../store/resource-store.js';
 import { methodNotAllowed } from './method-not-allowed.js';
 import { notFound } from '../errors.js';
 import { etagOf, ifNoneMatchHits } from '../etag.js';
-import { listResources, readsGroups, renderRows, type ReadRow } from '../list.js';
+import { listResources, readsGroups, renderRows } from '../list.js';
 import { readListQuery } from '../list-query.js';
 import { OPERATIONS } from '../operations.js';
 import { keepsWholeDocument, parseSelection, type Selection } from '../projection.js';
