@@ -18,10 +18,10 @@ import { pathToFileURL } from 'node:url';
 import type { Knex } from 'knex';
 import { createKnex, migrateToLatest } from '../src/db/knex.js';
 import { appendJournal } from '../src/journal/append.js';
-import { GENESIS_HASH, hashEntry } from '../src/journal/hash.js';
+import { GENESIS_HASH } from '../src/journal/hash.js';
 import { entryView } from '../src/journal/present.js';
 import { queryJournal, streamJournal } from '../src/journal/query.js';
-import { contentOfRow, type JournalRow } from '../src/journal/row.js';
+import { expectedHash, type JournalRow } from '../src/journal/row.js';
 import { verifyJournal } from '../src/journal/verify.js';
 import { openDatabaseServer, type DatabaseServer } from './database.js';
 
@@ -155,20 +155,20 @@ export async function seedJournal(db: Knex, size: number, log: Log): Promise<str
   const flush = async () => {
     if (!batch.length) return;
     await db.raw(
-      `INSERT INTO journal (seq, prev_hash, hash, at, actor, source, request_id, action, resource_type, resource_id, resource_name, member_ids, before, after, changes, reason)
-       SELECT seq, prev_hash, hash, at, actor, source, request_id, action, resource_type, resource_id, resource_name, member_ids, before, after, changes, reason
-       FROM jsonb_to_recordset(?::jsonb) AS r(seq bigint, prev_hash text, hash text, at timestamptz, actor text, source text, request_id text, action text,
+      `INSERT INTO journal (seq, prev_hash, hash, chain_version, at, actor, source, request_id, action, resource_type, resource_id, resource_name, member_ids, before, after, changes, reason)
+       SELECT seq, prev_hash, hash, chain_version, at, actor, source, request_id, action, resource_type, resource_id, resource_name, member_ids, before, after, changes, reason
+       FROM jsonb_to_recordset(?::jsonb) AS r(seq bigint, prev_hash text, hash text, chain_version smallint, at timestamptz, actor text, source text, request_id text, action text,
          resource_type text, resource_id uuid, resource_name text, member_ids uuid[], before jsonb, after jsonb, changes jsonb, reason jsonb)`,
       [JSON.stringify(batch)],
     );
     batch.length = 0;
   };
-  const push = async (fields: Omit<JournalRow, 'id' | 'seq' | 'prev_hash' | 'hash' | 'at'>) => {
+  const push = async (fields: Omit<JournalRow, 'id' | 'seq' | 'prev_hash' | 'hash' | 'at' | 'chain_version'>) => {
     seq += 1;
     const at = new Date(start + seq * 1000);
-    const row = { ...fields, id: 0, seq, prev_hash: prev, hash: null, at } as JournalRow;
-    const hash = hashEntry(contentOfRow(row, seq), prev);
-    batch.push({ ...fields, seq, prev_hash: prev, hash, at: at.toISOString(), member_ids: fields.member_ids });
+    // Hashed as the append writes entries now (format 2), so verify's figure is today's cost.
+    const hash = expectedHash({ ...fields, id: 0, seq, prev_hash: prev, hash: null, chain_version: 2, at });
+    batch.push({ ...fields, seq, prev_hash: prev, hash, chain_version: 2, at: at.toISOString(), member_ids: fields.member_ids });
     prev = hash;
     if (batch.length >= 5000) await flush();
   };

@@ -61,7 +61,10 @@ function stopChild(child: ChildProcess): Promise<void> {
 async function startChild(name: string, entry: string, args: string[], env: Record<string, string>): Promise<ChildServer> {
   const port = await freePort();
   const cwd = await fs.mkdtemp(path.join(os.tmpdir(), 'roster-bench-cwd-'));
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, path.join(REPO_ROOT, entry), ...args], {
+  // BENCH_CPU_PROF_DIR: each server writes a V8 CPU profile there when it stops (open it in
+  // Chrome DevTools or speedscope) — how the figures in the closing notes were explained.
+  const profile = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF_DIR)}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', TSX_LOADER, path.join(REPO_ROOT, entry), ...args], {
     cwd,
     env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],

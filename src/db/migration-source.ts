@@ -10,6 +10,7 @@ import * as journalChain from '../../migrations/20261122000500_journal_chain.js'
 import * as oauthAndLimits from '../../migrations/20261122000600_oauth_and_limits.js';
 import * as nestedGroupIndex from '../../migrations/20261122000700_nested_group_index.js';
 import * as journalOutbox from '../../migrations/20261122000800_journal_outbox.js';
+import * as journalChainAtCommit from '../../migrations/20261122000900_journal_chain_at_commit.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -24,6 +25,7 @@ const migrations: ReadonlyArray<readonly [string, Migration]> = [
   ['20261122000600_oauth_and_limits', oauthAndLimits],
   ['20261122000700_nested_group_index', nestedGroupIndex],
   ['20261122000800_journal_outbox', journalOutbox],
+  ['20261122000900_journal_chain_at_commit', journalChainAtCommit],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

@@ -1,17 +1,17 @@
 /**
- * Appends journal entries to the hash chain, inside the caller's transaction.
+ * Appends journal entries, inside the caller's transaction.
  *
- * The chain head (`journal_chain`) is locked FOR UPDATE first, so appends from any number of
- * processes take chain positions one transaction at a time, and the lock is held until commit:
- * the next appender reads the head this one wrote. A rolled-back transaction leaves the head as it
- * was, so positions have no gaps. The lock is taken at the very end of the write path (after the
- * work and the hooks), which keeps the serialised part short. Why a lock and not a later "sealer":
- * docs/decisions/0300-journal-hash-chain.md.
+ * Node resolves each entry's subject names and digests the entry's body (everything but its chain
+ * position and time); then one INSERT puts the entries into `journal_pending`, taking no lock. At
+ * COMMIT a deferred trigger in PostgreSQL locks the chain head, links the entries (positions, time,
+ * hashes: format 2 in hash.ts), writes them to `journal` and moves the head, so the head lock is
+ * held only while the commit runs inside the server, never across a round trip to Node. A
+ * rolled-back transaction leaves nothing: positions have no gaps. Entries of one transaction
+ * become visible at its commit, not before. Why: docs/decisions/0303-journal-chained-at-commit.md.
  */
 import type { Knex } from 'knex';
 import type { Actor, JournalEntryInput } from './entry.js';
-import { hashEntry, type ChainedContent } from './hash.js';
-import { lockChainHead, CHAIN_HEAD_UPDATE } from './chain-head.js';
+import { entryDigest, type EntryBody } from './hash.js';
 import { resolveResourceNames, memberIdsOf } from './subjects.js';
 
 /** undefined/null become SQL NULL; anything else is stored as jsonb and hashed as it reads back. */
@@ -46,96 +46,77 @@ function isPlainJson(value: unknown): boolean {
 
 export async function appendJournal(tx: Knex.Transaction, actor: Actor, entries: readonly JournalEntryInput[]): Promise<void> {
   if (entries.length === 0) return;
-  // The head lock only serialises appends while it is held until commit: outside a transaction it
-  // would be released at once, so a caller that passed a plain connection gets one here.
+  // The chain trigger fires at commit; outside a transaction every statement commits at once, which
+  // would work too, but a caller that passed a plain connection gets one transaction for all chunks.
   if (!(tx as { isTransaction?: boolean }).isTransaction) {
     await (tx as unknown as Knex).transaction((inner) => appendJournal(inner, actor, entries));
     return;
   }
   const names = await resolveResourceNames(tx, entries);
-  const head = await lockChainHead(tx);
-  let seq = head.seq;
-  let prevHash = head.hash;
-  const at = head.now;
-  const toRow = (entry: JournalEntryInput, index: number) => {
-    const before = jsonValue(entry.before);
-    const after = jsonValue(entry.after);
-    const changes = jsonValue(entry.changes);
-    const reason = jsonValue(entry.reason);
-    const memberIds = memberIdsOf(entry);
-    seq += 1;
-    const content: ChainedContent = {
-      seq,
-      at: at.toISOString(),
-      actor: actor.name,
-      source: actor.source,
-      requestId: entry.requestId ?? actor.requestId,
-      action: entry.action,
-      resourceType: entry.resourceType ?? null,
-      resourceId: entry.resourceId?.toLowerCase() ?? null,
-      resourceName: names[index] ?? null,
-      memberIds,
-      before: before.value,
-      after: after.value,
-      changes: changes.value,
-      reason: reason.value,
-    };
-    const hash = hashEntry(content, prevHash);
-    const row = {
-      seq,
-      prev_hash: prevHash,
-      hash,
-      at,
-      actor: content.actor,
-      source: content.source,
-      request_id: content.requestId,
-      action: content.action,
-      resource_type: content.resourceType,
-      resource_id: content.resourceId,
-      resource_name: content.resourceName,
-      member_ids: memberIds,
-      before: before.text,
-      after: after.text,
-      changes: changes.text,
-      reason: reason.text,
-    };
-    prevHash = hash;
-    return row;
-  };
-  // The rows travel as one JSON array per statement (one parameter, however many entries); the
-  // jsonb columns get the very text hashed here. A large append (a batch of an HR import: about a
-  // thousand entries) goes in chunks: each statement is sent as soon as the one before it is done,
-  // while the next chunk is being hashed, so PostgreSQL inserts one chunk while Node hashes the
-  // next. The last statement also moves the head. One transaction: all commit together or none.
+  // A large append (a batch of an HR import: about a thousand entries) goes in chunks, each sent as
+  // soon as the one before it is done while the next is being digested, so PostgreSQL stores one
+  // chunk while Node works on the next. Chunks are chained at commit in the order they were sent.
   let sent: Promise<unknown> = Promise.resolve();
   for (let start = 0; start < entries.length; start += APPEND_CHUNK) {
     // Let the event loop send the previous chunk (and hear back from the one before).
     if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-    const json = `[${entries.slice(start, start + APPEND_CHUNK).map((entry, i) => rowJson(toRow(entry, start + i))).join(',')}]`;
-    const bindings = start + APPEND_CHUNK >= entries.length ? [json, seq, prevHash] : [json];
-    const sql = bindings.length > 1 ? `WITH appended AS (${INSERT_ROWS}) ${CHAIN_HEAD_UPDATE}` : INSERT_ROWS;
+    const rows: string[] = [];
+    const digests: string[] = [];
+    entries.slice(start, start + APPEND_CHUNK).forEach((entry, i) => {
+      const { json, digest } = pendingRow(actor, entry, names[start + i]);
+      rows.push(json);
+      digests.push(digest);
+    });
+    const bindings = [`[${rows.join(',')}]`, digests];
     // One statement at a time on the connection: the next goes out when the previous has finished.
-    sent = sent.then(() => tx.raw(sql, bindings));
+    sent = sent.then(() => tx.raw(INSERT_PENDING, bindings));
     sent.catch(() => undefined); // a failure is thrown by the await below, not reported as unhandled
   }
   await sent;
 }
 
-/** Entries per INSERT statement of one append. */
+/** Entries per pending row (one INSERT each). */
 const APPEND_CHUNK = 256;
 
-const COLUMNS = ['seq', 'prev_hash', 'hash', 'at', 'actor', 'source', 'request_id', 'action', 'resource_type', 'resource_id', 'resource_name', 'member_ids', 'before', 'after', 'changes', 'reason'] as const;
-const JSON_COLUMNS = new Set(['before', 'after', 'changes', 'reason']);
-const INSERT_ROWS = `INSERT INTO journal (${COLUMNS.join(', ')}) SELECT ${COLUMNS.join(', ')} FROM json_populate_recordset(NULL::journal, ?::json)`;
+const INSERT_PENDING = 'INSERT INTO journal_pending (entries, digests) VALUES (?::json, ?::text[])';
 
-/** A row as a JSON object; SQL NULLs are left out (a JSON null would become jsonb 'null'). */
-function rowJson(row: Record<(typeof COLUMNS)[number], unknown>): string {
+/** One entry as a JSON object of journal columns (SQL NULLs left out), and its body's digest. */
+function pendingRow(actor: Actor, entry: JournalEntryInput, resourceName: string | undefined): { json: string; digest: string } {
+  const before = jsonValue(entry.before);
+  const after = jsonValue(entry.after);
+  const changes = jsonValue(entry.changes);
+  const reason = jsonValue(entry.reason);
+  const body: EntryBody = {
+    actor: actor.name,
+    source: actor.source,
+    requestId: entry.requestId ?? actor.requestId,
+    action: entry.action,
+    resourceType: entry.resourceType ?? null,
+    resourceId: entry.resourceId?.toLowerCase() ?? null,
+    resourceName: resourceName ?? null,
+    memberIds: memberIdsOf(entry),
+    before: before.value,
+    after: after.value,
+    changes: changes.value,
+    reason: reason.value,
+  };
   const fields: string[] = [];
-  for (const column of COLUMNS) {
-    const value = row[column];
-    if (value === null || value === undefined) continue;
-    const text = JSON_COLUMNS.has(column) ? (value as string) : JSON.stringify(value instanceof Date ? value.toISOString() : value);
-    fields.push(`"${column}":${text}`);
-  }
-  return `{${fields.join(',')}}`;
+  const add = (column: string, text: string | null) => {
+    // A JSON null would become jsonb 'null', not SQL NULL: absent keys are NULL.
+    if (text !== null) fields.push(`"${column}":${text}`);
+  };
+  const scalar = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
+  add('actor', scalar(body.actor));
+  add('source', scalar(body.source));
+  add('request_id', scalar(body.requestId));
+  add('action', scalar(body.action));
+  add('resource_type', scalar(body.resourceType));
+  add('resource_id', scalar(body.resourceId));
+  add('resource_name', scalar(body.resourceName));
+  add('member_ids', scalar(body.memberIds));
+  add('before', before.text);
+  add('after', after.text);
+  add('changes', changes.text);
+  add('reason', reason.text);
+  return { json: `{${fields.join(',')}}`, digest: entryDigest(body) };
 }

@@ -9,8 +9,7 @@
  *    with a recomputed hash, or removed and substituted).
  * Used by `journal verify` and by the purge, which refuses to remove entries that do not verify.
  */
-import { hashEntry } from './hash.js';
-import { contentOfRow, type JournalRow } from './row.js';
+import { expectedHash, type JournalRow } from './row.js';
 
 export type TamperKind = 'inserted' | 'edited' | 'deleted' | 'replaced';
 
@@ -65,7 +64,7 @@ export class ChainWalker {
     if (row.seq < this.expectedSeq) {
       return { kind: 'inserted', ...at, message: `${describeRow(row)} was inserted out of band: it claims position ${row.seq}, which the chain had already passed (expected ${this.expectedSeq})` };
     }
-    const intact = row.hash !== null && row.prev_hash !== null && hashEntry(contentOfRow(row, row.seq), row.prev_hash) === row.hash;
+    const intact = row.hash !== null && row.prev_hash !== null && expectedHash({ ...row, seq: row.seq, prev_hash: row.prev_hash }) === row.hash;
     if (!intact) {
       if (row.seq > this.headSeq) {
         return { kind: 'inserted', ...at, message: `${describeRow(row)} was inserted out of band: its position is beyond the chain head (${this.headSeq}) and its hash does not match its content` };

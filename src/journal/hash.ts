@@ -1,7 +1,12 @@
 /**
- * The chain hash of one journal entry: SHA-256 over the previous entry's hash and a canonical
- * JSON of everything the entry says (position, time, who, what, before/after). The append and
- * `journal verify` both call `hashEntry` on values as the database returns them, so a hash only
+ * The chain hash of one journal entry. Two formats, told apart by the row's `chain_version`:
+ *  - 1 (entries written before migration 000900): SHA-256 over the previous entry's hash and a
+ *    canonical JSON of everything the entry says, position and time included (`hashEntry`).
+ *  - 2: the entry's body (everything but position and time) is digested in Node before the chain
+ *    lock (`entryDigest`); PostgreSQL links it at commit: SHA-256 over a version tag, the previous
+ *    hash, the position, the time in epoch milliseconds and that digest (`chainLink`, the same
+ *    formula as the `journal_chain_pending` function). Why: docs/decisions/0303-journal-chained-at-commit.md.
+ * `journal verify` recomputes both from values as the database returns them, so a hash only
  * matches when not one field of the stored row differs from what was written.
  */
 import { createHash } from 'node:crypto';
@@ -72,4 +77,23 @@ function quotedKey(key: string): string {
 
 export function hashEntry(content: ChainedContent, prevHash: string): string {
   return createHash('sha256').update(prevHash).update('\n').update(canonicalJson(content)).digest('hex');
+}
+
+/** What a format-2 entry's digest covers: the entry without its chain position and time. */
+export type EntryBody = Omit<ChainedContent, 'seq' | 'at'>;
+
+/** SHA-256 (hex) of the canonical JSON of an entry's body: computed by the append, checked by verify. */
+export function entryDigest(body: EntryBody): string {
+  return createHash('sha256').update(canonicalJson(body)).digest('hex');
+}
+
+/** Tags format-2 links, so a link can never be read as some other hashed text. */
+export const CHAIN_LINK_TAG = 'roster-journal-v2';
+
+/**
+ * The format-2 chain hash. Must stay the same formula as `journal_chain_pending()` in
+ * migrations/20261122000900_journal_chain_at_commit.ts, which computes it at commit.
+ */
+export function chainLink(prevHash: string, seq: number, atMillis: number, digest: string): string {
+  return createHash('sha256').update(`${CHAIN_LINK_TAG}\n${prevHash}\n${seq}\n${atMillis}\n${digest}`).digest('hex');
 }

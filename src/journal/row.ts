@@ -1,11 +1,13 @@
 /** A stored journal row as node-postgres returns it, and the part of it the chain hash covers. */
-import type { ChainedContent, EntryHeader } from './hash.js';
+import { chainLink, entryDigest, hashEntry, type ChainedContent, type EntryBody, type EntryHeader } from './hash.js';
 
 export interface JournalRow {
   id: number;
   seq: number | null;
   prev_hash: string | null;
   hash: string | null;
+  /** Which hash formula the row was written with (see hash.ts). */
+  chain_version: number;
   at: Date;
   actor: string;
   source: string;
@@ -22,7 +24,7 @@ export interface JournalRow {
 }
 
 export const JOURNAL_COLUMNS = [
-  'id', 'seq', 'prev_hash', 'hash', 'at', 'actor', 'source', 'request_id', 'action',
+  'id', 'seq', 'prev_hash', 'hash', 'chain_version', 'at', 'actor', 'source', 'request_id', 'action',
   'resource_type', 'resource_id', 'resource_name', 'member_ids', 'before', 'after', 'changes', 'reason',
 ] as const;
 
@@ -41,13 +43,28 @@ export function entryHeader(row: JournalRow): EntryHeader {
 }
 
 export function contentOfRow(row: JournalRow, seq: number): ChainedContent {
+  return { seq, ...bodyOfRow(row), at: row.at.toISOString() };
+}
+
+function bodyOfRow(row: JournalRow): EntryBody {
   return {
-    seq,
-    ...entryHeader(row),
+    actor: row.actor,
+    source: row.source,
+    requestId: row.request_id,
+    action: row.action,
+    resourceType: row.resource_type,
+    resourceId: row.resource_id,
+    resourceName: row.resource_name,
     memberIds: row.member_ids,
     before: row.before,
     after: row.after,
     changes: row.changes,
     reason: row.reason,
   };
+}
+
+/** The hash a chained row should carry, by the formula it says it was written with. */
+export function expectedHash(row: JournalRow & { seq: number; prev_hash: string }): string {
+  if (row.chain_version === 2) return chainLink(row.prev_hash, row.seq, row.at.getTime(), entryDigest(bodyOfRow(row)));
+  return hashEntry(contentOfRow(row, row.seq), row.prev_hash);
 }
