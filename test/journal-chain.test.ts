@@ -9,6 +9,7 @@ import type { Knex } from 'knex';
 import { createGroup, patchGroup } from '../src/resources/groups.js';
 import { createUser, deleteUser, patchUser } from '../src/resources/users.js';
 import { canonicalJson } from '../src/journal/hash.js';
+import { appendJournal } from '../src/journal/append.js';
 import { verifyJournal } from '../src/journal/verify.js';
 import { purgeJournal } from '../src/journal/purge.js';
 import { WritePath } from '../src/write/write-path.js';
@@ -78,6 +79,28 @@ describe('hash chain', () => {
     assert.equal(report.checked, before + 201);
   });
 
+  test('entries are linked at commit: none is left pending, a rolled-back append leaves no entry and no gap', async () => {
+    const head = async () => (await db.knex.raw(`SELECT seq, hash FROM journal_chain`)).rows[0] as { seq: string; hash: string };
+    const start = await head();
+    await assert.rejects(
+      db.knex.transaction(async (tx) => {
+        await appendJournal(tx, actor(), [{ action: 'test.rolled-back' }]);
+        throw new Error('abandon');
+      }),
+      /abandon/,
+    );
+    assert.deepEqual(await head(), start, 'the head did not move');
+    await db.knex.transaction((tx) => appendJournal(tx, actor(), [{ action: 'test.kept', reason: { n: 1 } }, { action: 'test.kept', reason: { n: 2 } }]));
+    const { rows } = await db.knex.raw(`SELECT seq::int AS seq, chain_version, action FROM journal WHERE seq > ? ORDER BY seq`, [start.seq]);
+    assert.deepEqual(rows, [
+      { seq: Number(start.seq) + 1, chain_version: 2, action: 'test.kept' },
+      { seq: Number(start.seq) + 2, chain_version: 2, action: 'test.kept' },
+    ]);
+    assert.equal((await db.knex.raw(`SELECT count(*)::int AS n FROM journal_pending`)).rows[0].n, 0);
+    const report = await verifyJournal(db.knex);
+    assert.equal(report.ok, true, report.finding?.message);
+  });
+
   test('the database refuses UPDATE, DELETE and TRUNCATE on the journal, and changes to checkpoints and the head', async () => {
     const [first] = await journalIds(db.knex);
     await assert.rejects(db.knex.raw(`UPDATE journal SET actor = 'mallory' WHERE id = ?`, [first!.id]), /append-only: UPDATE is refused/);
@@ -142,6 +165,15 @@ describe('tampering done directly in SQL is detected, and the entry named', () =
     assert.equal(report.finding?.entryId, target.id);
     assert.match(report.finding!.message, new RegExp(`entry #${target.id} \\(position 3, .*was edited`));
     assert.equal(report.checked, 2, 'the two entries before it were checked');
+  });
+
+  test('switching an entry to the other hash format (chain_version) is an edit', async () => {
+    const knex = await fresh();
+    const target = (await journalIds(knex))[1]!;
+    await asIntruder(knex, `UPDATE journal SET chain_version = 1 WHERE id = ?`, [target.id]);
+    const report = await verifyJournal(knex);
+    assert.equal(report.finding?.kind, 'edited');
+    assert.equal(report.finding?.entryId, target.id);
   });
 
   test('UPDATE of the actor alone, or of the time, is an edit too', async () => {
