@@ -101,6 +101,23 @@ describe('hash chain', () => {
     assert.equal(report.ok, true, report.finding?.message);
   });
 
+  test('small appends (linked at commit) and a large one (linked at once) in one transaction keep their order', async () => {
+    const before = (await verifyJournal(db.knex)).checked;
+    const many = (action: string, n: number) => Array.from({ length: n }, (_, i) => ({ action, reason: { i } }));
+    await db.knex.transaction(async (tx) => {
+      await appendJournal(tx, actor(), many('test.first', 2));
+      await appendJournal(tx, actor(), many('test.batch', 300)); // two chunks, linked as they arrive
+      await appendJournal(tx, actor(), many('test.last', 1));
+    });
+    const { rows } = await db.knex.raw(`SELECT action, reason->>'i' AS i FROM journal WHERE action LIKE 'test.%' AND seq > ? ORDER BY seq`, [before]);
+    const expected = [...many('test.first', 2), ...many('test.batch', 300), ...many('test.last', 1)].map((e) => ({ action: e.action, i: String(e.reason.i) }));
+    assert.deepEqual(rows, expected);
+    assert.equal((await db.knex.raw(`SELECT count(*)::int AS n FROM journal_pending`)).rows[0].n, 0);
+    const report = await verifyJournal(db.knex);
+    assert.equal(report.ok, true, report.finding?.message);
+    assert.equal(report.checked, before + 303);
+  });
+
   test('the database refuses UPDATE, DELETE and TRUNCATE on the journal, and changes to checkpoints and the head', async () => {
     const [first] = await journalIds(db.knex);
     await assert.rejects(db.knex.raw(`UPDATE journal SET actor = 'mallory' WHERE id = ?`, [first!.id]), /append-only: UPDATE is refused/);

@@ -11,6 +11,7 @@ import * as oauthAndLimits from '../../migrations/20261122000600_oauth_and_limit
 import * as nestedGroupIndex from '../../migrations/20261122000700_nested_group_index.js';
 import * as journalOutbox from '../../migrations/20261122000800_journal_outbox.js';
 import * as journalChainAtCommit from '../../migrations/20261122000900_journal_chain_at_commit.js';
+import * as journalLinkLargeAppends from '../../migrations/20261202000100_journal_link_large_appends.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -26,6 +27,7 @@ const migrations: ReadonlyArray<readonly [string, Migration]> = [
   ['20261122000700_nested_group_index', nestedGroupIndex],
   ['20261122000800_journal_outbox', journalOutbox],
   ['20261122000900_journal_chain_at_commit', journalChainAtCommit],
+  ['20261202000100_journal_link_large_appends', journalLinkLargeAppends],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

@@ -19,7 +19,7 @@ import { ENTERPRISE_USER_SCHEMA } from '../scim/schema/urns.js';
 import { validateResourceBody } from '../scim/validate.js';
 import type { WriteContext, WritePath } from '../write/write-path.js';
 import { ColumnsError, type ColumnsConfig } from './columns-file.js';
-import { cleanValue, RowRejected, rowToUser, withSchemas } from './row-to-user.js';
+import { cleanRow, cleanValue, RowRejected, rowToUser, withSchemas, type CleanedRow } from './row-to-user.js';
 
 export interface Rejection {
   row: number;
@@ -69,6 +69,8 @@ type Write = {
   body: Record<string, unknown>;
   /** For creates: the row, turned into a body only when written, so managers created earlier resolve. */
   record?: Record<string, string>;
+  /** For creates: the row's cleaned values, so the body built when written does not clean again. */
+  cleaned?: CleanedRow;
   managerNumber?: string;
   /** For creates: written in a transaction not yet ended (inflight), committed (done) or rejected (failed). */
   status?: 'inflight' | 'done' | 'failed';
@@ -148,7 +150,8 @@ export async function importHr(writePath: WritePath, csvText: string, config: Co
       seenEmployees.set(key, first ?? row);
       if (first !== undefined) throw new RowRejected(`${config.keyColumn} ${employeeNumber} appears again (first on row ${first})`);
       const existing = byEmployee.get(key);
-      const built = rowToUser(config, record, existing?.resource, idOf);
+      const cleaned = cleanRow(config, record);
+      const built = rowToUser(config, record, existing?.resource, idOf, cleaned);
       const userKey = built.userName.toLowerCase();
       const owner = byUserName.get(userKey);
       if (owner && owner.id !== existing?.id) throw new RowRejected(`userName ${built.userName} belongs to another user${owner.employeeNumber ? ` (${config.keyColumn} ${owner.employeeNumber})` : ''}`);
@@ -165,7 +168,7 @@ export async function importHr(writePath: WritePath, csvText: string, config: Co
           row,
           employeeNumber: employeeNumber!,
           body: built.body,
-          ...(existing ? { id: existing.id } : { id: randomUUID(), record }),
+          ...(existing ? { id: existing.id } : { id: randomUUID(), record, cleaned }),
           ...(built.pendingManager ? { managerNumber: built.pendingManager.employeeNumber } : {}),
         };
         writes.push(write);
@@ -202,7 +205,7 @@ export async function importHr(writePath: WritePath, csvText: string, config: Co
   }
 
   const ordered = managersFirst(writes);
-  await writeInBatches(writePath, ordered, options, report, progress, (record) => rowToUser(config, record, undefined, idOf));
+  await writeInBatches(writePath, ordered, options, report, progress, (record, cleaned) => rowToUser(config, record, undefined, idOf, cleaned));
   // Managers that could still not be resolved when their report was written (created later).
   for (const w of ordered) if (w.status === 'done' && w.managerUnresolved) pendingManagers.push({ kind: 'update', row: w.row, employeeNumber: w.employeeNumber, body: {} });
   if (pendingManagers.length) await resolveManagers(writePath, config, records, pendingManagers, idOf, options, report);
@@ -226,7 +229,7 @@ function managersFirst(writes: Write[]): Write[] {
   return indexed.sort((a, b) => a.d - b.d || a.i - b.i).map((x) => x.w);
 }
 
-type BuildUser = (record: Record<string, string>) => { body: Record<string, unknown>; pendingManager?: unknown };
+type BuildUser = (record: Record<string, string>, cleaned: CleanedRow | undefined) => { body: Record<string, unknown>; pendingManager?: unknown };
 
 /** Writes the batch in order: each run of creates in one statement, each run of updates in one. */
 async function writeMany(context: WriteContext, batch: readonly Write[], build?: BuildUser): Promise<true[]> {
@@ -236,7 +239,7 @@ async function writeMany(context: WriteContext, batch: readonly Write[], build?:
     const run = batch.slice(start, end);
     if (run[0]!.kind === 'create') {
       const items = run.map((w) => {
-        const built = w.record && build ? build(w.record) : { body: w.body };
+        const built = w.record && build ? build(w.record, w.cleaned) : { body: w.body };
         w.managerUnresolved = built.pendingManager !== undefined;
         w.status = 'inflight'; // later rows of this transaction may name this person as their manager
         return { id: w.id!, body: built.body };

@@ -92,18 +92,41 @@ export interface BuiltUser {
   pendingManager?: { employeeNumber: string; target: Target };
 }
 
+/** A row's cleaned values: each column's (in `config.columns` order) and the displayName template's. */
+export interface CleanedRow {
+  values: ReadonlyArray<string | undefined>;
+  displayName: string | undefined;
+}
+
+/**
+ * Cleans every column of `row` (throws the first column's rejection, in column order, as
+ * rowToUser does). Separate so the import can build a new person's body twice (checked before
+ * writing, then again when written, once managers created meanwhile resolve) but clean once.
+ */
+export function cleanRow(config: ColumnsConfig, row: Record<string, string>): CleanedRow {
+  const values = config.columns.map((rule) => cleanValue(rule, row[rule.column]));
+  return { values, displayName: config.displayName ? renderTemplate(config.displayName, row) : undefined };
+}
+
 /**
  * Builds the SCIM body for `row` over `existing` (the stored user, if any). `idOf` resolves an
- * employee number to a user id for lookup columns.
+ * employee number to a user id for lookup columns. `cleaned`: cleanRow's result for this row and
+ * config, when the caller has it.
  */
-export function rowToUser(config: ColumnsConfig, row: Record<string, string>, existing: Record<string, unknown> | undefined, idOf: (employeeNumber: string) => string | undefined): BuiltUser {
+export function rowToUser(
+  config: ColumnsConfig,
+  row: Record<string, string>,
+  existing: Record<string, unknown> | undefined,
+  idOf: (employeeNumber: string) => string | undefined,
+  cleaned: CleanedRow = cleanRow(config, row),
+): BuiltUser {
   const document: Record<string, unknown> = structuredClone(existing ?? {});
   delete document.schemas;
   let employeeNumber = '';
   let userName = '';
   let pendingManager: BuiltUser['pendingManager'];
-  for (const rule of config.columns) {
-    const value = cleanValue(rule, row[rule.column]);
+  for (const [index, rule] of config.columns.entries()) {
+    const value = cleaned.values[index];
     if (rule.column === config.keyColumn) employeeNumber = value ?? '';
     for (const target of rule.targets) {
       if (rule.lookup === 'employeeNumber' && value !== undefined) {
@@ -128,7 +151,7 @@ export function rowToUser(config: ColumnsConfig, row: Record<string, string>, ex
     document.active = active;
   }
   if (config.displayName) {
-    const displayName = renderTemplate(config.displayName, row);
+    const displayName = cleaned.displayName;
     if (displayName) document.displayName = displayName;
     else delete document.displayName;
   }

@@ -2,12 +2,16 @@
  * Appends journal entries, inside the caller's transaction.
  *
  * Node resolves each entry's subject names and digests the entry's body (everything but its chain
- * position and time); then one INSERT puts the entries into `journal_pending`, taking no lock. At
- * COMMIT a deferred trigger in PostgreSQL locks the chain head, links the entries (positions, time,
- * hashes: format 2 in hash.ts), writes them to `journal` and moves the head, so the head lock is
- * held only while the commit runs inside the server, never across a round trip to Node. A
- * rolled-back transaction leaves nothing: positions have no gaps. Entries of one transaction
- * become visible at its commit, not before. Why: docs/decisions/0303-journal-chained-at-commit.md.
+ * position and time). A small append (a SCIM request's few entries) is then one INSERT into
+ * `journal_pending`, taking no lock: at COMMIT a deferred trigger in PostgreSQL locks the chain
+ * head, links the entries (positions, time, hashes: format 2 in hash.ts), writes them to `journal`
+ * and moves the head, so the head lock is held only while the commit runs inside the server, never
+ * across a round trip to Node. A large append (a batch of an HR import, policy apply, the sync
+ * appender) is linked chunk by chunk as it is sent (`journal_append_now`), so PostgreSQL stores one
+ * chunk while Node digests the next; it holds the head lock from its first chunk until commit, once
+ * for the whole batch. Either way a transaction's entries keep their append order, a rolled-back
+ * transaction leaves nothing (positions have no gaps), and entries become visible at commit. Why:
+ * docs/decisions/0303-journal-chained-at-commit.md.
  */
 import type { Knex } from 'knex';
 import type { Actor, JournalEntryInput } from './entry.js';
@@ -53,9 +57,9 @@ export async function appendJournal(tx: Knex.Transaction, actor: Actor, entries:
     return;
   }
   const names = await resolveResourceNames(tx, entries);
-  // A large append (a batch of an HR import: about a thousand entries) goes in chunks, each sent as
-  // soon as the one before it is done while the next is being digested, so PostgreSQL stores one
-  // chunk while Node works on the next. Chunks are chained at commit in the order they were sent.
+  // A large append goes in chunks, each sent as soon as the one before it is done while the next
+  // is being digested, so PostgreSQL links one chunk while Node works on the next.
+  const statement = entries.length > LINK_AT_COMMIT_UP_TO ? APPEND_NOW : INSERT_PENDING;
   let sent: Promise<unknown> = Promise.resolve();
   for (let start = 0; start < entries.length; start += APPEND_CHUNK) {
     // Let the event loop send the previous chunk (and hear back from the one before).
@@ -69,16 +73,24 @@ export async function appendJournal(tx: Knex.Transaction, actor: Actor, entries:
     });
     const bindings = [`[${rows.join(',')}]`, digests];
     // One statement at a time on the connection: the next goes out when the previous has finished.
-    sent = sent.then(() => tx.raw(INSERT_PENDING, bindings));
+    sent = sent.then(() => tx.raw(statement, bindings));
     sent.catch(() => undefined); // a failure is thrown by the await below, not reported as unhandled
   }
   await sent;
 }
 
-/** Entries per pending row (one INSERT each). */
+/** Entries per statement. */
 const APPEND_CHUNK = 256;
 
+/**
+ * Appends up to this many entries are linked at commit (no lock before it). Larger ones are
+ * batches, where one lock per batch costs little and linking as the chunks arrive overlaps
+ * PostgreSQL's work with Node's (measured on the HR import: see decision 0303).
+ */
+const LINK_AT_COMMIT_UP_TO = 32;
+
 const INSERT_PENDING = 'INSERT INTO journal_pending (entries, digests) VALUES (?::json, ?::text[])';
+const APPEND_NOW = 'SELECT journal_append_now(?::json, ?::text[])';
 
 /** One entry as a JSON object of journal columns (SQL NULLs left out), and its body's digest. */
 function pendingRow(actor: Actor, entry: JournalEntryInput, resourceName: string | undefined): { json: string; digest: string } {

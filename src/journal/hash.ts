@@ -92,7 +92,7 @@ export const CHAIN_LINK_TAG = 'roster-journal-v2';
 
 /**
  * The format-2 chain hash. Must stay the same formula as `journal_chain_pending()` in
- * migrations/20261122000900_journal_chain_at_commit.ts, which computes it at commit.
+ * migrations/20261122000900_journal_chain_at_commit.ts and 20261202000100_journal_link_large_appends.ts, which compute it in PostgreSQL.
  */
 export function chainLink(prevHash: string, seq: number, atMillis: number, digest: string): string {
   return createHash('sha256').update(`${CHAIN_LINK_TAG}\n${prevHash}\n${seq}\n${atMillis}\n${digest}`).digest('hex');

@@ -16,14 +16,20 @@ export async function insertResources(
   rows: ReadonlyArray<{ id: string; resource: Record<string, unknown>; extra?: { password_hash?: string | null } }>,
 ): Promise<ResourceRow[]> {
   if (rows.length === 0) return [];
-  // Arrays, not a VALUES list: three parameters however many rows (password_hash: users only).
-  const hashes = type === 'User' ? `, password_hash` : '';
-  const passwordHashes: string[] = rows.map((r) => r.extra?.password_hash ?? null) as string[];
+  // One JSON parameter, not a VALUES list or one array per column: each document is serialised
+  // once, into the text the driver sends as it is (a jsonb[] literal made it escape every quote of
+  // every document again), and PostgreSQL reads the nested objects as jsonb, as from a jsonb text.
+  const users = type === 'User';
+  const parts: string[] = [];
+  for (const r of rows) {
+    const hash = users ? `,"password_hash":${JSON.stringify(r.extra?.password_hash ?? null)}` : '';
+    parts.push(`{"id":${JSON.stringify(r.id)},"resource":${JSON.stringify(r.resource)}${hash}}`);
+  }
   const { rows: inserted } = (await tx.raw(
-    `INSERT INTO ${TABLE_BY_TYPE[type]} (id, resource${hashes})
-     SELECT * FROM unnest(?::uuid[], ?::jsonb[]${type === 'User' ? ', ?::text[]' : ''})
+    `INSERT INTO ${TABLE_BY_TYPE[type]} (id, resource${users ? ', password_hash' : ''})
+     SELECT v.id, v.resource${users ? ', v.password_hash' : ''} FROM json_to_recordset(?::json) AS v(id uuid, resource jsonb${users ? ', password_hash text' : ''})
      RETURNING ${COLUMNS.join(', ')}`,
-    [rows.map((r) => r.id), rows.map((r) => JSON.stringify(r.resource)), ...(type === 'User' ? [passwordHashes] : [])],
+    [`[${parts.join(',')}]`],
   )) as { rows: ResourceRow[] };
   await tx('resource_counts').where({ resource_type: type }).increment('total', rows.length);
   const byId = new Map(inserted.map((row) => [row.id, row]));
@@ -48,10 +54,11 @@ export async function updateResources(
   if (rows.length === 0) return new Map();
   const { rows: updated } = (await tx.raw(
     `UPDATE ${TABLE_BY_TYPE[type]} r SET resource = v.resource, version = r.version + 1, updated_at = date_trunc('milliseconds', now())
-       FROM unnest(?::uuid[], ?::jsonb[]) AS v(id, resource)
+       FROM json_to_recordset(?::json) AS v(id uuid, resource jsonb)
       WHERE r.id = v.id
       RETURNING ${COLUMNS.map((c) => `r.${c}`).join(', ')}`,
-    [rows.map((r) => r.id), rows.map((r) => JSON.stringify(r.resource))],
+    // One JSON parameter, as in insertResources.
+    [`[${rows.map((r) => `{"id":${JSON.stringify(r.id)},"resource":${JSON.stringify(r.resource)}}`).join(',')}]`],
   )) as { rows: ResourceRow[] };
   return new Map(updated.map((row) => [row.id, row]));
 }
