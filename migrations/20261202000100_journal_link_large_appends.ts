@@ -7,12 +7,13 @@
  * entries during COMMIT while Node sits idle. Now:
  * - `journal_link(entries, digests)` links entries at once (locks the head until commit, then
  *   positions, time and hashes: format 2, as before);
- * - `journal_link_pending()` links this transaction's pending rows, oldest first;
- * - the deferred trigger calls it (its first firing links them all; later firings find none);
+ * - `journal_link_pending()` links this transaction's pending rows, oldest first (found by a new
+ *   indexed `xact` column, not by a scan past other transactions' dead rows);
+ * - the deferred trigger links its own row, as before, unless a large append already has;
  * - `journal_append_now(entries, digests)`, for large appends, first links whatever the
  *   transaction left pending, so append order is kept, then links its own entries.
  *
- * Forward-only: the functions are replaced, the table keeps its rows' shape. The CHECK that
+ * Forward-only: the functions are replaced and journal_pending gains `xact`. The CHECK that
  * compared entry and digest counts is dropped because `journal_link` checks the same thing without
  * parsing the JSON a second time.
  */
@@ -61,22 +62,31 @@ export async function up(knex: Knex): Promise<void> {
       UPDATE journal_chain SET seq = head_seq + n, hash = link WHERE singleton;
     END $$;
 
-    -- Links this transaction's pending entries, oldest first. Only its own rows are visible: the
-    -- rows of others are uncommitted, and none survives the commit of the transaction that wrote it.
+    -- Which transaction wrote a pending row, indexed, so a transaction finds its own rows without
+    -- visiting the dead rows every committed transaction leaves behind (at 200 writes/s a scan of
+    -- the table between two autovacuums would pass thousands, under the chain lock).
+    ALTER TABLE journal_pending ADD COLUMN xact bigint NOT NULL DEFAULT txid_current();
+    CREATE INDEX journal_pending_xact ON journal_pending (xact, id);
+
+    -- Links this transaction's pending entries, oldest first.
     CREATE FUNCTION journal_link_pending() RETURNS void LANGUAGE plpgsql AS $$
     DECLARE
       pending record;
     BEGIN
-      FOR pending IN SELECT id, entries, digests FROM journal_pending ORDER BY id LOOP
+      FOR pending IN SELECT id, entries, digests FROM journal_pending WHERE xact = txid_current() ORDER BY id LOOP
         PERFORM journal_link(pending.entries, pending.digests);
         DELETE FROM journal_pending WHERE id = pending.id;
       END LOOP;
     END $$;
 
-    -- At commit. The first firing links every pending row of the transaction; later ones find none.
+    -- At commit, once per pending row, in the order they were inserted. A row a large append has
+    -- already linked (journal_append_now) is gone by then, and is skipped.
     CREATE OR REPLACE FUNCTION journal_chain_pending() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-      PERFORM journal_link_pending();
+      DELETE FROM journal_pending WHERE id = NEW.id;
+      IF FOUND THEN
+        PERFORM journal_link(NEW.entries, NEW.digests);
+      END IF;
       RETURN NULL;
     END $$;
 

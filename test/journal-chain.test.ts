@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { Knex } from 'knex';
 import { createGroup, patchGroup } from '../src/resources/groups.js';
 import { createUser, deleteUser, patchUser } from '../src/resources/users.js';
-import { canonicalJson } from '../src/journal/hash.js';
+import { canonicalJson, entryDigest, entryDigestOfTexts, type EntryBody, type EntryBodyTexts } from '../src/journal/hash.js';
 import { appendJournal } from '../src/journal/append.js';
 import { verifyJournal } from '../src/journal/verify.js';
 import { purgeJournal } from '../src/journal/purge.js';
@@ -116,6 +116,18 @@ describe('hash chain', () => {
     const report = await verifyJournal(db.knex);
     assert.equal(report.ok, true, report.finding?.message);
     assert.equal(report.checked, before + 303);
+  });
+
+  test('values that are not plain JSON (a Date, toJSON, NaN) and unsorted keys are stored as they read back, and verify', async () => {
+    const when = new Date('2026-12-01T10:00:00.000Z');
+    const custom = { toJSON: () => ({ y: 2, x: 1 }) };
+    await db.knex.transaction(async (tx) => {
+      await appendJournal(tx, actor(), [{ action: 'test.values', reason: { z: 1, a: { d: when, c: [custom, Number.NaN] }, 'é': 'ü' } }]);
+    });
+    const { rows } = await db.knex.raw(`SELECT reason FROM journal WHERE action = 'test.values'`);
+    assert.deepEqual(rows[0].reason, { z: 1, a: { d: '2026-12-01T10:00:00.000Z', c: [{ y: 2, x: 1 }, null] }, 'é': 'ü' });
+    const report = await verifyJournal(db.knex);
+    assert.equal(report.ok, true, report.finding?.message);
   });
 
   test('the database refuses UPDATE, DELETE and TRUNCATE on the journal, and changes to checkpoints and the head', async () => {
@@ -371,5 +383,30 @@ test('canonicalJson gives the text of its straightforward definition (sorted key
   for (let i = 0; i < 2000; i++) {
     const value = random(0);
     assert.equal(canonicalJson(value), reference(value));
+  }
+});
+
+test('entryDigestOfTexts (fields already serialised) equals entryDigest of the same body', () => {
+  let seed = 11;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const pick = <T>(values: readonly T[]): T => values[Math.floor(rand() * values.length)]!;
+  const documents = [null, { b: 1, a: [{ z: 'ü', y: null }] }, ['x', { 'urn:x:User': { k: true } }], 'text', 0, { '': '\u2028', 'é': -1.5 }];
+  for (let i = 0; i < 500; i++) {
+    const body: EntryBody = {
+      actor: pick(['alice', 'ops "x"']),
+      source: pick(['scim', 'import']),
+      requestId: pick([null, 'req-1']),
+      action: pick(['create', 'members.add']),
+      resourceType: pick([null, 'User', 'Group']),
+      resourceId: pick([null, '0f8fad5b-d9cb-469f-a165-70867728950e']),
+      resourceName: pick([null, 'Zoë']),
+      memberIds: pick([null, ['0f8fad5b-d9cb-469f-a165-70867728950e', '7c9e6679-7425-40de-944b-e07fc1f90ae7']]),
+      before: pick(documents),
+      after: pick(documents),
+      changes: pick(documents),
+      reason: pick(documents),
+    };
+    const texts = Object.fromEntries(Object.entries(body).map(([key, value]) => [key, canonicalJson(value)])) as EntryBodyTexts;
+    assert.equal(entryDigestOfTexts(texts), entryDigest(body));
   }
 });

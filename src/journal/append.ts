@@ -15,16 +15,19 @@
  */
 import type { Knex } from 'knex';
 import type { Actor, JournalEntryInput } from './entry.js';
-import { entryDigest, type EntryBody } from './hash.js';
+import { canonicalJson, entryDigestOfTexts, type EntryBody, type EntryBodyTexts } from './hash.js';
 import { resolveResourceNames, memberIdsOf } from './subjects.js';
 
-/** undefined/null become SQL NULL; anything else is stored as jsonb and hashed as it reads back. */
-function jsonValue(value: unknown): { text: string | null; value: unknown } {
-  if (value === undefined || value === null) return { text: null, value: null };
-  const text = JSON.stringify(value);
+/**
+ * undefined/null become SQL NULL (text null); anything else is stored as jsonb, and digested as it
+ * reads back. The text is canonical JSON (keys sorted): it is what the digest covers, and since
+ * jsonb keeps no key order, storing it stores the same value as any other spelling would.
+ */
+function jsonText(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
   // Plain JSON data reads back as it is (canonicalJson treats undefined as JSON does), so only
-  // anything else (a Date, a toJSON, …) needs the round trip.
-  return { text, value: isPlainJson(value) ? value : (JSON.parse(text) as unknown) };
+  // anything else (a Date, a toJSON, …) needs the round trip first.
+  return canonicalJson(isPlainJson(value) ? value : (JSON.parse(JSON.stringify(value)) as unknown));
 }
 
 function isPlainJson(value: unknown): boolean {
@@ -94,41 +97,45 @@ const APPEND_NOW = 'SELECT journal_append_now(?::json, ?::text[])';
 
 /** One entry as a JSON object of journal columns (SQL NULLs left out), and its body's digest. */
 function pendingRow(actor: Actor, entry: JournalEntryInput, resourceName: string | undefined): { json: string; digest: string } {
-  const before = jsonValue(entry.before);
-  const after = jsonValue(entry.after);
-  const changes = jsonValue(entry.changes);
-  const reason = jsonValue(entry.reason);
-  const body: EntryBody = {
-    actor: actor.name,
-    source: actor.source,
-    requestId: entry.requestId ?? actor.requestId,
-    action: entry.action,
-    resourceType: entry.resourceType ?? null,
-    resourceId: entry.resourceId?.toLowerCase() ?? null,
-    resourceName: resourceName ?? null,
-    memberIds: memberIdsOf(entry),
-    before: before.value,
-    after: after.value,
-    changes: changes.value,
-    reason: reason.value,
+  const scalar = (value: string | readonly string[] | null | undefined) => (value === null || value === undefined ? null : JSON.stringify(value));
+  // Each field's JSON text, made once: stored as it is, and digested as the entry body (EntryBody).
+  const texts: Record<keyof EntryBody, string | null> = {
+    actor: scalar(actor.name),
+    source: scalar(actor.source),
+    requestId: scalar(entry.requestId ?? actor.requestId),
+    action: scalar(entry.action),
+    resourceType: scalar(entry.resourceType),
+    resourceId: scalar(entry.resourceId?.toLowerCase()),
+    resourceName: scalar(resourceName),
+    memberIds: scalar(memberIdsOf(entry)),
+    before: jsonText(entry.before),
+    after: jsonText(entry.after),
+    changes: jsonText(entry.changes),
+    reason: jsonText(entry.reason),
   };
-  const fields: string[] = [];
-  const add = (column: string, text: string | null) => {
+  let json = '';
+  const digestTexts = {} as EntryBodyTexts;
+  for (const [field, column] of COLUMN_OF_FIELD) {
+    const text = texts[field];
+    digestTexts[field] = text ?? 'null';
     // A JSON null would become jsonb 'null', not SQL NULL: absent keys are NULL.
-    if (text !== null) fields.push(`"${column}":${text}`);
-  };
-  const scalar = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
-  add('actor', scalar(body.actor));
-  add('source', scalar(body.source));
-  add('request_id', scalar(body.requestId));
-  add('action', scalar(body.action));
-  add('resource_type', scalar(body.resourceType));
-  add('resource_id', scalar(body.resourceId));
-  add('resource_name', scalar(body.resourceName));
-  add('member_ids', scalar(body.memberIds));
-  add('before', before.text);
-  add('after', after.text);
-  add('changes', changes.text);
-  add('reason', reason.text);
-  return { json: `{${fields.join(',')}}`, digest: entryDigest(body) };
+    if (text !== null) json += `${json === '' ? '' : ','}"${column}":${text}`;
+  }
+  return { json: `{${json}}`, digest: entryDigestOfTexts(digestTexts) };
 }
+
+/** Entry body fields and the journal columns they are stored in. */
+const COLUMN_OF_FIELD: ReadonlyArray<readonly [keyof EntryBody, string]> = [
+  ['actor', 'actor'],
+  ['source', 'source'],
+  ['requestId', 'request_id'],
+  ['action', 'action'],
+  ['resourceType', 'resource_type'],
+  ['resourceId', 'resource_id'],
+  ['resourceName', 'resource_name'],
+  ['memberIds', 'member_ids'],
+  ['before', 'before'],
+  ['after', 'after'],
+  ['changes', 'changes'],
+  ['reason', 'reason'],
+];
