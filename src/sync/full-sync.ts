@@ -165,6 +165,12 @@ export async function fullSync(db: Knex, connector: Connector, options: FullSync
       }
     }
   }
+  // A full sync can add thousands of links at once. Until autovacuum next analyzes the table (up to
+  // a minute or more), the planner has no statistics for them and may read sync_links through the
+  // (connector, resource_type, remote_id) index, filtering every link of the connector, instead of
+  // the primary key: measured at 1.3 ms instead of 0.06 ms per lookup with 2,000 links, on every
+  // change the outbox hook and the worker handle. Fresh statistics now make that choice right.
+  if (apply) await db.raw('ANALYZE sync_links, sync_members');
   report.durationMs = Date.now() - started;
   journal.event('sync.full', {
     reportOnly: options.reportOnly,
