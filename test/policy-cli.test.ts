@@ -68,6 +68,11 @@ test('apply, import, plan a change, explain, grant, report: the operator workflo
   assert.match((granted as { stderr: string }).stderr, /more than 366 days/);
   const grantedOk = await roster(['grant', analyst, 'Server Admins', '--reason', 'migration weekend (CHG-42)']);
   assert.match(grantedOk.stdout, /Granted "Server Admins" to .* until \d{4}-/);
+  // A duration from now, as the README's example gives it.
+  const before14d = Date.now();
+  const grantedFor = await roster(['grant', analyst, 'Support Desk', '--reason', 'audit support (CHG-43)', '--until', '14d']);
+  const until = new Date(/until (\S+) \(exception/.exec(grantedFor.stdout)![1]!).getTime();
+  assert.ok(Math.abs(until - (before14d + 14 * 86_400_000)) < 60_000, grantedFor.stdout);
   const csv = await roster(['report', 'access', '--group', 'Server Admins', '--format', 'csv']);
   assert.match(csv.stdout, /^group,userName,displayName,active,basis,detail,since$/m);
   assert.match(csv.stdout, new RegExp(`Server Admins,${analyst.replace('.', '\\.')},.*,true,exception,"exception: migration weekend \\(CHG-42\\) \\(by cli:tester, until \\d{4}-\\d\\d-\\d\\d\\)"`));

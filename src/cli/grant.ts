@@ -3,6 +3,7 @@
  * <group>`: exceptions, a managed group outside the rules (src/policy/exceptions.ts).
  */
 import type { Command } from 'commander';
+import { parseDuration } from '../journal/time.js';
 import { parseDateTime } from '../scim/filter/match.js';
 import { DEFAULT_EXCEPTION_DAYS, ExceptionError, grantException, revokeException } from '../policy/exceptions.js';
 import type { WritePath } from '../write/write-path.js';
@@ -11,10 +12,13 @@ import { UsageError } from './token.js';
 import { withDatabase } from './with-database.js';
 import { cliWritePath } from './write-path.js';
 
-function untilOf(value: string | undefined): Date | undefined {
+/** --until: a date or date-time, or a duration from now ("14d", "12h", "2w") as operators type it. */
+function untilOf(value: string | undefined, now = new Date()): Date | undefined {
   if (value === undefined) return undefined;
+  const ahead = parseDuration(value);
+  if (ahead !== undefined) return new Date(now.getTime() + ahead);
   const parsed = parseDateTime(value.trim());
-  if (!parsed) throw new UsageError(`--until must be a date such as 2026-03-31 or 2026-03-31T18:00:00Z, not "${value}"`);
+  if (!parsed) throw new UsageError(`--until must be a date such as 2026-03-31 or 2026-03-31T18:00:00Z, or a duration from now such as 14d, not "${value}"`);
   return new Date(parsed.epochMs);
 }
 
@@ -36,7 +40,7 @@ export function registerGrantCommands(program: Command): void {
     .command('grant <userName> <group>')
     .description('give a managed group outside the rules, with a reason and an expiry')
     .requiredOption('--reason <text>', 'why (kept in the journal and shown by explain)')
-    .option('--until <date>', `when it ends (default: in ${DEFAULT_EXCEPTION_DAYS} days); a date alone means midnight UTC`)
+    .option('--until <date>', `when it ends: a date (alone it means midnight UTC), a date-time, or a duration from now such as 14d (default: in ${DEFAULT_EXCEPTION_DAYS} days)`)
     .option('--as <name>', 'operator name for the journal (default: your OS user)')
     .action(async (userName: string, group: string, options: { reason: string; until?: string; as?: string }) => {
       const until = untilOf(options.until);
