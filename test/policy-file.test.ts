@@ -70,3 +70,11 @@ test('shape errors: unknown keys, missing groups, wrong version', () => {
   assert.ok(problems.some((p) => /^p\.yaml:5: role "x": groups: must name at least one group$/.test(p)), problems.join('\n'));
   assert.ok(problems.some((p) => /^p\.yaml:3: role "x": .*colour/.test(p)), problems.join('\n'));
 });
+
+test('a conflict listed twice, in either order or within two sets, is one conflict', () => {
+  const policy = parsePolicy(
+    `version: 1\nconflicts:\n  - [a, b]\n  - [b, a]\n  - [a, b, c]\nroles:\n  - name: a\n    when: 'active eq true'\n    groups: [A]\n  - name: b\n    when: 'active eq true'\n    groups: [B]\n  - name: c\n    when: 'active eq true'\n    groups: [C]\n`,
+    'p.yaml',
+  );
+  assert.deepEqual(policy.conflicts, [['a', 'b'], ['a', 'c'], ['b', 'c']]);
+});

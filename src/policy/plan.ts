@@ -94,9 +94,12 @@ export async function computePlan(db: Knex, policy: Policy, now: Date = new Date
   ]);
   const total = (name: string) => summary.rows.find((r) => r.kind === 'total' && r.name === name)?.count ?? 0;
   const lines = (kind: 'role' | 'group', names: string[]): PlanLine[] => {
-    const byName = new Map<string, PlanLine>(names.map((name) => [name.toLowerCase(), { name, gains: 0, losses: 0, gainSample: [], lossSample: [] }]));
+    // Group names match case-insensitively (as displayName does); role names are exact, so "ops"
+    // and "OPS" are two roles with a line each.
+    const keyOf = (name: string) => (kind === 'group' ? name.toLowerCase() : name);
+    const byName = new Map<string, PlanLine>(names.map((name) => [keyOf(name), { name, gains: 0, losses: 0, gainSample: [], lossSample: [] }]));
     for (const row of summary.rows.filter((r): r is SummaryRow => r.kind === kind)) {
-      const key = row.name.toLowerCase();
+      const key = keyOf(row.name);
       const line = byName.get(key) ?? byName.set(key, { name: row.name, gains: 0, losses: 0, gainSample: [], lossSample: [] }).get(key)!;
       if (row.change === 'gain') [line.gains, line.gainSample] = [row.count, row.sample];
       else [line.losses, line.lossSample] = [row.count, row.sample];

@@ -234,7 +234,13 @@ export function parsePolicy(text: string, sourceName: string): Policy {
     for (const name of set) {
       if (!names.has(name)) problems.push(`${at(['conflicts', index])}: conflict #${index + 1}: no role is named "${name}"`);
     }
-    for (let i = 0; i < set.length; i++) for (let j = i + 1; j < set.length; j++) conflicts.push([set[i]!, set[j]!]);
+    for (let i = 0; i < set.length; i++) {
+      for (let j = i + 1; j < set.length; j++) {
+        const [a, b] = [set[i]!, set[j]!];
+        // A pair listed twice (in either order, or within two sets) is one conflict, counted once.
+        if (a !== b && !conflicts.some(([x, y]) => (x === a && y === b) || (x === b && y === a))) conflicts.push([a, b]);
+      }
+    }
   });
   if (problems.length > 0) throw new PolicyError(sourceName, problems);
   return { version: policyVersion(input), sourceName, sourceText: text, roles, conflicts, onConflict: input.onConflict, groups };
