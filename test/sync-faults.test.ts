@@ -38,27 +38,101 @@ const createUser = (a: RosterA, userName: string, extra: Record<string, unknown>
 const countByName = (t: FaultTarget, userName: string) => [...t.users.values()].filter((u) => u.userName === userName).length;
 
 test('a target down for a while: the circuit opens, probes, and everything converges once it is back', async () => {
-  const { a, t, close } = await setup();
+  const { a, t, close } = await setup({ groups: { names: ['Outage'] }, deprovision: 'delete' });
   try {
+    const knex = a.server.db.knex;
+    const change = async (method: 'PATCH' | 'DELETE', path: string, Operations?: unknown[]) => {
+      const r = await a.server.request(method, path, Operations ? { body: { schemas: [PATCH_OP], Operations } } : {});
+      assert.ok(r.status === 200 || r.status === 204, `${method} ${path}: ${r.status} ${r.text}`);
+    };
+    // Before the outage: four users and a group holding two of them, all on the target.
+    const kept = await createUser(a, 'kept@example.com', { title: 'Engineer' });
+    const leaver = await createUser(a, 'leaver@example.com', { title: 'Analyst' });
+    const deleted = await createUser(a, 'deleted@example.com', { title: 'Temp' });
+    const joiner = await createUser(a, 'joiner@example.com');
+    const created = await a.server.request('POST', '/Groups', { body: { schemas: [GROUP_SCHEMA], displayName: 'Outage', members: [{ value: kept }, { value: deleted }] } });
+    assert.equal(created.status, 201, created.text);
+    const group = created.body.id as string;
+    await waitFor(() => t.groupByName('Outage')?.members.size === 2, 'the group with its two members on the target');
+    await waitFor(async () => (await pendingJobs(knex)) === 0, 'queue drained before the outage');
+    const remote = (userName: string) => t.userByName(userName)?.id as string | undefined;
+    const remoteBefore = { kept: remote('kept@example.com')!, leaver: remote('leaver@example.com')!, joiner: remote('joiner@example.com')! };
+    const beforeOutage = t.requests.length;
+
     t.down({ status: 503 });
+    // While it is down: 20 creates, an update, a deactivation, a delete and a membership change.
     const names = Array.from({ length: 20 }, (_, i) => `down-${i}@example.com`);
-    for (const name of names) await createUser(a, name);
+    const ids: string[] = [];
+    for (const name of names) ids.push(await createUser(a, name));
+    await change('PATCH', `/Users/${kept}`, [{ op: 'replace', path: 'title', value: 'Staff Engineer' }]);
+    await change('PATCH', `/Users/${leaver}`, [{ op: 'replace', path: 'active', value: false }]);
+    await change('DELETE', `/Users/${deleted}`);
+    await change('PATCH', `/Groups/${group}`, [
+      { op: 'remove', path: `members[value eq "${kept}"]` },
+      { op: 'add', path: 'members', value: [{ value: joiner }, { value: ids[0] }] },
+    ]);
     await waitFor(async () => {
-      const { rows } = await a.server.db.knex.raw(`SELECT circuit FROM sync_connectors WHERE connector = 'target'`);
+      const { rows } = await knex.raw(`SELECT circuit FROM sync_connectors WHERE connector = 'target'`);
       return rows[0]?.circuit === 'open' || rows[0]?.circuit === 'half-open';
     }, 'the circuit to open');
     const sentWhileDown = t.requests.length;
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const probes = t.requests.length - sentWhileDown;
-    // Open for 300 ms doubling to 1 s: a handful of probes in 1.5 s, not 20 objects hammering.
+    // Open for 300 ms doubling to 1 s: a handful of probes in 1.5 s, not 24 objects hammering.
     assert.ok(probes <= 6, `probed ${probes} times in 1.5 s while open`);
     t.up();
-    await waitFor(() => names.every((n) => countByName(t, n) === 1), 'all 20 users on the target', 30_000);
-    await waitFor(async () => (await pendingJobs(a.server.db.knex)) === 0, 'queue drained', 30_000);
-    for (const name of names) assert.equal(countByName(t, name), 1, `${name} exactly once`);
-    const { rows } = await a.server.db.knex.raw(`SELECT circuit, consecutive_failures FROM sync_connectors WHERE connector = 'target'`);
+    const duringOutage = t.requests.slice(beforeOutage, sentWhileDown + probes);
+    assert.ok(duringOutage.length > 0 && duringOutage.every((r) => r.status === 503), 'every request during the outage got a 503');
+
+    // The target ends up holding exactly Roster's final state.
+    const expectedMembers = () => [remoteBefore.joiner, remote(names[0]!)].sort();
+    const converged = () => {
+      const g = t.groupByName('Outage');
+      return (
+        names.every((n) => countByName(t, n) === 1) &&
+        t.userByName('kept@example.com')?.title === 'Staff Engineer' &&
+        t.userByName('leaver@example.com')?.active === false &&
+        !t.userByName('deleted@example.com') &&
+        g !== undefined &&
+        JSON.stringify([...g.members].sort()) === JSON.stringify(expectedMembers())
+      );
+    };
+    await waitFor(converged, 'the target at the final state', 30_000);
+    await waitFor(async () => (await pendingJobs(knex)) === 0, 'queue drained', 30_000);
+    assert.ok(converged(), 'still at the final state once the queue is drained');
+
+    const byName = new Map([...t.users.values()].map((u) => [u.userName as string, u]));
+    assert.equal(t.users.size, 23, `23 users on the target: ${[...byName.keys()].join(', ')}`);
+    for (const name of names) {
+      assert.equal(countByName(t, name), 1, `${name} exactly once`);
+      assert.equal(byName.get(name)!.active, true, `${name} active`);
+    }
+    assert.deepEqual(
+      { title: byName.get('kept@example.com')!.title, active: byName.get('kept@example.com')!.active, id: byName.get('kept@example.com')!.id },
+      { title: 'Staff Engineer', active: true, id: remoteBefore.kept },
+      'kept: the update arrived, on the same account',
+    );
+    assert.deepEqual(
+      { title: byName.get('leaver@example.com')!.title, active: byName.get('leaver@example.com')!.active, id: byName.get('leaver@example.com')!.id },
+      { title: 'Analyst', active: false, id: remoteBefore.leaver },
+      'leaver: deactivated, on the same account',
+    );
+    assert.equal(byName.has('deleted@example.com'), false, 'deleted: gone from the target');
+    assert.equal(t.groups.size, 1, 'one group on the target');
+    assert.deepEqual([...t.groupByName('Outage')!.members].sort(), expectedMembers(), 'members: joiner and the user created while down, not kept nor deleted');
+
+    // Nothing sent twice: no 409 answered, one successful POST per user, one DELETE.
+    const answered409 = t.requests.filter((r) => r.status === 409);
+    assert.deepEqual(answered409.map((r) => `${r.method} ${r.path}`), [], 'the target answered no 409');
+    const posts = t.requests.filter((r) => r.method === 'POST' && r.path === '/Users' && r.status === 201).map((r) => (r.body as { userName: string }).userName);
+    assert.equal(posts.length, 24, `one successful POST per user: ${posts.length}`);
+    assert.equal(new Set(posts).size, 24, 'no userName posted twice');
+    assert.equal(t.requests.filter((r) => r.method === 'DELETE' && r.status === 204).length, 1, 'one DELETE');
+    assert.deepEqual(await listParked(knex, 'target'), [], 'nothing parked');
+
+    const { rows } = await knex.raw(`SELECT circuit, consecutive_failures FROM sync_connectors WHERE connector = 'target'`);
     assert.deepEqual(rows[0], { circuit: 'closed', consecutive_failures: 0 });
-    const { rows: failures } = await a.server.db.knex.raw(`SELECT count(*)::int AS n FROM journal WHERE action = 'sync.push' AND changes->>'outcome' = 'retry'`);
+    const { rows: failures } = await knex.raw(`SELECT count(*)::int AS n FROM journal WHERE action = 'sync.push' AND changes->>'outcome' = 'retry'`);
     assert.ok(failures[0].n >= 3, 'failed attempts are journaled');
   } finally {
     await close();

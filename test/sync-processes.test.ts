@@ -48,12 +48,39 @@ async function setup(connector: Record<string, unknown>): Promise<{ db: TestData
   return { db, t, writePath, env };
 }
 
+/**
+ * The sync jobs each worker process ran, by OS pid, read from the process's own stderr: at
+ * LOG_LEVEL=debug graphile-worker logs "Completed task <job id> (roster.sync, …)" (or "Failed task")
+ * through Roster's logger. Nothing in the database tells processes apart (worker ids are random per
+ * worker, request ids are job-<id>, the actor is connector:<name>), so this is the process identity.
+ */
+const syncJobsByPid = new Map<number, Set<string>>();
+/** What each worker process printed on stdout ("Sync worker running …" once it takes jobs). */
+const stdoutByPid = new Map<number, string>();
+
 function startWorkerProcess(env: NodeJS.ProcessEnv): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'sync', 'worker'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   child.on('exit', () => children.delete(child));
-  child.stderr?.on('data', (d: Buffer) => process.env.SYNC_TEST_DEBUG && process.stderr.write(d));
-  child.stdout?.on('data', () => undefined);
+  const jobs = new Set<string>();
+  syncJobsByPid.set(child.pid!, jobs);
+  let partial = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    if (process.env.SYNC_TEST_DEBUG) process.stderr.write(d);
+    const lines = (partial + d.toString('utf8')).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) {
+      let message: unknown;
+      try {
+        message = (JSON.parse(line) as { message?: unknown }).message;
+      } catch {
+        continue;
+      }
+      const ran = typeof message === 'string' ? /^(?:Completed|Failed) task (\d+) \(roster\.sync\b/.exec(message) : null;
+      if (ran) jobs.add(ran[1]!);
+    }
+  });
+  child.stdout?.on('data', (d: Buffer) => stdoutByPid.set(child.pid!, (stdoutByPid.get(child.pid!) ?? '') + d.toString('utf8')));
   return child;
 }
 
@@ -61,7 +88,10 @@ const actor = { name: 'test', source: 'cli' as const, requestId: 'test' };
 
 test('three worker processes: each change applied once and in order per resource, concurrency held', { timeout: 200_000 }, async () => {
   const { db, t, writePath, env } = await setup({ rateLimit: { concurrency: 3 } });
-  for (let i = 0; i < 3; i++) startWorkerProcess(env);
+  // Debug level so that each process logs the jobs it ran (see syncJobsByPid).
+  const workers = Array.from({ length: 3 }, () => startWorkerProcess({ ...env, LOG_LEVEL: 'debug', NO_LOG_SUCCESS: '' }));
+  // All three take jobs before the first change is written, so one that boots faster cannot do it all alone.
+  await waitFor(() => workers.every((w) => stdoutByPid.get(w.pid!)?.includes('Sync worker running')), 'the three worker processes running', 60_000);
   const ids: string[] = [];
   for (let i = 0; i < 15; i++) {
     ids.push((await writePath.run(actor, (c) => createUser(c, { schemas: [USER_SCHEMA], userName: `p${i}@example.com`, title: 'v00' }))).id);
@@ -101,8 +131,26 @@ test('three worker processes: each change applied once and in order per resource
   assert.ok(t.maxInFlight <= 3, `at most 3 requests in flight across processes, saw ${t.maxInFlight}`);
   // Workers append push entries in the background (decision 0206): they follow the drained queue shortly.
   await waitFor(async () => (await db.knex.raw(`SELECT count(*)::int AS total FROM journal WHERE action = 'sync.push'`)).rows[0].total >= 15 || undefined, 'the pushes journaled', 10_000);
-  const { rows: workers } = await db.knex.raw(`SELECT count(*)::int AS n FROM sync_worker_heartbeats`);
-  assert.ok(workers[0].n >= 2, `work spread over the processes (${workers[0].n} worker ids)`);
+  // Work spread over the processes: attribute every successful push (journaled with its job's
+  // request id, job-<id>) to the OS process that ran the job, and count distinct pids. (Counting
+  // sync_worker_heartbeats rows would not do: one process has one worker id per concurrent worker.)
+  const sent = t.requests.filter((r) => (r.method === 'POST' || r.method === 'PATCH') && r.status >= 200 && r.status < 300).length;
+  const pushesByPid = await waitFor(async () => {
+    const { rows } = (await db.knex.raw(
+      `SELECT request_id FROM journal WHERE action = 'sync.push' AND changes->>'outcome' = 'ok' AND changes->>'method' IN ('POST', 'PATCH')`,
+    )) as { rows: Array<{ request_id: string }> };
+    if (rows.length < sent) return undefined; // the background appenders are still catching up
+    const byPid = new Map<number, number>();
+    for (const { request_id: requestId } of rows) {
+      const jobId = requestId.replace(/^job-/, '');
+      const pid = workers.map((w) => w.pid!).find((p) => syncJobsByPid.get(p)?.has(jobId));
+      if (pid === undefined) return undefined; // that process's log line has not arrived yet
+      byPid.set(pid, (byPid.get(pid) ?? 0) + 1);
+    }
+    return byPid;
+  }, 'every push journaled and attributed to one of the worker processes', 10_000);
+  assert.equal([...pushesByPid.values()].reduce((n, m) => n + m, 0), sent, 'one journaled push per request the target accepted');
+  assert.ok(pushesByPid.size >= 2, `pushes came from at least two OS processes: ${JSON.stringify([...pushesByPid])} (pid, pushes)`);
 });
 
 test('a worker killed with SIGKILL mid-sync, then restarted: converges with no duplicate account', { timeout: 120_000 }, async () => {
