@@ -247,3 +247,27 @@ describe('separation of duties, report only', () => {
     assert.equal(rows[0].reason.notGranted, undefined);
   });
 });
+
+test('concurrent movers granted the same managed groups all succeed (no deadlock on the groups they share)', async () => {
+  // Each move adds its user to two managed groups, removes it from two, and bumps the four groups'
+  // versions: the member inserts hold KEY SHARE locks on the groups (foreign key), so the version
+  // bump must not take FOR UPDATE, or two movers deadlock.
+  for (let round = 0; round < 3; round++) {
+    const ids: string[] = [];
+    for (let i = 0; i < 16; i++) ids.push(await createUser(`crowd-${round}-${i}@example.com`, { title: 'Account Executive' }, { department: 'Sales' }));
+    const statuses = await Promise.all(
+      ids.map(async (id) => {
+        const res = await server.request('PATCH', `/Users/${id}`, {
+          body: { schemas: [PATCH_OP], Operations: [{ op: 'replace', value: { title: 'Analyst', [`${DEPT}`]: 'Finance' } }] },
+        });
+        return res.status === 200 ? 200 : `${res.status} ${res.text}`;
+      }),
+    );
+    assert.deepEqual(statuses, Array(16).fill(200), `round ${round}`);
+  }
+  const { rows } = await server.db.knex.raw(
+    `SELECT g.resource->>'displayName' AS name, count(*)::int AS n FROM group_members gm JOIN groups g ON g.id = gm.group_id JOIN users u ON u.id = gm.member_id
+      WHERE u.resource->>'userName' LIKE 'crowd-%' GROUP BY 1 ORDER BY 1`,
+  );
+  assert.deepEqual(rows, [{ name: 'All Staff', n: 48 }, { name: 'Expense Viewers', n: 48 }, { name: 'Finance Reporting', n: 48 }]);
+});

@@ -241,12 +241,15 @@ export async function reconcileUsers(context: WriteContext, policy: Policy, user
       [memberRemoves.map((m) => m.groupId), memberRemoves.map((m) => m.userId)],
     );
   }
-  // Every group whose members changed gets a new version, once; rows locked in id order.
+  // Every group whose members changed gets a new version, once; rows locked in id order. FOR NO
+  // KEY UPDATE, the lock the UPDATE itself takes: FOR UPDATE would also conflict with the KEY SHARE
+  // locks that another transaction's group_members inserts hold on the same groups (foreign key),
+  // and two such transactions deadlocked (seen with two HR import batches in flight).
   if (touchedGroups.size === 1) await bumpVersion(tx, 'Group', [...touchedGroups][0]!);
   else if (touchedGroups.size > 1) {
     await tx.raw(
       `UPDATE groups SET version = version + 1, updated_at = date_trunc('milliseconds', now())
-        WHERE id IN (SELECT id FROM groups WHERE id = ANY(?::uuid[]) ORDER BY id FOR UPDATE)`,
+        WHERE id IN (SELECT id FROM groups WHERE id = ANY(?::uuid[]) ORDER BY id FOR NO KEY UPDATE)`,
       [[...touchedGroups].sort()],
     );
   }
