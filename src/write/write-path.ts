@@ -34,16 +34,30 @@ export class WritePath {
     this.hooks.push(hook);
   }
 
+  /**
+   * Runs `work` and the hooks in one transaction. A transaction PostgreSQL aborted as a deadlock
+   * victim or for a serialization failure is run again (up to RETRIES more times, after a short
+   * random pause): it was rolled back whole, and the retry re-reads everything, so the caller sees
+   * one outcome instead of a 500 for a race it did not cause. `work` must therefore not depend on
+   * what an earlier attempt did outside the database.
+   */
   async run<T>(actor: Actor, work: (context: WriteContext) => Promise<T>): Promise<T> {
-    return this.db.transaction(async (tx) => {
-      const changes = new ChangeSet();
-      const result = await work({ tx, changes, actor });
-      if (changes.entries.length > 0) {
-        for (const hook of this.hooks) await hook(tx, changes, actor);
-        await appendJournal(tx, actor, changes.entries);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.db.transaction(async (tx) => {
+          const changes = new ChangeSet();
+          const result = await work({ tx, changes, actor });
+          if (changes.entries.length > 0) {
+            for (const hook of this.hooks) await hook(tx, changes, actor);
+            await appendJournal(tx, actor, changes.entries);
+          }
+          return result;
+        });
+      } catch (error) {
+        if (attempt >= RETRIES || !isRetryable(error)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * (attempt + 1)));
       }
-      return result;
-    });
+    }
   }
 
   /**
@@ -88,6 +102,15 @@ export class WritePath {
     }
     return outcomes;
   }
+}
+
+/** Attempts after the first for a transaction aborted by a deadlock or serialization failure. */
+const RETRIES = 3;
+
+/** PostgreSQL's deadlock_detected and serialization_failure: the transaction may simply be run again. */
+function isRetryable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
 }
 
 export type BatchOutcome<R> = { ok: true; result: R } | { ok: false; error: unknown };
