@@ -174,6 +174,32 @@ test('timeouts, connection resets, 500s and slow answers: retried, each user cre
   }
 });
 
+test('a create the target applied but answered too late: one account, linked, later changes reach it', async () => {
+  const { a, t, close } = await setup();
+  try {
+    // The POST is applied after 700 ms, past the connector's 400 ms timeout: the client gives up,
+    // retries, and must end up with the one account the target has, not two or none.
+    t.fail(1, { kind: 'slow', ms: 700 }, (method, path) => method === 'POST' && path.startsWith('/Users'));
+    const id = await createUser(a, 'late@example.com', { title: 'v1' });
+    await waitFor(() => countByName(t, 'late@example.com') === 1 || undefined, 'the account on the target');
+    await waitFor(async () => (await pendingJobs(a.server.db.knex)) === 0, 'queue drained');
+    await new Promise((resolve) => setTimeout(resolve, 800)); // any late answer has arrived by now
+    assert.equal(countByName(t, 'late@example.com'), 1, 'exactly one account');
+    const remote = t.userByName('late@example.com')!;
+    const { rows } = await a.server.db.knex.raw(`SELECT remote_id, state FROM sync_links WHERE connector = 'target' AND resource_id = ?`, [id]);
+    assert.deepEqual(rows, [{ remote_id: remote.id, state: 'active' }], 'linked to that account');
+    assert.deepEqual(await listParked(a.server.db.knex, 'target'), []);
+    const { rows: timedOut } = await a.server.db.knex.raw(`SELECT count(*)::int AS n FROM journal WHERE action = 'sync.push' AND changes->>'method' = 'POST' AND changes->>'error' = 'ETIMEDOUT'`);
+    assert.equal(timedOut[0].n, 1, 'the first POST timed out on the client');
+    // And it is that account that later changes reach.
+    await a.server.request('PATCH', `/Users/${id}`, { body: { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'title', value: 'v2' }] } });
+    await waitFor(() => t.userByName('late@example.com')?.title === 'v2' || undefined, 'the update on the same account');
+    assert.equal(countByName(t, 'late@example.com'), 1);
+  } finally {
+    await close();
+  }
+});
+
 test('a rejected object is parked with request and response; the others go on; a fix un-parks it', async () => {
   const { a, t, close } = await setup();
   try {
