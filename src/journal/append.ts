@@ -93,7 +93,7 @@ const APPEND_CHUNK = 256;
 const LINK_AT_COMMIT_UP_TO = 32;
 
 const INSERT_PENDING = 'INSERT INTO journal_pending (entries, digests) VALUES (?::json, ?::text[])';
-const APPEND_NOW = 'SELECT journal_append_now(?::json, ?::text[])';
+const APPEND_NOW = 'SELECT journal_append_now(?::jsonb, ?::text[])';
 
 /** One entry as a JSON object of journal columns (SQL NULLs left out), and its body's digest. */
 function pendingRow(actor: Actor, entry: JournalEntryInput, resourceName: string | undefined): { json: string; digest: string } {

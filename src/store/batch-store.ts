@@ -28,12 +28,14 @@ export async function insertResources(
   const { rows: inserted } = (await tx.raw(
     `INSERT INTO ${TABLE_BY_TYPE[type]} (id, resource${users ? ', password_hash' : ''})
      SELECT v.id, v.resource${users ? ', v.password_hash' : ''} FROM json_to_recordset(?::json) AS v(id uuid, resource jsonb${users ? ', password_hash text' : ''})
-     RETURNING ${COLUMNS.join(', ')}`,
+     RETURNING ${COLUMNS.filter((c) => c !== 'resource').join(', ')}`,
     [`[${parts.join(',')}]`],
-  )) as { rows: ResourceRow[] };
+  )) as { rows: Array<Omit<ResourceRow, 'resource'>> };
   await tx('resource_counts').where({ resource_type: type }).increment('total', rows.length);
+  // The stored document is the one sent (plain JSON through jsonb): not read back, which would
+  // parse every document of the batch again only to get the same values.
   const byId = new Map(inserted.map((row) => [row.id, row]));
-  return rows.map((r) => byId.get(r.id)!);
+  return rows.map((r) => ({ ...byId.get(r.id)!, resource: r.resource }));
 }
 
 /** Reads and row-locks the resources, in id order (so concurrent batches cannot deadlock), by id. */
