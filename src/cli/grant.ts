@@ -13,10 +13,10 @@ import { withDatabase } from './with-database.js';
 import { cliWritePath } from './write-path.js';
 
 /** --until: a date or date-time, or a duration from now ("14d", "12h", "2w") as operators type it. */
-function untilOf(value: string | undefined, now = new Date()): Date | undefined {
+function untilOf(value: string | undefined): Date | undefined {
   if (value === undefined) return undefined;
   const ahead = parseDuration(value);
-  if (ahead !== undefined) return new Date(now.getTime() + ahead);
+  if (ahead !== undefined) return new Date(Date.now() + ahead);
   const parsed = parseDateTime(value.trim());
   if (!parsed) throw new UsageError(`--until must be a date such as 2026-03-31 or 2026-03-31T18:00:00Z, or a duration from now such as 14d, not "${value}"`);
   return new Date(parsed.epochMs);

@@ -15,7 +15,7 @@
  */
 import type { Knex } from 'knex';
 import type { Actor, JournalEntryInput } from './entry.js';
-import { canonicalJson, entryDigestOfTexts, type EntryBody, type EntryBodyTexts } from './hash.js';
+import { canonicalJson, ENTRY_BODY_COLUMNS, entryDigestOfTexts, type EntryBodyTexts } from './hash.js';
 import { resolveResourceNames, memberIdsOf } from './subjects.js';
 
 /**
@@ -99,7 +99,7 @@ const APPEND_NOW = 'SELECT journal_append_now(?::jsonb, ?::text[])';
 function pendingRow(actor: Actor, entry: JournalEntryInput, resourceName: string | undefined): { json: string; digest: string } {
   const scalar = (value: string | readonly string[] | null | undefined) => (value === null || value === undefined ? null : JSON.stringify(value));
   // Each field's JSON text, made once: stored as it is, and digested as the entry body (EntryBody).
-  const texts: Record<keyof EntryBody, string | null> = {
+  const texts: EntryBodyTexts = {
     actor: scalar(actor.name),
     source: scalar(actor.source),
     requestId: scalar(entry.requestId ?? actor.requestId),
@@ -114,28 +114,10 @@ function pendingRow(actor: Actor, entry: JournalEntryInput, resourceName: string
     reason: jsonText(entry.reason),
   };
   let json = '';
-  const digestTexts = {} as EntryBodyTexts;
-  for (const [field, column] of COLUMN_OF_FIELD) {
+  for (const [field, column] of ENTRY_BODY_COLUMNS) {
     const text = texts[field];
-    digestTexts[field] = text ?? 'null';
     // A JSON null would become jsonb 'null', not SQL NULL: absent keys are NULL.
     if (text !== null) json += `${json === '' ? '' : ','}"${column}":${text}`;
   }
-  return { json: `{${json}}`, digest: entryDigestOfTexts(digestTexts) };
+  return { json: `{${json}}`, digest: entryDigestOfTexts(texts) };
 }
-
-/** Entry body fields and the journal columns they are stored in. */
-const COLUMN_OF_FIELD: ReadonlyArray<readonly [keyof EntryBody, string]> = [
-  ['actor', 'actor'],
-  ['source', 'source'],
-  ['requestId', 'request_id'],
-  ['action', 'action'],
-  ['resourceType', 'resource_type'],
-  ['resourceId', 'resource_id'],
-  ['resourceName', 'resource_name'],
-  ['memberIds', 'member_ids'],
-  ['before', 'before'],
-  ['after', 'after'],
-  ['changes', 'changes'],
-  ['reason', 'reason'],
-];

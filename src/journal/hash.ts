@@ -87,13 +87,27 @@ export function entryDigest(body: EntryBody): string {
   return createHash('sha256').update(canonicalJson(body)).digest('hex');
 }
 
-/** An entry body whose fields are already canonical JSON texts ('null' for null). */
-export type EntryBodyTexts = Record<keyof EntryBody, string>;
+/** Each field of an entry body and the journal column it is stored in. */
+export const ENTRY_BODY_COLUMNS: ReadonlyArray<readonly [keyof EntryBody, string]> = [
+  ['actor', 'actor'],
+  ['source', 'source'],
+  ['requestId', 'request_id'],
+  ['action', 'action'],
+  ['resourceType', 'resource_type'],
+  ['resourceId', 'resource_id'],
+  ['resourceName', 'resource_name'],
+  ['memberIds', 'member_ids'],
+  ['before', 'before'],
+  ['after', 'after'],
+  ['changes', 'changes'],
+  ['reason', 'reason'],
+];
+
+/** An entry body whose fields are already canonical JSON texts (null for a null field). */
+export type EntryBodyTexts = Record<keyof EntryBody, string | null>;
 
 // canonicalJson's key order for an EntryBody (every key is always present: null, never undefined).
-const BODY_KEYS: ReadonlyArray<keyof EntryBody> = (
-  ['actor', 'source', 'requestId', 'action', 'resourceType', 'resourceId', 'resourceName', 'memberIds', 'before', 'after', 'changes', 'reason'] as const
-).slice().sort();
+const BODY_KEYS = ENTRY_BODY_COLUMNS.map(([field]) => field).sort();
 const QUOTED_BODY_KEYS = BODY_KEYS.map((key) => JSON.stringify(key));
 
 /**
@@ -104,7 +118,7 @@ const QUOTED_BODY_KEYS = BODY_KEYS.map((key) => JSON.stringify(key));
  */
 export function entryDigestOfTexts(texts: EntryBodyTexts): string {
   let text = '{';
-  for (let i = 0; i < BODY_KEYS.length; i++) text += (i === 0 ? '' : ',') + QUOTED_BODY_KEYS[i] + ':' + texts[BODY_KEYS[i]!];
+  for (let i = 0; i < BODY_KEYS.length; i++) text += (i === 0 ? '' : ',') + QUOTED_BODY_KEYS[i] + ':' + (texts[BODY_KEYS[i]!] ?? 'null');
   return createHash('sha256').update(`${text}}`).digest('hex');
 }
 

@@ -244,7 +244,7 @@ export async function reconcileUsers(context: WriteContext, policy: Policy, user
   // Every group whose members changed gets a new version, once; rows locked in id order. FOR NO
   // KEY UPDATE, the lock the UPDATE itself takes: FOR UPDATE would also conflict with the KEY SHARE
   // locks that another transaction's group_members inserts hold on the same groups (foreign key),
-  // and two such transactions deadlocked (seen with two HR import batches in flight).
+  // and two such transactions deadlocked (concurrent movers: test/policy-lifecycle.test.ts).
   if (touchedGroups.size === 1) await bumpVersion(tx, 'Group', [...touchedGroups][0]!);
   else if (touchedGroups.size > 1) {
     await tx.raw(

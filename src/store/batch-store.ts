@@ -8,28 +8,38 @@ import type { ResourceTypeName } from '../scim/schema/urns.js';
 import { TABLE_BY_TYPE, type ResourceRow } from './rows.js';
 
 const COLUMNS = ['id', 'resource', 'version', 'created_at', 'updated_at'] as const;
+const META_COLUMNS = COLUMNS.filter((c) => c !== 'resource');
+
+type RowToWrite = { id: string; resource: Record<string, unknown>; extra?: { password_hash?: string | null } };
+
+/**
+ * The rows as one JSON parameter (`[{"id", "resource"(, "password_hash")}, …]`, read by
+ * json_to_recordset), not a VALUES list or one array per column: each document is serialised once,
+ * into the text the driver sends as it is (a jsonb[] literal made it escape every quote of every
+ * document again), and PostgreSQL reads the nested objects as jsonb, as from a jsonb text.
+ */
+function rowsParameter(rows: ReadonlyArray<RowToWrite>, withPasswordHash: boolean): string {
+  const parts: string[] = [];
+  for (const r of rows) {
+    const hash = withPasswordHash ? `,"password_hash":${JSON.stringify(r.extra?.password_hash ?? null)}` : '';
+    parts.push(`{"id":${JSON.stringify(r.id)},"resource":${JSON.stringify(r.resource)}${hash}}`);
+  }
+  return `[${parts.join(',')}]`;
+}
 
 /** Inserts the rows (one statement) and adjusts the resource count once; rows in the order given. */
 export async function insertResources(
   tx: Knex.Transaction,
   type: ResourceTypeName,
-  rows: ReadonlyArray<{ id: string; resource: Record<string, unknown>; extra?: { password_hash?: string | null } }>,
+  rows: ReadonlyArray<RowToWrite>,
 ): Promise<ResourceRow[]> {
   if (rows.length === 0) return [];
-  // One JSON parameter, not a VALUES list or one array per column: each document is serialised
-  // once, into the text the driver sends as it is (a jsonb[] literal made it escape every quote of
-  // every document again), and PostgreSQL reads the nested objects as jsonb, as from a jsonb text.
   const users = type === 'User';
-  const parts: string[] = [];
-  for (const r of rows) {
-    const hash = users ? `,"password_hash":${JSON.stringify(r.extra?.password_hash ?? null)}` : '';
-    parts.push(`{"id":${JSON.stringify(r.id)},"resource":${JSON.stringify(r.resource)}${hash}}`);
-  }
   const { rows: inserted } = (await tx.raw(
     `INSERT INTO ${TABLE_BY_TYPE[type]} (id, resource${users ? ', password_hash' : ''})
      SELECT v.id, v.resource${users ? ', v.password_hash' : ''} FROM json_to_recordset(?::json) AS v(id uuid, resource jsonb${users ? ', password_hash text' : ''})
-     RETURNING ${COLUMNS.filter((c) => c !== 'resource').join(', ')}`,
-    [`[${parts.join(',')}]`],
+     RETURNING ${META_COLUMNS.join(', ')}`,
+    [rowsParameter(rows, users)],
   )) as { rows: Array<Omit<ResourceRow, 'resource'>> };
   await tx('resource_counts').where({ resource_type: type }).increment('total', rows.length);
   // The stored document is the one sent (plain JSON through jsonb): not read back, which would
@@ -59,8 +69,7 @@ export async function updateResources(
        FROM json_to_recordset(?::json) AS v(id uuid, resource jsonb)
       WHERE r.id = v.id
       RETURNING ${COLUMNS.map((c) => `r.${c}`).join(', ')}`,
-    // One JSON parameter, as in insertResources.
-    [`[${rows.map((r) => `{"id":${JSON.stringify(r.id)},"resource":${JSON.stringify(r.resource)}}`).join(',')}]`],
+    [rowsParameter(rows, false)],
   )) as { rows: ResourceRow[] };
   return new Map(updated.map((row) => [row.id, row]));
 }

@@ -7,6 +7,7 @@
  */
 import type { Knex } from 'knex';
 import { appendJournal } from '../journal/append.js';
+import { backoffDelay } from '../sync/retry.js';
 import type { Actor, JournalEntryInput } from '../journal/entry.js';
 
 export class ChangeSet {
@@ -37,27 +38,31 @@ export class WritePath {
   /**
    * Runs `work` and the hooks in one transaction. A transaction PostgreSQL aborted as a deadlock
    * victim or for a serialization failure is run again (up to RETRIES more times, after a short
-   * random pause): it was rolled back whole, and the retry re-reads everything, so the caller sees
+   * jittered pause): it was rolled back whole, and the retry re-reads everything, so the caller sees
    * one outcome instead of a 500 for a race it did not cause. `work` must therefore not depend on
    * what an earlier attempt did outside the database.
    */
   async run<T>(actor: Actor, work: (context: WriteContext) => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.db.transaction(async (tx) => {
-          const changes = new ChangeSet();
-          const result = await work({ tx, changes, actor });
-          if (changes.entries.length > 0) {
-            for (const hook of this.hooks) await hook(tx, changes, actor);
-            await appendJournal(tx, actor, changes.entries);
-          }
-          return result;
-        });
+        return await this.runOnce(actor, work);
       } catch (error) {
         if (attempt >= RETRIES || !isRetryable(error)) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * (attempt + 1)));
+        await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt, RETRY_BASE_MS, RETRY_MAX_MS)));
       }
     }
+  }
+
+  private runOnce<T>(actor: Actor, work: (context: WriteContext) => Promise<T>): Promise<T> {
+    return this.db.transaction(async (tx) => {
+      const changes = new ChangeSet();
+      const result = await work({ tx, changes, actor });
+      if (changes.entries.length > 0) {
+        for (const hook of this.hooks) await hook(tx, changes, actor);
+        await appendJournal(tx, actor, changes.entries);
+      }
+      return result;
+    });
   }
 
   /**
@@ -106,6 +111,9 @@ export class WritePath {
 
 /** Attempts after the first for a transaction aborted by a deadlock or serialization failure. */
 const RETRIES = 3;
+/** Their pause: the sync's jittered back-off, so the two transactions that collided part ways. */
+const RETRY_BASE_MS = 10;
+const RETRY_MAX_MS = 100;
 
 /** PostgreSQL's deadlock_detected and serialization_failure: the transaction may simply be run again. */
 function isRetryable(error: unknown): boolean {
