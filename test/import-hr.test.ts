@@ -93,7 +93,23 @@ describe('HR import', () => {
     // Joiners got their groups through the policy, journaled with source import.
     const finance = records.filter((r) => r['Work Email']!.trim() && r.Department!.trim().toLowerCase() === 'finance' && r.Status !== 'Terminated' && r.Status !== 'Pending').length;
     assert.equal(await count(`group_members gm JOIN groups g ON g.id = gm.group_id WHERE g.resource->>'displayName' = 'Finance Reporting'`), finance);
-    assert.ok((await count(`journal WHERE source = 'import' AND action = 'members.add'`)) > 0);
+    // One entry per group and batch, naming each member it added with that member's own reason.
+    const { rows: grants } = await db.knex.raw(
+      `SELECT gm.member_id::text AS member, count(j.id)::int AS entries, min(jsonb_array_length(j.changes->'membersAdded'))::int AS listed,
+              count(*) FILTER (WHERE r.m->>'value' = gm.member_id::text AND jsonb_array_length(r.m->'grants') > 0)::int AS explained
+         FROM group_members gm
+         JOIN groups g ON g.id = gm.group_id AND g.managed_by IS NOT NULL
+         LEFT JOIN journal j ON j.source = 'import' AND j.action = 'members.add' AND j.resource_id = g.id
+              AND j.changes->'membersAdded' @> jsonb_build_array(jsonb_build_object('value', gm.member_id::text))
+         LEFT JOIN LATERAL jsonb_array_elements(j.reason->'members') r(m) ON r.m->>'value' = gm.member_id::text
+        GROUP BY gm.group_id, gm.member_id`,
+    );
+    assert.ok(grants.length > finance, `${grants.length} managed memberships`);
+    assert.deepEqual(grants.filter((g: { entries: number; explained: number }) => g.entries !== 1 || g.explained !== 1), [], 'every managed membership: one entry, one reason');
+    assert.ok(grants.some((g: { listed: number }) => g.listed > 1), 'batched: an entry lists several members');
+    const entries = await count(`journal WHERE source = 'import' AND action = 'members.add'`);
+    const batches = Math.ceil(1987 / 250);
+    assert.ok(entries <= batches * (await count('groups WHERE managed_by IS NOT NULL')), `at most one entry per managed group and batch, not per membership (${entries} for ${grants.length})`);
   });
 
   test('re-importing the same file changes nothing and journals nothing', async () => {
@@ -171,7 +187,8 @@ describe('HR import', () => {
     assert.equal(managerOf('X009'), null);
     // Each user its own create entry, each joiner its grant; one entry for the IdP's user.
     assert.equal(await count(`journal WHERE source = 'import' AND action = 'create' AND resource_name ~ '^x[0-9]+@example[.]com$' AND resource_type = 'User'`), 11);
-    assert.equal((await count('journal')) - journal, 11 /* creates */ + 11 /* Finance Reporting */ + 11 /* roles */ + 1 /* X8 */);
+    // Finance Reporting: one entry per batch of 5 (X008's batch, redone row by row, one per row).
+    assert.equal((await count('journal')) - journal, 11 /* creates */ + 1 + 4 + 1 /* Finance Reporting */ + 11 /* roles */ + 1 /* X8 */);
     assert.equal(await count(`group_members gm JOIN groups g ON g.id = gm.group_id JOIN users u ON u.id = gm.member_id WHERE g.resource->>'displayName' = 'Finance Reporting' AND u.resource->?->>'employeeNumber' LIKE 'X%'`, [ENTERPRISE]), 11);
   });
 
@@ -212,7 +229,14 @@ describe('HR import', () => {
           jobs: await q(`SELECT j.key, j.run_at FROM graphile_worker.jobs j ORDER BY 1`).then((rows) => (rows as Array<{ key: string }>).length),
           // Ids differ between the two databases; everything else must not.
           journal: await q(`SELECT action, resource_type, resource_name, source, ${['before', 'after', 'changes', 'reason'].map((c) => `regexp_replace(${c}::text, '${UUID}', 'ID', 'g') AS ${c}`).join(', ')}, member_ids IS NOT NULL AS members
-                              FROM journal WHERE source = 'import' ORDER BY resource_type, resource_name, action, 8, 6`),
+                              FROM journal WHERE source = 'import' AND action NOT LIKE 'members.%' ORDER BY resource_type, resource_name, action, 8, 6`),
+          // A batch journals one entry per group listing its members, row by row one per member:
+          // the same memberships, each with the same reason.
+          memberships: await q(`SELECT j.action, j.resource_name, regexp_replace((j.reason - 'members')::text, '${UUID}', 'ID', 'g') AS about, m.member->>'userName' AS u,
+                                       regexp_replace(m.member::text, '${UUID}', 'ID', 'g') AS reason,
+                                       j.changes->CASE WHEN j.action = 'members.add' THEN 'membersAdded' ELSE 'membersRemoved' END @> jsonb_build_array(jsonb_build_object('value', m.member->>'value')) AS listed
+                                  FROM journal j CROSS JOIN LATERAL jsonb_array_elements(j.reason->'members') AS m(member)
+                                 WHERE j.source = 'import' AND j.action LIKE 'members.%' ORDER BY 1, 2, 4`),
           verified: (await verifyJournal(other.knex)).ok,
         };
       } finally {
@@ -225,6 +249,7 @@ describe('HR import', () => {
     assert.equal(rowByRow.verified, true);
     assert.ok(batched.report.created > 250);
     const strip = (o: typeof batched) => ({ ...o, users: (o.users as Array<{ version: number }>).map((u) => ({ ...u, version: undefined })) });
+    assert.ok((batched.memberships as Array<{ listed: boolean }>).every((m) => m.listed), 'each reason belongs to a member its entry lists');
     assert.deepEqual(strip(batched), strip(rowByRow));
   });
 

@@ -84,9 +84,11 @@ describe('policy: joiners, movers, leavers', () => {
     assert.deepEqual(grant.changes, { membersAdded: [{ value: id, type: 'User' }] });
     assert.equal(grant.reason.cause, 'policy');
     assert.match(grant.reason.policyVersion, /^[0-9a-f]{12}$/);
-    assert.equal(grant.reason.grants[0].role, 'finance-analyst');
-    assert.equal(grant.reason.grants[0].attributes[DEPT], 'Finance');
-    assert.equal(grant.reason.grants[0].attributes.title, 'Senior Financial Analyst');
+    assert.deepEqual(grant.reason.members.map((m: { value: string; userName: string }) => [m.value, m.userName]), [[id, 'ana@example.com']]);
+    const [because] = grant.reason.members[0].grants;
+    assert.equal(because.role, 'finance-analyst');
+    assert.equal(because.attributes[DEPT], 'Finance');
+    assert.equal(because.attributes.title, 'Senior Financial Analyst');
   });
 
   test('mover: Finance → Sales loses Finance groups and gains Sales groups in one transaction', async () => {
@@ -97,9 +99,11 @@ describe('policy: joiners, movers, leavers', () => {
     const sameRequest = await journal(`request_id = ? AND action LIKE 'members.%'`, [update.request_id]);
     assert.deepEqual(sameRequest.map((e: { action: string }) => e.action).sort(), ['members.add', 'members.add', 'members.remove', 'members.remove']);
     const revoke = sameRequest.find((e: { action: string; resource_id: string }) => e.action === 'members.remove');
-    assert.equal(revoke.reason.why, 'rule no longer matches');
-    assert.equal(revoke.reason.rules[0].role, 'finance-analyst');
-    assert.equal(revoke.reason.rules[0].attributes[DEPT], 'Sales', 'the value that made the rule stop matching');
+    const [lost] = revoke.reason.members;
+    assert.equal(lost.value, id);
+    assert.equal(lost.why, 'rule no longer matches');
+    assert.equal(lost.rules[0].role, 'finance-analyst');
+    assert.equal(lost.rules[0].attributes[DEPT], 'Sales', 'the value that made the rule stop matching');
     const roles = (await server.db.knex.raw(`SELECT role FROM policy_roles WHERE user_id = ? ORDER BY role`, [id])).rows.map((r: { role: string }) => r.role);
     assert.deepEqual(roles, ['sales', 'staff']);
   });
@@ -121,7 +125,7 @@ describe('policy: joiners, movers, leavers', () => {
     assert.deepEqual(await groupsOf(id), ['IdP Pushed'], 'IdP groups stay the IdP’s');
     const revokes = await journal(`action = 'members.remove' AND changes->'membersRemoved' @> ?::jsonb`, [JSON.stringify([{ value: id }])]);
     assert.equal(revokes.length, 3);
-    assert.ok(revokes.every((e: { reason: { why: string } }) => e.reason.why === 'user deactivated'));
+    assert.ok(revokes.every((e: { reason: { members: Array<{ why: string }> } }) => e.reason.members.every((m) => m.why === 'user deactivated')));
     await patchUser(id, [{ op: 'replace', path: 'active', value: true }]);
     assert.deepEqual(await groupsOf(id), ['All Staff', 'Expense Viewers', 'Finance Reporting', 'IdP Pushed']);
   });

@@ -68,8 +68,8 @@ describe('time-bound roles', () => {
     assert.equal(rows.length, 1);
     assert.equal(rows[0].source, 'policy');
     assert.equal(rows[0].actor, 'policy-scheduler');
-    assert.equal(rows[0].reason.rules[0].role, 'contractors');
-    assert.ok(rows[0].reason.rules[0].attributes[`${HR}:endDate`]);
+    assert.equal(rows[0].reason.members[0].rules[0].role, 'contractors');
+    assert.ok(rows[0].reason.members[0].rules[0].attributes[`${HR}:endDate`]);
   });
 
   test('an extended contract keeps access: the job re-evaluates and finds the new date', async () => {

@@ -6,7 +6,7 @@
 import type { Knex } from 'knex';
 import type { AttributeChange } from './diff.js';
 import type { EntryHeader } from './hash.js';
-import { membershipChangesFor, pathChanges } from './present.js';
+import { membershipChangesFor, pathChanges, reasonFor } from './present.js';
 import { readJournalPage } from './query.js';
 import { entryHeader, type JournalRow } from './row.js';
 
@@ -30,7 +30,7 @@ function historyEntry(row: JournalRow, type: 'User' | 'Group', id: string): Hist
     seq: row.seq,
     ...entryHeader(row),
     changes: own ? pathChanges(row) : membershipChangesFor(row, id),
-    reason: row.reason,
+    reason: own ? row.reason : reasonFor(row, id),
   };
 }
 

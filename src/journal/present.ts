@@ -71,3 +71,13 @@ export function membershipChangesFor(row: JournalRow, memberId: string): Attribu
   const hit = (list: unknown) => members(list).some((m) => m.value.toLowerCase() === memberId);
   return [...(hit(changes.membersAdded) ? [{ path, after: group }] : []), ...(hit(changes.membersRemoved) ? [{ path, before: group }] : [])];
 }
+
+/**
+ * A group entry's reason seen from one of its members: a policy entry lists each member it added or
+ * removed with that member's own reason (`members`); the member's history shows only its own.
+ */
+export function reasonFor(row: Pick<JournalRow, 'reason'>, memberId: string): unknown {
+  const { reason } = row;
+  if (!isRecord(reason) || !Array.isArray(reason.members)) return reason;
+  return { ...reason, members: reason.members.filter((m) => isRecord(m) && typeof m.value === 'string' && m.value.toLowerCase() === memberId) };
+}

@@ -78,6 +78,7 @@ interface UserPlan {
   user: UserToReconcile;
   evaluation: Evaluation;
   active: boolean;
+  userName: string | undefined;
   base: Record<string, unknown>;
   desired: Map<string, { roles: Role[]; exceptions: OpenException[] }>;
   expired: OpenException[];
@@ -116,6 +117,7 @@ function planUser(policy: Policy, rolesByName: ReadonlyMap<string, Role>, user: 
     user,
     evaluation,
     active,
+    userName,
     base: { cause: 'policy', policyVersion: policy.version, policyFile: path.basename(policy.sourceName), ...(userName ? { userName } : {}) },
     desired,
     expired,
@@ -139,6 +141,7 @@ export async function reconcileUsers(context: WriteContext, policy: Policy, user
   const { tx } = context;
   const rolesByName = new Map(policy.roles.map((r) => [r.name, r]));
   const plans = users.map((user) => planUser(policy, rolesByName, user, now));
+  const policyBase = { cause: 'policy', policyVersion: policy.version, policyFile: path.basename(policy.sourceName) };
 
   const allAdds = [...new Set(plans.flatMap((p) => p.toAdd))];
   const addIds = allAdds.length ? await managedGroupIds(context, policy, allAdds) : new Map<string, string>();
@@ -154,53 +157,60 @@ export async function reconcileUsers(context: WriteContext, policy: Policy, user
   const touchedGroups = new Set<string>();
   const entries: JournalEntryInput[] = [];
 
+  // One entry per group and direction for the whole call, listing each member with its own reason:
+  // a batch (an HR import's 250 joiners) journals the groups it changed, not every membership.
+  const groupEntries = new Map<string, { id: string; add: boolean; name?: string; members: Array<{ value: string; type: 'User' }>; reasons: Array<Record<string, unknown>> }>();
+  const groupEntry = (id: string, add: boolean) => {
+    const key = `${id} ${add ? '+' : '-'}`;
+    return groupEntries.get(key) ?? groupEntries.set(key, { id, add, members: [], reasons: [] }).get(key)!;
+  };
   for (const plan of plans) {
-    const { user, desired, base, expired, active } = plan;
+    const { user, desired, expired, active, userName } = plan;
     const { userId, document, state } = user;
-
-    // Memberships, in group-id order.
-    const changes = [
-      ...plan.toAdd.map((key) => ({ key, id: addIds.get(key)!, add: true })),
-      ...plan.toRemove.map((key) => ({ key, id: state.memberships.get(key)!.id, add: false })),
-    ].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    for (const change of changes) {
-      touchedGroups.add(change.id);
-      if (change.add) {
-        memberAdds.push({ groupId: change.id, userId });
-        const grant = desired.get(change.key)!;
-        entries.push({
-          action: 'members.add',
-          resourceType: 'Group',
-          resourceId: change.id,
-          changes: { membersAdded: [{ value: userId, type: 'User' }] },
-          reason: {
-            ...base,
-            grants: [
-              ...grant.roles.map((role) => ({ role: role.name, when: role.when, attributes: attributeEvidence(role, document) })),
-              ...grant.exceptions.map(exceptionEvidence),
-            ],
-          },
-        });
-      } else {
-        memberRemoves.push({ groupId: change.id, userId });
-        const name = state.memberships.get(change.key)!.name;
-        const formerRoles = [...state.roles.keys()].map((r) => rolesByName.get(r)).filter((r): r is Role => !!r && r.groups.some((g) => g.toLowerCase() === change.key));
-        const why = !document ? 'user deleted' : !active ? 'user deactivated' : formerRoles.length ? 'rule no longer matches' : 'no rule or exception grants it';
-        entries.push({
-          action: 'members.remove',
-          resourceType: 'Group',
-          resourceId: change.id,
-          changes: { membersRemoved: [{ value: userId, type: 'User' }] },
-          reason: {
-            ...base,
-            why,
-            group: name,
-            rules: formerRoles.map((role) => ({ role: role.name, when: role.when, attributes: attributeEvidence(role, document) })),
-            ...(expired.some((e) => e.groupName.toLowerCase() === change.key) ? { exceptionsExpired: expired.filter((e) => e.groupName.toLowerCase() === change.key).map(exceptionEvidence) } : {}),
-          },
-        });
-      }
+    const member = { value: userId, ...(userName ? { userName } : {}) };
+    for (const key of plan.toAdd) {
+      const id = addIds.get(key)!;
+      memberAdds.push({ groupId: id, userId });
+      const grant = desired.get(key)!;
+      const entry = groupEntry(id, true);
+      entry.members.push({ value: userId, type: 'User' });
+      entry.reasons.push({
+        ...member,
+        grants: [...grant.roles.map((role) => ({ role: role.name, when: role.when, attributes: attributeEvidence(role, document) })), ...grant.exceptions.map(exceptionEvidence)],
+      });
     }
+    for (const key of plan.toRemove) {
+      const { id, name } = state.memberships.get(key)!;
+      memberRemoves.push({ groupId: id, userId });
+      const formerRoles = [...state.roles.keys()].map((r) => rolesByName.get(r)).filter((r): r is Role => !!r && r.groups.some((g) => g.toLowerCase() === key));
+      const why = !document ? 'user deleted' : !active ? 'user deactivated' : formerRoles.length ? 'rule no longer matches' : 'no rule or exception grants it';
+      const lapsed = expired.filter((e) => e.groupName.toLowerCase() === key);
+      const entry = groupEntry(id, false);
+      entry.name = name;
+      entry.members.push({ value: userId, type: 'User' });
+      entry.reasons.push({
+        ...member,
+        why,
+        rules: formerRoles.map((role) => ({ role: role.name, when: role.when, attributes: attributeEvidence(role, document) })),
+        ...(lapsed.length ? { exceptionsExpired: lapsed.map(exceptionEvidence) } : {}),
+      });
+    }
+  }
+  // In group-id order (the order the rows are locked in), additions before removals.
+  for (const entry of [...groupEntries.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : Number(b.add) - Number(a.add)))) {
+    touchedGroups.add(entry.id);
+    entries.push({
+      action: entry.add ? 'members.add' : 'members.remove',
+      resourceType: 'Group',
+      resourceId: entry.id,
+      changes: entry.add ? { membersAdded: entry.members } : { membersRemoved: entry.members },
+      reason: { ...policyBase, ...(entry.name ? { group: entry.name } : {}), members: entry.reasons },
+    });
+  }
+
+  for (const plan of plans) {
+    const { user, base, expired } = plan;
+    const { userId, document } = user;
 
     // Roles held, for conflicts ("first granted") and explanations ("since").
     for (const role of plan.rolesRemoved) roleDeletes.push({ userId, role });
