@@ -47,7 +47,15 @@ const asDocument = (v: unknown): Record<string, unknown> => (isRecord(v) ? v : {
  */
 export function pathChanges(row: Pick<JournalRow, 'changes' | 'before' | 'after'>): AttributeChange[] {
   const { changes } = row;
-  if (Array.isArray(changes)) return changes.filter((c): c is AttributeChange => isRecord(c) && typeof c.path === 'string');
+  if (Array.isArray(changes)) {
+    const listed = changes.filter((c): c is AttributeChange => isRecord(c) && typeof c.path === 'string');
+    // A user create stores only what its document cannot show (a password set); the rest of its
+    // path list is the document's attributes (entries written before this listed them all).
+    if (row.before !== null || row.after === null) return listed;
+    const derived = diffDocuments({}, asDocument(row.after));
+    const paths = new Set(derived.map((c) => c.path));
+    return [...derived, ...listed.filter((c) => !paths.has(c.path))];
+  }
   if (isRecord(changes)) {
     const attributes = Array.isArray(changes.attributes) ? (changes.attributes as AttributeChange[]) : [];
     return [
