@@ -284,6 +284,20 @@ describe('GET /ops/resources/{type}/{id}/history', () => {
     assert.deepEqual(entries[4]!.changes.find((c) => c.path === 'userName'), { path: 'userName', before: 'Bob@Example.com' });
   });
 
+  test('a create stores its document once: the timeline derives its paths from it, a set password listed as changed', async () => {
+    const created = await server.request('POST', '/Users', { body: { schemas: [USER_SCHEMA], userName: 'pat@example.com', title: 'Clerk', password: 'Secret-Passw0rd' } });
+    assert.equal(created.status, 201, created.text);
+    const { rows } = await server.db.knex.raw(`SELECT changes, after FROM journal WHERE action = 'create' AND resource_id = ?`, [created.body.id]);
+    assert.deepEqual(rows[0].changes, [{ path: 'password', after: '[changed]' }], 'only what the document cannot show');
+    assert.equal(JSON.stringify(rows[0]).includes('Secret-Passw0rd'), false);
+    const res = await ops(`/resources/User/${created.body.id}/history`);
+    assert.equal(res.status, 200, res.text);
+    const [create] = res.body.entries as Array<{ action: string; changes: Array<{ path: string; after?: unknown }> }>;
+    assert.equal(create!.action, 'create');
+    assert.deepEqual(create!.changes.map((c) => c.path).sort(), ['password', 'title', 'userName']);
+    assert.deepEqual(create!.changes.find((c) => c.path === 'title'), { path: 'title', after: 'Clerk' });
+  });
+
   test('a group\'s timeline shows member paths and attribute changes; pages with cursors', async () => {
     await server.request('PATCH', `/Groups/${ids.finance}`, { body: { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'displayName', value: 'Finance Reporting EU' }] } });
     const first = await ops(`/resources/groups/${ids.finance}/history?count=2`);
