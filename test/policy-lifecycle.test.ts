@@ -82,6 +82,9 @@ describe('policy: joiners, movers, leavers', () => {
     const userCreate = (await journal(`action = 'create' AND resource_id = ?`, [id]))[0];
     assert.equal(grant.request_id, userCreate.request_id, 'same request, same transaction');
     assert.deepEqual(grant.changes, { membersAdded: [{ value: id, type: 'User' }] });
+    assert.equal(grant.resource_name, 'Finance Reporting');
+    const [roles] = await journal(`action = 'roles.update' AND resource_id = ?`, [id]);
+    assert.equal(roles.resource_name, 'ana@example.com');
     assert.equal(grant.reason.cause, 'policy');
     assert.match(grant.reason.policyVersion, /^[0-9a-f]{12}$/);
     assert.deepEqual(grant.reason.members.map((m: { value: string; userName: string }) => [m.value, m.userName]), [[id, 'ana@example.com']]);

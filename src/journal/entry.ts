@@ -17,6 +17,11 @@ export interface JournalEntryInput {
   /** What changed: attribute paths with before/after, or membership deltas. */
   changes?: unknown;
   reason?: unknown;
+  /**
+   * The resource's name (userName, displayName), when the writer has it and the entry carries no
+   * document to read it from; otherwise the append reads it from the resource's row.
+   */
+  resourceName?: string | undefined;
   /** The request this entry belongs to, when one append carries entries of several (sync's appender). */
   requestId?: string | undefined;
 }

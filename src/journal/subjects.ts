@@ -16,8 +16,8 @@ function nameIn(document: unknown, attribute: string): string | undefined {
 }
 
 /**
- * One name per entry (undefined for entries about no resource). Taken from the entry's own
- * after/before document, else read from the resource row inside the transaction (membership-only
+ * One name per entry (undefined for entries about no resource). Taken from the entry (the name
+ * its writer gave, else its after/before document), else read from the resource row inside the transaction (membership-only
  * changes carry no document).
  */
 export async function resolveResourceNames(tx: Knex.Transaction, entries: readonly JournalEntryInput[]): Promise<Array<string | undefined>> {
@@ -26,7 +26,7 @@ export async function resolveResourceNames(tx: Knex.Transaction, entries: readon
   const names = entries.map((entry) => {
     const type = typeOf(entry);
     if (!type) return undefined;
-    return nameIn(entry.after, NAME_ATTRIBUTE[type]) ?? nameIn(entry.before, NAME_ATTRIBUTE[type]);
+    return entry.resourceName ?? nameIn(entry.after, NAME_ATTRIBUTE[type]) ?? nameIn(entry.before, NAME_ATTRIBUTE[type]);
   });
   const missing = { User: new Set<string>(), Group: new Set<string>() };
   entries.forEach((entry, i) => {

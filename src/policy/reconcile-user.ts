@@ -35,9 +35,9 @@ function exceptionEvidence(e: OpenException) {
 }
 
 /** Creates (or takes over) a group the policy names but the database lacks, e.g. after a restore. */
-async function managedGroupIds(context: WriteContext, policy: Policy, names: string[]): Promise<Map<string, string>> {
+async function managedGroupIds(context: WriteContext, policy: Policy, names: string[]): Promise<Map<string, { id: string; name: string }>> {
   const found = await groupsByName(context.tx, names);
-  const ids = new Map<string, string>();
+  const ids = new Map<string, { id: string; name: string }>();
   for (const key of names) {
     let group = found.get(key);
     if (!group) {
@@ -45,7 +45,7 @@ async function managedGroupIds(context: WriteContext, policy: Policy, names: str
       group = { id: row.id, name: String(row.resource.displayName), managed: false };
     }
     if (!group.managed) await context.tx('groups').where({ id: group.id }).update({ managed_by: path.basename(policy.sourceName) });
-    ids.set(key, group.id);
+    ids.set(key, { id: group.id, name: group.name });
   }
   return ids;
 }
@@ -144,7 +144,7 @@ export async function reconcileUsers(context: WriteContext, policy: Policy, user
   const policyBase = { cause: 'policy', policyVersion: policy.version, policyFile: path.basename(policy.sourceName) };
 
   const allAdds = [...new Set(plans.flatMap((p) => p.toAdd))];
-  const addIds = allAdds.length ? await managedGroupIds(context, policy, allAdds) : new Map<string, string>();
+  const addIds = allAdds.length ? await managedGroupIds(context, policy, allAdds) : new Map<string, { id: string; name: string }>();
 
   const memberAdds: Array<{ groupId: string; userId: string }> = [];
   const memberRemoves: Array<{ groupId: string; userId: string }> = [];
@@ -159,20 +159,20 @@ export async function reconcileUsers(context: WriteContext, policy: Policy, user
 
   // One entry per group and direction for the whole call, listing each member with its own reason:
   // a batch (an HR import's 250 joiners) journals the groups it changed, not every membership.
-  const groupEntries = new Map<string, { id: string; add: boolean; name?: string; members: Array<{ value: string; type: 'User' }>; reasons: Array<Record<string, unknown>> }>();
-  const groupEntry = (id: string, add: boolean) => {
+  const groupEntries = new Map<string, { id: string; add: boolean; name: string; members: Array<{ value: string; type: 'User' }>; reasons: Array<Record<string, unknown>> }>();
+  const groupEntry = (id: string, name: string, add: boolean) => {
     const key = `${id} ${add ? '+' : '-'}`;
-    return groupEntries.get(key) ?? groupEntries.set(key, { id, add, members: [], reasons: [] }).get(key)!;
+    return groupEntries.get(key) ?? groupEntries.set(key, { id, add, name, members: [], reasons: [] }).get(key)!;
   };
   for (const plan of plans) {
     const { user, desired, expired, active, userName } = plan;
     const { userId, document, state } = user;
     const member = { value: userId, ...(userName ? { userName } : {}) };
     for (const key of plan.toAdd) {
-      const id = addIds.get(key)!;
+      const { id, name } = addIds.get(key)!;
       memberAdds.push({ groupId: id, userId });
       const grant = desired.get(key)!;
-      const entry = groupEntry(id, true);
+      const entry = groupEntry(id, name, true);
       entry.members.push({ value: userId, type: 'User' });
       entry.reasons.push({
         ...member,
@@ -185,8 +185,7 @@ export async function reconcileUsers(context: WriteContext, policy: Policy, user
       const formerRoles = [...state.roles.keys()].map((r) => rolesByName.get(r)).filter((r): r is Role => !!r && r.groups.some((g) => g.toLowerCase() === key));
       const why = !document ? 'user deleted' : !active ? 'user deactivated' : formerRoles.length ? 'rule no longer matches' : 'no rule or exception grants it';
       const lapsed = expired.filter((e) => e.groupName.toLowerCase() === key);
-      const entry = groupEntry(id, false);
-      entry.name = name;
+      const entry = groupEntry(id, name, false);
       entry.members.push({ value: userId, type: 'User' });
       entry.reasons.push({
         ...member,
@@ -203,8 +202,9 @@ export async function reconcileUsers(context: WriteContext, policy: Policy, user
       action: entry.add ? 'members.add' : 'members.remove',
       resourceType: 'Group',
       resourceId: entry.id,
+      resourceName: entry.name,
       changes: entry.add ? { membersAdded: entry.members } : { membersRemoved: entry.members },
-      reason: { ...policyBase, ...(entry.name ? { group: entry.name } : {}), members: entry.reasons },
+      reason: { ...policyBase, ...(entry.add ? {} : { group: entry.name }), members: entry.reasons },
     });
   }
 
@@ -220,6 +220,7 @@ export async function reconcileUsers(context: WriteContext, policy: Policy, user
         action: 'roles.update',
         resourceType: 'User',
         resourceId: userId,
+        resourceName: plan.userName,
         changes: { ...(plan.rolesAdded.length ? { rolesAdded: plan.rolesAdded } : {}), ...(plan.rolesRemoved.length ? { rolesRemoved: plan.rolesRemoved } : {}) },
         reason: base,
       });
