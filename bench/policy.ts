@@ -5,7 +5,8 @@
  *  2. the latency the policy hook adds to a user PATCH, in process, p50 with the hook minus p50
  *     without, measured interleaved on the same database (target under 1 ms);
  *  3. HR import throughput of examples/hr-sample.csv with the policy hook: the first import
- *     (creates) and a re-import (no changes) (target at least 2,000 rows/s).
+ *     (creates), median of three fresh databases, and a re-import (no changes) (target at least
+ *     2,000 rows/s).
  * A report, not a test: it returns figures and verdicts; it never fails on a missed target.
  * BENCH_POLICY_PARTS (default plan,patch,import) runs only some of the three.
  */
@@ -143,28 +144,47 @@ async function planAndPatch(server: DatabaseServer, log: (line: string) => void,
   });
 }
 
+/** First imports into fresh databases: the first in a process that has not imported yet, the rest warm. */
+const IMPORT_RUNS = 3;
+
 async function importThroughput(server: DatabaseServer, log: (line: string) => void): Promise<PolicyBenchRow[]> {
-  return withDatabase(server, 'import', async (knex) => {
-    const writePath = new WritePath(knex);
-    registerPolicyHook(writePath);
-    const policy: Policy = parsePolicy(await fs.readFile('policy.yaml', 'utf8'), 'policy.yaml');
-    await applyPolicy(writePath, policy, { actor });
-    const csv = await fs.readFile(new URL('../examples/hr-sample.csv', import.meta.url), 'utf8');
-    const columns = await readColumnsFile('examples/columns.yaml');
-    const timed = async () => {
-      const started = performance.now();
-      const report = await importHr(writePath, csv, columns, { actor: { ...actor, source: 'import' } });
-      return { seconds: (performance.now() - started) / 1000, report };
-    };
-    const first = await timed();
-    const again = await timed();
-    const rate = (r: { seconds: number; report: { rows: number } }) => r.report.rows / r.seconds;
-    log(`  import: first ${Math.round(rate(first))} rows/s (${first.report.created} created), re-import ${Math.round(rate(again))} rows/s (${again.report.unchanged} unchanged)`);
-    return [
-      { label: 'HR import, hr-sample.csv (2,000 rows), first import: creates + policy', value: `${Math.round(rate(first))} rows/s (${first.seconds.toFixed(1)} s)`, target: '≥ 2,000 rows/s', result: rate(first) >= 2000 ? 'PASS' : 'FAIL' },
-      { label: 'HR import, same file again (no changes)', value: `${Math.round(rate(again))} rows/s (${again.seconds.toFixed(2)} s)`, target: '≥ 2,000 rows/s', result: rate(again) >= 2000 ? 'PASS' : 'FAIL' },
-    ];
-  });
+  const policy: Policy = parsePolicy(await fs.readFile('policy.yaml', 'utf8'), 'policy.yaml');
+  const csv = await fs.readFile(new URL('../examples/hr-sample.csv', import.meta.url), 'utf8');
+  const columns = await readColumnsFile('examples/columns.yaml');
+  const timed = async (writePath: WritePath) => {
+    const started = performance.now();
+    const report = await importHr(writePath, csv, columns, { actor: { ...actor, source: 'import' } });
+    return { rate: report.rows / ((performance.now() - started) / 1000), report };
+  };
+  // Each first import gets its own database, so every run creates all 1,987 users; the machine's
+  // load varies from second to second, so the verdict is on the median run, and each run is shown.
+  const firsts: number[] = [];
+  let again: Awaited<ReturnType<typeof timed>> | undefined;
+  for (let run = 0; run < IMPORT_RUNS; run++) {
+    await withDatabase(server, `import${run}`, async (knex) => {
+      const writePath = new WritePath(knex);
+      registerPolicyHook(writePath);
+      await applyPolicy(writePath, policy, { actor });
+      const first = await timed(writePath);
+      firsts.push(first.rate);
+      log(`  import: first import ${run + 1} of ${IMPORT_RUNS}: ${Math.round(first.rate)} rows/s (${first.report.created} created)`);
+      if (run === IMPORT_RUNS - 1) {
+        again = await timed(writePath);
+        log(`  import: re-import ${Math.round(again.rate)} rows/s (${again.report.unchanged} unchanged)`);
+      }
+    });
+  }
+  const firstRate = median(firsts);
+  const againRate = again!.rate;
+  return [
+    {
+      label: `HR import, hr-sample.csv (2,000 rows), first import: creates + policy (median of ${IMPORT_RUNS} fresh databases)`,
+      value: `${Math.round(firstRate)} rows/s (runs: ${firsts.map((r) => Math.round(r)).join(', ')}; the first in a cold process)`,
+      target: '≥ 2,000 rows/s',
+      result: firstRate >= 2000 ? 'PASS' : 'FAIL',
+    },
+    { label: 'HR import, same file again (no changes)', value: `${Math.round(againRate)} rows/s (${(again!.report.rows / againRate).toFixed(2)} s)`, target: '≥ 2,000 rows/s', result: againRate >= 2000 ? 'PASS' : 'FAIL' },
+  ];
 }
 
 const PARTS = ['plan', 'patch', 'import'];
