@@ -15,6 +15,8 @@ import { readColumnsFile, parseColumns, ColumnsError } from '../src/import/colum
 import { importHr, ImportGuardError } from '../src/import/hr-import.js';
 import { applyPolicy } from '../src/policy/apply.js';
 import { verifyJournal } from '../src/journal/verify.js';
+import { resourceHistory } from '../src/journal/history.js';
+import { queryJournal } from '../src/journal/query.js';
 import { registerPolicyHook } from '../src/policy/hook.js';
 import { parsePolicy } from '../src/policy/policy-file.js';
 import { createUser } from '../src/resources/users.js';
@@ -107,6 +109,15 @@ describe('HR import', () => {
     assert.ok(grants.length > finance, `${grants.length} managed memberships`);
     assert.deepEqual(grants.filter((g: { entries: number; explained: number }) => g.entries !== 1 || g.explained !== 1), [], 'every managed membership: one entry, one reason');
     assert.ok(grants.some((g: { listed: number }) => g.listed > 1), 'batched: an entry lists several members');
+    // Role changes: one entry per batch listing each user, found from the user's side too.
+    assert.ok((await count(`journal WHERE source = 'import' AND action = 'roles.update'`)) <= Math.ceil(1987 / 250));
+    const { rows: [analyst] } = await db.knex.raw(`SELECT user_id::text AS id FROM policy_roles WHERE role = 'finance' LIMIT 1`);
+    const history = await resourceHistory(db.knex, 'User', analyst.id, { limit: 50 });
+    const roles = history.entries.filter((e) => e.action === 'roles.update');
+    assert.equal(roles.length, 1);
+    assert.deepEqual(roles[0]!.changes, [{ path: 'roles[value eq "finance"]', after: 'finance' }]);
+    const userName = (await db.knex.raw(`SELECT resource->>'userName' AS n FROM users WHERE id = ?`, [analyst.id])).rows[0].n as string;
+    assert.equal((await queryJournal(db.knex, { user: userName, action: ['roles.update'] }, { limit: 10 })).rows.length, 1, 'the journal query by user finds it');
     const entries = await count(`journal WHERE source = 'import' AND action = 'members.add'`);
     const batches = Math.ceil(1987 / 250);
     assert.ok(entries <= batches * (await count('groups WHERE managed_by IS NOT NULL')), `at most one entry per managed group and batch, not per membership (${entries} for ${grants.length})`);
@@ -187,8 +198,9 @@ describe('HR import', () => {
     assert.equal(managerOf('X009'), null);
     // Each user its own create entry, each joiner its grant; one entry for the IdP's user.
     assert.equal(await count(`journal WHERE source = 'import' AND action = 'create' AND resource_name ~ '^x[0-9]+@example[.]com$' AND resource_type = 'User'`), 11);
-    // Finance Reporting: one entry per batch of 5 (X008's batch, redone row by row, one per row).
-    assert.equal((await count('journal')) - journal, 11 /* creates */ + 1 + 4 + 1 /* Finance Reporting */ + 11 /* roles */ + 1 /* X8 */);
+    // Finance Reporting and the roles: one entry each per batch of 5 (X008's batch, redone row by
+    // row: one per row).
+    assert.equal((await count('journal')) - journal, 11 /* creates */ + 1 + 4 + 1 /* Finance Reporting */ + 1 + 4 + 1 /* roles */ + 1 /* X8 */);
     assert.equal(await count(`group_members gm JOIN groups g ON g.id = gm.group_id JOIN users u ON u.id = gm.member_id WHERE g.resource->>'displayName' = 'Finance Reporting' AND u.resource->?->>'employeeNumber' LIKE 'X%'`, [ENTERPRISE]), 11);
   });
 
@@ -229,7 +241,12 @@ describe('HR import', () => {
           jobs: await q(`SELECT j.key, j.run_at FROM graphile_worker.jobs j ORDER BY 1`).then((rows) => (rows as Array<{ key: string }>).length),
           // Ids differ between the two databases; everything else must not.
           journal: await q(`SELECT action, resource_type, resource_name, source, ${['before', 'after', 'changes', 'reason'].map((c) => `regexp_replace(${c}::text, '${UUID}', 'ID', 'g') AS ${c}`).join(', ')}, member_ids IS NOT NULL AS members
-                              FROM journal WHERE source = 'import' AND action NOT LIKE 'members.%' ORDER BY resource_type, resource_name, action, 8, 6`),
+                              FROM journal WHERE source = 'import' AND action NOT LIKE 'members.%' AND action <> 'roles.update' ORDER BY resource_type, resource_name, action, 8, 6`),
+          // Role changes: one entry per user row by row, one listing every user per batch.
+          roleChanges: await q(`SELECT coalesce(u.change->>'userName', j.resource_name) AS u, coalesce(u.change, j.changes) - 'value' - 'userName' AS change,
+                                       j.reason - 'userName' AS reason, coalesce(u.change->>'value', j.resource_id::text) = ANY(coalesce(j.member_ids::text[], ARRAY[j.resource_id::text])) AS named
+                                  FROM journal j LEFT JOIN LATERAL jsonb_array_elements(j.changes->'users') AS u(change) ON true
+                                 WHERE j.source = 'import' AND j.action = 'roles.update' ORDER BY 1`),
           // A batch journals one entry per group listing its members, row by row one per member:
           // the same memberships, each with the same reason.
           memberships: await q(`SELECT j.action, j.resource_name, regexp_replace((j.reason - 'members')::text, '${UUID}', 'ID', 'g') AS about, m.member->>'userName' AS u,
@@ -250,6 +267,8 @@ describe('HR import', () => {
     assert.ok(batched.report.created > 250);
     const strip = (o: typeof batched) => ({ ...o, users: (o.users as Array<{ version: number }>).map((u) => ({ ...u, version: undefined })) });
     assert.ok((batched.memberships as Array<{ listed: boolean }>).every((m) => m.listed), 'each reason belongs to a member its entry lists');
+    assert.ok((batched.roleChanges as Array<{ named: boolean }>).every((r) => r.named), 'each role change names its user in memberIds');
+    assert.ok(batched.roleChanges.length > 10, `${batched.roleChanges.length} role changes`);
     assert.deepEqual(strip(batched), strip(rowByRow));
   });
 

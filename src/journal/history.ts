@@ -1,12 +1,13 @@
 /**
  * One resource's timeline, oldest first: every entry about it, each with the attribute paths that
  * changed and their before/after values. A user's timeline also shows the group membership
- * changes that added or removed it (as `groups[value eq "…"]`), since those live on group entries.
+ * changes that added or removed it (as `groups[value eq "…"]`), since those live on group entries,
+ * and its part of entries about several users (a batch's role changes, as `roles[value eq "…"]`).
  */
 import type { Knex } from 'knex';
 import type { AttributeChange } from './diff.js';
 import type { EntryHeader } from './hash.js';
-import { membershipChangesFor, pathChanges, reasonFor } from './present.js';
+import { membershipChangesFor, pathChanges, reasonFor, userChangesFor } from './present.js';
 import { readJournalPage } from './query.js';
 import { entryHeader, type JournalRow } from './row.js';
 
@@ -29,7 +30,7 @@ function historyEntry(row: JournalRow, type: 'User' | 'Group', id: string): Hist
     id: row.id,
     seq: row.seq,
     ...entryHeader(row),
-    changes: own ? pathChanges(row) : membershipChangesFor(row, id),
+    changes: own ? pathChanges(row) : row.resource_type === 'Group' ? membershipChangesFor(row, id) : userChangesFor(row, id),
     reason: own ? row.reason : reasonFor(row, id),
   };
 }

@@ -62,10 +62,28 @@ export function pathChanges(row: Pick<JournalRow, 'changes' | 'before' | 'after'
       ...attributes,
       ...members(changes.membersAdded).map((m) => ({ path: `members[value eq "${m.value}"]`, after: m })),
       ...members(changes.membersRemoved).map((m) => ({ path: `members[value eq "${m.value}"]`, before: m })),
+      ...roleChanges(changes),
     ];
   }
   if (row.before !== null || row.after !== null) return diffDocuments(asDocument(row.before), asDocument(row.after));
   return [];
+}
+
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((r): r is string => typeof r === 'string') : []);
+
+/** A policy role change (`rolesAdded` / `rolesRemoved`) as `roles[value eq "<role>"]` paths. */
+function roleChanges(change: Record<string, unknown>): AttributeChange[] {
+  return [
+    ...strings(change.rolesAdded).map((role) => ({ path: `roles[value eq "${role}"]`, after: role })),
+    ...strings(change.rolesRemoved).map((role) => ({ path: `roles[value eq "${role}"]`, before: role })),
+  ];
+}
+
+/** An entry listing several users (`changes.users`, a batch's role changes) seen from one of them. */
+export function userChangesFor(row: Pick<JournalRow, 'changes'>, userId: string): AttributeChange[] {
+  const changes = isRecord(row.changes) ? row.changes : {};
+  const own = Array.isArray(changes.users) ? changes.users.find((u) => isRecord(u) && typeof u.value === 'string' && u.value.toLowerCase() === userId) : undefined;
+  return isRecord(own) ? roleChanges(own) : [];
 }
 
 /**

@@ -46,12 +46,17 @@ export async function resolveResourceNames(tx: Knex.Transaction, entries: readon
   return names.map((name, i) => name ?? found.get(`${entries[i]!.resourceType}:${entries[i]!.resourceId?.toLowerCase()}`));
 }
 
-/** Ids of the members a group entry added or removed (lowercase, distinct), or null. */
+/**
+ * Ids of the users an entry is about besides its own resource (lowercase, distinct), or null: the
+ * members a group entry added or removed, or the users a batch's entry lists (`changes.users`, e.g.
+ * one policy `roles.update` for all users of an import batch).
+ */
 export function memberIdsOf(entry: JournalEntryInput): string[] | null {
-  if (entry.resourceType !== 'Group' || entry.changes === null || typeof entry.changes !== 'object' || Array.isArray(entry.changes)) return null;
-  const changes = entry.changes as { membersAdded?: unknown; membersRemoved?: unknown };
+  if (entry.changes === null || typeof entry.changes !== 'object' || Array.isArray(entry.changes)) return null;
+  const changes = entry.changes as { membersAdded?: unknown; membersRemoved?: unknown; users?: unknown };
+  const lists = entry.resourceType === 'Group' ? [changes.membersAdded, changes.membersRemoved] : entry.resourceId === undefined ? [changes.users] : [];
   const ids = new Set<string>();
-  for (const list of [changes.membersAdded, changes.membersRemoved]) {
+  for (const list of lists) {
     if (!Array.isArray(list)) continue;
     for (const member of list) {
       const value = (member as { value?: unknown } | null)?.value;

@@ -208,23 +208,32 @@ export async function reconcileUsers(context: WriteContext, policy: Policy, user
     });
   }
 
+  // Roles held, for conflicts ("first granted") and explanations ("since"). One user's change is
+  // an entry on that user; a batch's changes are one entry listing each user (memberIds name them).
+  const roleChanges: Array<{ value: string; userName?: string; rolesAdded?: string[]; rolesRemoved?: string[] }> = [];
   for (const plan of plans) {
-    const { user, base, expired } = plan;
-    const { userId, document } = user;
-
-    // Roles held, for conflicts ("first granted") and explanations ("since").
+    const { userId, document } = plan.user;
     for (const role of plan.rolesRemoved) roleDeletes.push({ userId, role });
     for (const role of plan.rolesAdded) roleInserts.push({ user_id: userId, role, policy_version: policy.version });
     if (document && (plan.rolesAdded.length || plan.rolesRemoved.length)) {
-      entries.push({
-        action: 'roles.update',
-        resourceType: 'User',
-        resourceId: userId,
-        resourceName: plan.userName,
-        changes: { ...(plan.rolesAdded.length ? { rolesAdded: plan.rolesAdded } : {}), ...(plan.rolesRemoved.length ? { rolesRemoved: plan.rolesRemoved } : {}) },
-        reason: base,
+      roleChanges.push({
+        value: userId,
+        ...(plan.userName ? { userName: plan.userName } : {}),
+        ...(plan.rolesAdded.length ? { rolesAdded: plan.rolesAdded } : {}),
+        ...(plan.rolesRemoved.length ? { rolesRemoved: plan.rolesRemoved } : {}),
       });
     }
+  }
+  if (roleChanges.length === 1) {
+    const [{ value, userName, ...change }] = roleChanges as [(typeof roleChanges)[number]];
+    entries.push({ action: 'roles.update', resourceType: 'User', resourceId: value, resourceName: userName, changes: change, reason: plans.find((p) => p.user.userId === value)!.base });
+  } else if (roleChanges.length > 1) {
+    entries.push({ action: 'roles.update', resourceType: 'User', changes: { users: roleChanges }, reason: policyBase });
+  }
+
+  for (const plan of plans) {
+    const { user, base, expired } = plan;
+    const { userId, document } = user;
 
     if (expired.length) {
       expiredIds.push(...expired.map((e) => e.id));
