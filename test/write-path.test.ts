@@ -67,3 +67,49 @@ test('other errors are not retried', async () => {
   );
   assert.equal(attempts, 1);
 });
+
+test('deferred hook statements: the next hook runs after them, and a failing one is the error reported, with nothing written', async () => {
+  const hooked = new WritePath(db.knex);
+  const order: string[] = [];
+  const failing = { on: false };
+  hooked.addHook(async (tx, changes) => {
+    // Sent now, not awaited: a slow write, then (when failing) one that violates a constraint.
+    changes.defer(
+      (async () => {
+        await tx.raw(`SELECT pg_sleep(0.05)`);
+        await tx.raw(`UPDATE resource_counts SET total = total WHERE resource_type = 'User'`);
+        if (failing.on) await tx.raw(`INSERT INTO users (id, resource) VALUES (gen_random_uuid(), '{"userName": "dup-deferred@example.com"}'), (gen_random_uuid(), '{"userName": "DUP-deferred@example.com"}')`);
+        order.push('deferred done');
+      })(),
+    );
+    order.push('first hook returned');
+  });
+  hooked.addHook(async () => {
+    order.push('second hook');
+  });
+  const created = await hooked.run(actor, (c) => createUser(c, { schemas: [USER_SCHEMA], userName: 'deferred-ok@example.com' }));
+  assert.deepEqual(order, ['first hook returned', 'deferred done', 'second hook']);
+  assert.equal((await db.knex.raw(`SELECT count(*)::int AS n FROM journal WHERE resource_id = ?`, [created.id])).rows[0].n, 1);
+
+  // Deferred by the last hook, so the journal append runs beside the failing statement.
+  failing.on = true;
+  const last = new WritePath(db.knex);
+  last.addHook(async (tx, changes) => {
+    changes.defer(
+      (async () => {
+        await tx.raw(`SELECT pg_sleep(0.05)`);
+        await tx.raw(`INSERT INTO users (id, resource) VALUES (gen_random_uuid(), '{"userName": "dup-deferred@example.com"}'), (gen_random_uuid(), '{"userName": "DUP-deferred@example.com"}')`);
+      })(),
+    );
+  });
+  const journalBefore = (await db.knex.raw(`SELECT count(*)::int AS n FROM journal`)).rows[0].n;
+  for (const writePath of [hooked, last]) {
+    await assert.rejects(
+      writePath.run(actor, (c) => createUser(c, { schemas: [USER_SCHEMA], userName: 'deferred-fails@example.com' })),
+      (error: { code?: string }) => error.code === '23505', // the unique violation, not "current transaction is aborted"
+    );
+  }
+  const { rows } = await db.knex.raw(`SELECT count(*)::int AS n FROM users WHERE lower(resource->>'userName') IN ('deferred-fails@example.com', 'dup-deferred@example.com')`);
+  assert.equal(rows[0].n, 0, 'nothing was written');
+  assert.equal((await db.knex.raw(`SELECT count(*)::int AS n FROM journal`)).rows[0].n, journalBefore, 'nothing was journaled');
+});

@@ -35,6 +35,9 @@ export const policyHook: ChangeHook = async (tx, changes, actor) => {
     { tx, changes, actor },
     policy,
     [...users].map(([userId, document]) => ({ userId, document, state: states.users.get(userId)! })),
+    new Date(),
+    // Nothing else in the hook reads them; the write path waits for them before the next hook.
+    { deferWrites: true },
   );
 };
 

@@ -137,7 +137,13 @@ function planUser(policy: Policy, rolesByName: ReadonlyMap<string, Role>, user: 
  * in turn; the writes are set-wise: one statement per kind of change for all users, and one
  * version bump per group touched, in group-id order.
  */
-export async function reconcileUsers(context: WriteContext, policy: Policy, users: readonly UserToReconcile[], now: Date = new Date()): Promise<ReconcileOutcome[]> {
+export async function reconcileUsers(
+  context: WriteContext,
+  policy: Policy,
+  users: readonly UserToReconcile[],
+  now: Date = new Date(),
+  options: { deferWrites?: boolean } = {},
+): Promise<ReconcileOutcome[]> {
   const { tx } = context;
   const rolesByName = new Map(policy.roles.map((r) => [r.name, r]));
   const plans = users.map((user) => planUser(policy, rolesByName, user, now));
@@ -245,22 +251,8 @@ export async function reconcileUsers(context: WriteContext, policy: Policy, user
     if (document && Number.isFinite(plan.next)) schedules.push({ userId, at: new Date(plan.next) });
   }
 
-  // The writes, set-wise.
-  if (memberAdds.length) {
-    await tx.raw(
-      `INSERT INTO group_members (group_id, member_id, member_type)
-       SELECT m.group_id, m.member_id, 'User' FROM unnest(?::uuid[], ?::uuid[]) AS m(group_id, member_id)
-       ON CONFLICT (group_id, member_id) DO NOTHING`,
-      [memberAdds.map((m) => m.groupId), memberAdds.map((m) => m.userId)],
-    );
-  }
-  if (memberRemoves.length) {
-    await tx.raw(
-      `DELETE FROM group_members gm USING unnest(?::uuid[], ?::uuid[]) AS m(group_id, member_id)
-       WHERE gm.group_id = m.group_id AND gm.member_id = m.member_id`,
-      [memberRemoves.map((m) => m.groupId), memberRemoves.map((m) => m.userId)],
-    );
-  }
+  for (const entry of entries) context.changes.record(entry);
+
   // Every group whose members changed gets a new version, once; rows locked in id order. FOR NO
   // KEY UPDATE, the lock the UPDATE itself takes: FOR UPDATE would also conflict with the KEY SHARE
   // locks that another transaction's group_members inserts hold on the same groups (foreign key),
@@ -273,29 +265,53 @@ export async function reconcileUsers(context: WriteContext, policy: Policy, user
       [[...touchedGroups].sort()],
     );
   }
-  if (roleDeletes.length) {
-    await tx.raw(`DELETE FROM policy_roles r USING unnest(?::uuid[], ?::text[]) AS d(user_id, role) WHERE r.user_id = d.user_id AND r.role = d.role`, [
-      roleDeletes.map((d) => d.userId),
-      roleDeletes.map((d) => d.role),
-    ]);
-  }
-  if (roleInserts.length) {
-    await tx.raw(
-      `INSERT INTO policy_roles (user_id, role, policy_version) SELECT r.user_id, r.role, ? FROM unnest(?::uuid[], ?::text[]) AS r(user_id, role)
-       ON CONFLICT (user_id, role) DO NOTHING`,
-      [policy.version, roleInserts.map((r) => r.user_id), roleInserts.map((r) => r.role)],
-    );
-  }
-  if (expiredIds.length) await tx('policy_exceptions').whereIn('id', expiredIds).update({ ended_at: tx.raw('expires_at'), ended_by: 'expiry' });
-  if (violationInserts.length) await tx('policy_violations').insert(violationInserts).onConflict(['user_id', 'conflict']).ignore();
-  if (violationDeletes.length) {
-    await tx.raw(`DELETE FROM policy_violations v USING unnest(?::uuid[], ?::text[]) AS d(user_id, conflict) WHERE v.user_id = d.user_id AND v.conflict = d.conflict`, [
-      violationDeletes.map((d) => d.userId),
-      violationDeletes.map((d) => d.conflict),
-    ]);
-  }
-  for (const entry of entries) context.changes.record(entry);
-  await scheduleReevaluations(tx, schedules);
+
+  // The other writes, set-wise, in this order. Deferred (the policy hook): sent now, awaited by the
+  // write path, so PostgreSQL runs them while Node prepares the journal. Safe because the locks
+  // they wait for are per user (membership, role, exception and job rows of users this transaction
+  // has locked already) and the group locks are taken above: a large journal append, which locks
+  // the chain head until commit, can no longer come before a lock another writer holds.
+  const write = async () => {
+    if (memberAdds.length) {
+      await tx.raw(
+        `INSERT INTO group_members (group_id, member_id, member_type)
+         SELECT m.group_id, m.member_id, 'User' FROM unnest(?::uuid[], ?::uuid[]) AS m(group_id, member_id)
+         ON CONFLICT (group_id, member_id) DO NOTHING`,
+        [memberAdds.map((m) => m.groupId), memberAdds.map((m) => m.userId)],
+      );
+    }
+    if (memberRemoves.length) {
+      await tx.raw(
+        `DELETE FROM group_members gm USING unnest(?::uuid[], ?::uuid[]) AS m(group_id, member_id)
+         WHERE gm.group_id = m.group_id AND gm.member_id = m.member_id`,
+        [memberRemoves.map((m) => m.groupId), memberRemoves.map((m) => m.userId)],
+      );
+    }
+    if (roleDeletes.length) {
+      await tx.raw(`DELETE FROM policy_roles r USING unnest(?::uuid[], ?::text[]) AS d(user_id, role) WHERE r.user_id = d.user_id AND r.role = d.role`, [
+        roleDeletes.map((d) => d.userId),
+        roleDeletes.map((d) => d.role),
+      ]);
+    }
+    if (roleInserts.length) {
+      await tx.raw(
+        `INSERT INTO policy_roles (user_id, role, policy_version) SELECT r.user_id, r.role, ? FROM unnest(?::uuid[], ?::text[]) AS r(user_id, role)
+         ON CONFLICT (user_id, role) DO NOTHING`,
+        [policy.version, roleInserts.map((r) => r.user_id), roleInserts.map((r) => r.role)],
+      );
+    }
+    if (expiredIds.length) await tx('policy_exceptions').whereIn('id', expiredIds).update({ ended_at: tx.raw('expires_at'), ended_by: 'expiry' });
+    if (violationInserts.length) await tx('policy_violations').insert(violationInserts).onConflict(['user_id', 'conflict']).ignore();
+    if (violationDeletes.length) {
+      await tx.raw(`DELETE FROM policy_violations v USING unnest(?::uuid[], ?::text[]) AS d(user_id, conflict) WHERE v.user_id = d.user_id AND v.conflict = d.conflict`, [
+        violationDeletes.map((d) => d.userId),
+        violationDeletes.map((d) => d.conflict),
+      ]);
+    }
+    await scheduleReevaluations(tx, schedules);
+  };
+  if (options.deferWrites) context.changes.defer(write());
+  else await write();
 
   return plans.map((p) => ({ added: p.toAdd, removed: p.toRemove, rolesAdded: p.rolesAdded, rolesRemoved: p.rolesRemoved }));
 }

@@ -12,8 +12,26 @@ import type { Actor, JournalEntryInput } from '../journal/entry.js';
 
 export class ChangeSet {
   readonly entries: JournalEntryInput[] = [];
+  private readonly deferred: Array<Promise<unknown>> = [];
+
   record(entry: JournalEntryInput): void {
     this.entries.push(entry);
+  }
+
+  /**
+   * Statements a hook sent on the transaction without waiting for them: the write path lets them
+   * run while it prepares the journal (PostgreSQL stores the policy's memberships while Node
+   * digests the entries), waits for them before the next hook and before commit, and throws their
+   * error, if any, in place of whatever failed after it. Only for writes nothing in between reads.
+   */
+  defer(statements: Promise<unknown>): void {
+    statements.catch(() => undefined); // reported by settle(), not as an unhandled rejection
+    this.deferred.push(statements);
+  }
+
+  /** Waits for the deferred statements; throws the first one's error. */
+  async settle(): Promise<void> {
+    while (this.deferred.length > 0) await this.deferred.shift();
   }
 }
 
@@ -57,9 +75,19 @@ export class WritePath {
     return this.db.transaction(async (tx) => {
       const changes = new ChangeSet();
       const result = await work({ tx, changes, actor });
+      await changes.settle();
       if (changes.entries.length > 0) {
-        for (const hook of this.hooks) await hook(tx, changes, actor);
-        await appendJournal(tx, actor, changes.entries);
+        for (const hook of this.hooks) {
+          await changes.settle();
+          await hook(tx, changes, actor);
+        }
+        try {
+          await appendJournal(tx, actor, changes.entries);
+        } finally {
+          // A deferred statement that failed aborted the transaction, so the append failed too:
+          // the deferred error is the one to report.
+          await changes.settle();
+        }
       }
       return result;
     });
