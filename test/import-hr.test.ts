@@ -20,6 +20,8 @@ import { queryJournal } from '../src/journal/query.js';
 import { registerPolicyHook } from '../src/policy/hook.js';
 import { parsePolicy } from '../src/policy/policy-file.js';
 import { createUser } from '../src/resources/users.js';
+import { rowToUser, withReference } from '../src/import/row-to-user.js';
+import { validateResourceBody } from '../src/scim/validate.js';
 import { WritePath } from '../src/write/write-path.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { ENTERPRISE, HR } from './support/server.js';
@@ -270,6 +272,28 @@ describe('HR import', () => {
     assert.ok((batched.roleChanges as Array<{ named: boolean }>).every((r) => r.named), 'each role change names its user in memberIds');
     assert.ok(batched.roleChanges.length > 10, `${batched.roleChanges.length} role changes`);
     assert.deepEqual(strip(batched), strip(rowByRow));
+  });
+
+  test('a new person validated before writing, given their manager when written, is what building and validating them then gives', async () => {
+    const config = await readColumnsFile('examples/columns.yaml');
+    const records = parse(csv, { columns: true, skip_empty_lines: true }) as Array<Record<string, string>>;
+    const managerId = '6f0c6f2e-1d0a-4c59-9c1b-6a8f8d2d1a11';
+    let compared = 0;
+    for (const record of records) {
+      let early;
+      try {
+        early = rowToUser(config, record, undefined, () => undefined);
+      } catch {
+        continue; // rejected rows are not written
+      }
+      if (!early.pendingManager) continue;
+      const late = rowToUser(config, record, undefined, () => managerId);
+      const validatedEarly = validateResourceBody('User', early.body, { fast: true }).resource;
+      assert.deepStrictEqual(withReference(validatedEarly, early.pendingManager.target, managerId), validateResourceBody('User', late.body, { fast: true }).resource, record['Employee ID']);
+      assert.deepStrictEqual(withReference(validatedEarly, early.pendingManager.target, managerId), validateResourceBody('User', late.body).resource, `${record['Employee ID']}, scimmy's path`);
+      compared++;
+    }
+    assert.ok(compared > 1000, `${compared} rows with a manager`);
   });
 
   test('a broken columns file or a CSV without the mapped columns says what to fix', async () => {

@@ -13,13 +13,14 @@ import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { parse } from 'csv-parse/sync';
 import type { Actor } from '../journal/entry.js';
-import { createUsers, replaceUsers } from '../resources/users.js';
+import { createValidatedUsers, replaceUsers } from '../resources/users.js';
 import { ScimError } from '../scim/errors.js';
 import { ENTERPRISE_USER_SCHEMA } from '../scim/schema/urns.js';
 import { validateResourceBody } from '../scim/validate.js';
 import type { WriteContext, WritePath } from '../write/write-path.js';
 import { ColumnsError, type ColumnsConfig } from './columns-file.js';
-import { cleanRow, cleanValue, RowRejected, rowToUser, withSchemas, type CleanedRow } from './row-to-user.js';
+import type { Target } from './columns-file.js';
+import { cleanRow, cleanValue, RowRejected, rowToUser, withReference, withSchemas } from './row-to-user.js';
 
 export interface Rejection {
   row: number;
@@ -67,11 +68,11 @@ type Write = {
   /** The user's id; for creates chosen up front, so people created in the same batch can be referenced. */
   id?: string;
   body: Record<string, unknown>;
-  /** For creates: the row, turned into a body only when written, so managers created earlier resolve. */
-  record?: Record<string, string>;
-  /** For creates: the row's cleaned values, so the body built when written does not clean again. */
-  cleaned?: CleanedRow;
+  /** For creates: the validated document; a manager created earlier is set in it when written. */
+  resource?: Record<string, unknown>;
   managerNumber?: string;
+  /** Where the manager's id goes, when it could not be resolved before writing. */
+  managerTarget?: Target;
   /** For creates: written in a transaction not yet ended (inflight), committed (done) or rejected (failed). */
   status?: 'inflight' | 'done' | 'failed';
   /** For creates: the manager could not be resolved when the body was built. */
@@ -162,14 +163,13 @@ export async function importHr(writePath: WritePath, csvText: string, config: Co
         report.unchanged++;
       } else {
         // New users are validated here, so an invalid row is rejected without failing its batch.
-        if (!existing) validateResourceBody('User', built.body, FAST);
         const write: Write = {
           kind: existing ? 'update' : 'create',
           row,
           employeeNumber: employeeNumber!,
           body: built.body,
-          ...(existing ? { id: existing.id } : { id: randomUUID(), record, cleaned }),
-          ...(built.pendingManager ? { managerNumber: built.pendingManager.employeeNumber } : {}),
+          ...(existing ? { id: existing.id } : { id: randomUUID(), resource: validateResourceBody('User', built.body, FAST).resource }),
+          ...(built.pendingManager ? { managerNumber: built.pendingManager.employeeNumber, managerTarget: built.pendingManager.target } : {}),
         };
         writes.push(write);
         if (!existing) creates.set(key, write);
@@ -205,7 +205,7 @@ export async function importHr(writePath: WritePath, csvText: string, config: Co
   }
 
   const ordered = managersFirst(writes);
-  await writeInBatches(writePath, ordered, options, report, progress, (record, cleaned) => rowToUser(config, record, undefined, idOf, cleaned));
+  await writeInBatches(writePath, ordered, options, report, progress, idOf);
   // Managers that could still not be resolved when their report was written (created later).
   for (const w of ordered) if (w.status === 'done' && w.managerUnresolved) pendingManagers.push({ kind: 'update', row: w.row, employeeNumber: w.employeeNumber, body: {} });
   if (pendingManagers.length) await resolveManagers(writePath, config, records, pendingManagers, idOf, options, report);
@@ -229,22 +229,22 @@ function managersFirst(writes: Write[]): Write[] {
   return indexed.sort((a, b) => a.d - b.d || a.i - b.i).map((x) => x.w);
 }
 
-type BuildUser = (record: Record<string, string>, cleaned: CleanedRow | undefined) => { body: Record<string, unknown>; pendingManager?: unknown };
-
 /** Writes the batch in order: each run of creates in one statement, each run of updates in one. */
-async function writeMany(context: WriteContext, batch: readonly Write[], build?: BuildUser): Promise<true[]> {
+async function writeMany(context: WriteContext, batch: readonly Write[], idOf?: (employeeNumber: string) => string | undefined): Promise<true[]> {
   for (let start = 0; start < batch.length; ) {
     let end = start + 1;
     while (end < batch.length && batch[end]!.kind === batch[start]!.kind) end++;
     const run = batch.slice(start, end);
     if (run[0]!.kind === 'create') {
       const items = run.map((w) => {
-        const built = w.record && build ? build(w.record, w.cleaned) : { body: w.body };
-        w.managerUnresolved = built.pendingManager !== undefined;
+        // A manager new in this file resolves once their create is written (earlier, or earlier
+        // in this transaction); one rejected or not yet written is resolved after the import.
+        const managerId = w.managerNumber && w.managerTarget && idOf ? idOf(w.managerNumber) : undefined;
+        w.managerUnresolved = w.managerNumber !== undefined && managerId === undefined;
         w.status = 'inflight'; // later rows of this transaction may name this person as their manager
-        return { id: w.id!, body: built.body };
+        return { id: w.id!, resource: managerId ? withReference(w.resource!, w.managerTarget!, managerId) : w.resource! };
       });
-      await createUsers(context, items, FAST);
+      await createValidatedUsers(context, items);
     } else {
       await replaceUsers(context, run.map((w) => ({ id: w.id!, body: w.body })), FAST);
     }
@@ -259,7 +259,7 @@ async function writeInBatches(
   options: ImportOptions,
   report: ImportReport,
   progress: (done: number) => unknown,
-  build?: BuildUser,
+  idOf?: (employeeNumber: string) => string | undefined,
 ): Promise<void> {
   const batchSize = options.batchSize ?? 250;
   for (let i = 0; i < writes.length; i += batchSize) {
@@ -267,7 +267,7 @@ async function writeInBatches(
     // One transaction for the batch; if it fails, the write path redoes it row by row and only the
     // culprits are rejected. Each outcome is known as soon as its transaction ends, so a person
     // whose create was rejected is not named as anyone's manager afterwards.
-    await writePath.runBatch(options.actor, batch, (context, items) => writeMany(context, items, build), (w, outcome) => {
+    await writePath.runBatch(options.actor, batch, (context, items) => writeMany(context, items, idOf), (w, outcome) => {
       if (w.kind === 'create') w.status = outcome.ok ? 'done' : 'failed';
       if (!outcome.ok) report.rejected.push({ row: w.row, employeeNumber: w.employeeNumber, reason: reasonOf(outcome.error) });
       else if (w.row !== 0 && w.kind === 'create') report.created++;

@@ -165,4 +165,14 @@ export function withSchemas(document: Record<string, unknown>): Record<string, u
   return { schemas, ...rest };
 }
 
+/**
+ * `resource` (a validated stored document) with the lookup `target` set to `id`: what building the
+ * row again with the manager resolved and validating it would give (test/import-hr.test.ts).
+ */
+export function withReference(resource: Record<string, unknown>, target: Target, id: string): Record<string, unknown> {
+  const copy = structuredClone(resource);
+  setTarget(copy, target, id);
+  return copy;
+}
+
 export { setTarget };

@@ -113,12 +113,36 @@ export async function createUsers(
   items: ReadonlyArray<{ id?: string; body: unknown }>,
   options: BatchWriteOptions = {},
 ): Promise<ResourceRow[]> {
-  const prepared: Array<{ id: string; resource: Record<string, unknown>; password: string | undefined; extra: Record<string, unknown> }> = [];
+  const prepared: PreparedUser[] = [];
   for (const item of items) {
     const { resource, password } = validateResourceBody('User', item.body, options);
     const passwordHash = password !== undefined ? await hashPassword(password) : null;
     prepared.push({ id: item.id ?? randomUUID(), resource, password, extra: { password_hash: passwordHash } });
   }
+  return insertUsers(context, prepared);
+}
+
+/**
+ * createUsers for documents validateResourceBody has already returned (no passwords). The HR
+ * import validates each new person before writing, so a bad row is rejected without failing its
+ * batch, and afterwards sets only the manager's id (a reference); validating again when written
+ * would double the cost.
+ */
+export function createValidatedUsers(context: WriteContext, items: ReadonlyArray<{ id: string; resource: Record<string, unknown> }>): Promise<ResourceRow[]> {
+  return insertUsers(
+    context,
+    items.map((item) => ({ id: item.id, resource: item.resource, password: undefined, extra: { password_hash: null } })),
+  );
+}
+
+interface PreparedUser {
+  id: string;
+  resource: Record<string, unknown>;
+  password: string | undefined;
+  extra: Record<string, unknown>;
+}
+
+async function insertUsers(context: WriteContext, prepared: PreparedUser[]): Promise<ResourceRow[]> {
   const insert = () => insertResources(context.tx, 'User', prepared);
   const rows = prepared.length === 1 ? await mapUniqueViolation(insert, prepared[0]!.resource) : await insert();
   for (const p of prepared) {
