@@ -17,6 +17,7 @@ import { applyPolicy } from '../src/policy/apply.js';
 import { verifyJournal } from '../src/journal/verify.js';
 import { resourceHistory } from '../src/journal/history.js';
 import { queryJournal } from '../src/journal/query.js';
+import { renderTable } from '../src/cli/journal-table.js';
 import { registerPolicyHook } from '../src/policy/hook.js';
 import { parsePolicy } from '../src/policy/policy-file.js';
 import { createUser } from '../src/resources/users.js';
@@ -119,7 +120,13 @@ describe('HR import', () => {
     assert.equal(roles.length, 1);
     assert.deepEqual(roles[0]!.changes, [{ path: 'roles[value eq "finance"]', after: 'finance' }]);
     const userName = (await db.knex.raw(`SELECT resource->>'userName' AS n FROM users WHERE id = ?`, [analyst.id])).rows[0].n as string;
-    assert.equal((await queryJournal(db.knex, { user: userName, action: ['roles.update'] }, { limit: 10 })).rows.length, 1, 'the journal query by user finds it');
+    const found = await queryJournal(db.knex, { user: userName, action: ['roles.update'] }, { limit: 10 });
+    assert.equal(found.rows.length, 1, 'the journal query by user finds it');
+    // `roster journal` shows the batch entry as the users it lists, each with its role changes.
+    const line = renderTable(found.rows, { header: false });
+    assert.match(line, / roles\.update +\d+ users +\S+@example\.com \+(finance|contractors)/);
+    const [first] = (found.rows[0]!.changes as { users: Array<{ userName: string; rolesAdded: string[] }> }).users;
+    assert.ok(line.includes(`${first!.userName} ${first!.rolesAdded.map((r) => `+${r}`).join(' ')}`), line);
     const entries = await count(`journal WHERE source = 'import' AND action = 'members.add'`);
     const batches = Math.ceil(1987 / 250);
     assert.ok(entries <= batches * (await count('groups WHERE managed_by IS NOT NULL')), `at most one entry per managed group and batch, not per membership (${entries} for ${grants.length})`);

@@ -13,13 +13,35 @@ function short(value: unknown): string {
   return text.length > 24 ? `${text.slice(0, 23)}…` : text;
 }
 
-export function changeSummary(row: JournalRow): string {
-  const parts = pathChanges(row).map((c) => {
+interface UserRoleChange {
+  value?: unknown;
+  userName?: unknown;
+  rolesAdded?: unknown;
+  rolesRemoved?: unknown;
+}
+
+/** A batch entry about several users (`changes.users`): each user's role changes. */
+function usersPart(row: JournalRow): UserRoleChange[] | undefined {
+  const users = (row.changes as { users?: unknown } | null)?.users;
+  return Array.isArray(users) ? (users as UserRoleChange[]) : undefined;
+}
+
+const names = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
+
+function pathParts(row: JournalRow): string[] {
+  return pathChanges(row).map((c) => {
     const member = /^(members|groups)\[value eq "([^"]+)"\]$/.exec(c.path);
     if (member) return `${c.after !== undefined ? '+' : '-'}${member[1] === 'members' ? 'member' : 'group'} ${member[2]!.slice(0, 8)}`;
     if (c.path === 'password') return 'password changed';
     return `${c.path}: ${short(c.before)} → ${short(c.after)}`;
   });
+}
+
+export function changeSummary(row: JournalRow): string {
+  const users = usersPart(row);
+  const parts = users
+    ? users.map((u) => `${String(u.userName ?? u.value)} ${[...names(u.rolesAdded).map((r) => `+${r}`), ...names(u.rolesRemoved).map((r) => `-${r}`)].join(' ')}`)
+    : pathParts(row);
   if (parts.length === 0 && row.reason !== null) return `reason: ${short(row.reason)}`;
   let text = '';
   for (let i = 0; i < parts.length; i++) {
@@ -33,7 +55,8 @@ export function changeSummary(row: JournalRow): string {
 const HEADER = ['ID', 'TIME (UTC)', 'ACTOR', 'SOURCE', 'ACTION', 'RESOURCE', 'CHANGES'];
 
 function cells(row: JournalRow): string[] {
-  const resource = row.resource_type ? `${row.resource_type} ${row.resource_name ?? row.resource_id ?? ''}`.trim() : '';
+  const users = usersPart(row);
+  const resource = users && !row.resource_id ? `${users.length} users` : row.resource_type ? `${row.resource_type} ${row.resource_name ?? row.resource_id ?? ''}`.trim() : '';
   return [String(row.id), row.at.toISOString().replace('T', ' ').slice(0, 19), row.actor, row.source, row.action, resource, changeSummary(row)];
 }
 
