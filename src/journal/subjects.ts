@@ -17,8 +17,8 @@ function nameIn(document: unknown, attribute: string): string | undefined {
 
 /**
  * One name per entry (undefined for entries about no resource). Taken from the entry (the name
- * its writer gave, else its after/before document), else read from the resource row inside the transaction (membership-only
- * changes carry no document).
+ * its writer gave, else its after/before document), else read from the resource row inside the
+ * transaction (membership-only changes carry no document).
  */
 export async function resolveResourceNames(tx: Knex.Transaction, entries: readonly JournalEntryInput[]): Promise<Array<string | undefined>> {
   // Only Users and Groups have a name; other resource types (should the type widen) get none.
