@@ -95,6 +95,12 @@ describe('plan and apply', () => {
     const applyEntry = (await db.knex.raw(`SELECT source, reason FROM journal WHERE action = 'policy.apply' ORDER BY id DESC LIMIT 1`)).rows[0];
     assert.equal(applyEntry.reason.previousVersion, v1.version);
     assert.equal(applyEntry.reason.usersLosingAccess, 7);
+    // The groups now follow new.yaml: they say so (mutability errors and explain read this label).
+    const labels = (await db.knex.raw(`SELECT DISTINCT managed_by FROM groups WHERE managed_by IS NOT NULL`)).rows.map((r: { managed_by: string }) => r.managed_by);
+    assert.deepEqual(labels, ['new.yaml']);
+    const relabel = (await db.knex.raw(`SELECT reason FROM journal WHERE action = 'group.managed' AND resource_name = 'Finance Reporting' ORDER BY id DESC LIMIT 1`)).rows[0];
+    assert.equal(relabel.reason.previousPolicyFile, 'policy.yaml');
+    assert.equal(relabel.reason.policyFile, 'new.yaml');
 
     const entries = await journalCount();
     const again = await applyPolicy(writePath, v2, { actor });

@@ -17,15 +17,15 @@ export interface ManagedGroup {
   name: string;
 }
 
-/** Groups by lower-cased display name, for the names given. */
-export async function groupsByName(db: Knex | Knex.Transaction, names: readonly string[]): Promise<Map<string, ManagedGroup & { managed: boolean }>> {
-  const found = new Map<string, ManagedGroup & { managed: boolean }>();
+/** Groups by lower-cased display name, for the names given; `managedBy` is the policy file's name, or null for an IdP group. */
+export async function groupsByName(db: Knex | Knex.Transaction, names: readonly string[]): Promise<Map<string, ManagedGroup & { managed: boolean; managedBy: string | null }>> {
+  const found = new Map<string, ManagedGroup & { managed: boolean; managedBy: string | null }>();
   if (names.length === 0) return found;
   const { rows } = (await db.raw(
-    `SELECT id, resource->>'displayName' AS name, managed_by IS NOT NULL AS managed FROM groups
+    `SELECT id, resource->>'displayName' AS name, managed_by IS NOT NULL AS managed, managed_by AS "managedBy" FROM groups
      WHERE lower(resource->>'displayName') = ANY(?::text[])`,
     [names.map((n) => n.toLowerCase())],
-  )) as { rows: Array<{ id: string; name: string; managed: boolean }> };
+  )) as { rows: Array<{ id: string; name: string; managed: boolean; managedBy: string | null }> };
   for (const row of rows) found.set(row.name.toLowerCase(), row);
   return found;
 }
@@ -33,6 +33,8 @@ export async function groupsByName(db: Knex | Knex.Transaction, names: readonly 
 /**
  * Creates the policy's groups that do not exist and marks them all as managed, in one write-path
  * transaction (journaled as group creates and `group.managed`). Returns the groups by lower-cased name.
+ * A group already managed under another file's name (the policy now comes from new.yaml, say) is
+ * relabelled, so the 400 mutability answer and `explain` name the file in force, not the first one.
  */
 export async function ensureManagedGroups(writePath: WritePath, policy: Policy, actor: Actor): Promise<Map<string, ManagedGroup>> {
   const label = path.basename(policy.sourceName);
@@ -43,15 +45,21 @@ export async function ensureManagedGroups(writePath: WritePath, policy: Policy, 
       let group = existing.get(key);
       if (!group) {
         const row = await createGroup(context, { schemas: [GROUP_SCHEMA], displayName: name });
-        group = { id: row.id, name, managed: false };
+        group = { id: row.id, name, managed: false, managedBy: null };
       }
-      if (!group.managed) {
+      if (group.managedBy !== label) {
         await context.tx('groups').where({ id: group.id }).update({ managed_by: label });
         context.changes.record({
           action: 'group.managed',
           resourceType: 'Group',
           resourceId: group.id,
-          reason: { cause: 'policy', policyVersion: policy.version, policyFile: label, roles: rolesGranting(policy, name).map((r) => r.name) },
+          reason: {
+            cause: 'policy',
+            policyVersion: policy.version,
+            policyFile: label,
+            ...(group.managedBy ? { previousPolicyFile: group.managedBy } : {}),
+            roles: rolesGranting(policy, name).map((r) => r.name),
+          },
         });
       }
       result.set(key, { id: group.id, name: group.name });
