@@ -71,6 +71,25 @@ test('shape errors: unknown keys, missing groups, wrong version', () => {
   assert.ok(problems.some((p) => /^p\.yaml:3: role "x": .*colour/.test(p)), problems.join('\n'));
 });
 
+test('a shape problem does not hide the other roles\' problems', () => {
+  const problems = problemsOf(`version: 1
+roles:
+  - name: finance
+    when: 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:departmnt eq "Finance"'
+    groups: [X]
+  - name: bad
+    when: 'title pr'
+    groups: []
+  - name: c
+    when: 'title gt'
+    groups: [H]
+`);
+  assert.equal(problems.length, 3, problems.join('\n'));
+  assert.equal(problems[0], 'p.yaml:8: role "bad": groups: must name at least one group');
+  assert.match(problems[1]!, /^p\.yaml:4: role "finance": when: .*departmnt/);
+  assert.match(problems[2]!, /^p\.yaml:10: role "c": when: /);
+});
+
 test('a conflict listed twice, in either order or within two sets, is one conflict', () => {
   const policy = parsePolicy(
     `version: 1\nconflicts:\n  - [a, b]\n  - [b, a]\n  - [a, b, c]\nroles:\n  - name: a\n    when: 'active eq true'\n    groups: [A]\n  - name: b\n    when: 'active eq true'\n    groups: [B]\n  - name: c\n    when: 'active eq true'\n    groups: [C]\n`,

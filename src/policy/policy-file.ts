@@ -163,6 +163,16 @@ class Locator {
   }
 }
 
+/** The roles of a file whose shape is wrong elsewhere that are right in themselves, with their index in the file. */
+function wellShapedRoles(raw: unknown): Array<{ role: z.infer<typeof roleSchema>; index: number }> {
+  const list = raw && typeof raw === 'object' ? (raw as { roles?: unknown }).roles : undefined;
+  if (!Array.isArray(list)) return [];
+  return list.flatMap((item, index) => {
+    const role = roleSchema.safeParse(item);
+    return role.success ? [{ role: role.data, index }] : [];
+  });
+}
+
 /** Parses and checks policy text. Throws PolicyError listing every problem. */
 export function parsePolicy(text: string, sourceName: string): Policy {
   const lines = new LineCounter();
@@ -175,26 +185,25 @@ export function parsePolicy(text: string, sourceName: string): Policy {
   }
   const where = new Locator(doc, lines);
   const at = (path: ReadonlyArray<string | number>) => `${sourceName}:${where.line(path) ?? 1}`;
-  const parsed = policySchema.safeParse(doc.toJS() ?? {});
-  if (!parsed.success) {
-    throw new PolicyError(
-      sourceName,
-      parsed.error.issues.map((issue) => {
+  const content = (doc.toJS() ?? {}) as unknown;
+  const parsed = policySchema.safeParse(content);
+  // A shape problem does not hide the others: the roles whose own shape is right are still
+  // checked (names, filters, dates), so one run lists everything to fix.
+  const problems: string[] = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => {
         const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
         const roleIndex = path[0] === 'roles' && typeof path[1] === 'number' ? path[1] : undefined;
         const roleName = roleIndex !== undefined ? (doc.getIn(['roles', roleIndex, 'name']) as unknown) : undefined;
         const role = roleIndex !== undefined ? `role ${typeof roleName === 'string' ? `"${roleName}"` : `#${roleIndex + 1}`}: ` : '';
         const field = path.slice(roleIndex !== undefined ? 2 : 0).join('.');
         return `${at(path)}: ${role}${field ? `${field}: ` : ''}${issue.message}`;
-      }),
-    );
-  }
-  const input = parsed.data;
-  const problems: string[] = [];
+      });
+  const rawRoles = parsed.success ? parsed.data.roles.map((role, index) => ({ role, index })) : wellShapedRoles(content);
   const roles: Role[] = [];
   const names = new Set<string>();
   const groups = new Map<string, string>();
-  input.roles.forEach((raw, index) => {
+  rawRoles.forEach(({ role: raw, index }) => {
     const label = `role "${raw.name}"`;
     if (names.has(raw.name)) problems.push(`${at(['roles', index, 'name'])}: ${label}: the name is used by an earlier role`);
     names.add(raw.name);
@@ -229,6 +238,8 @@ export function parsePolicy(text: string, sourceName: string): Policy {
       });
     }
   });
+  if (!parsed.success) throw new PolicyError(sourceName, problems);
+  const input = parsed.data;
   const conflicts: Array<readonly [string, string]> = [];
   input.conflicts.forEach((set, index) => {
     for (const name of set) {
