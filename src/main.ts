@@ -16,6 +16,9 @@ import { withDatabase } from './cli/with-database.js';
 import { ConfigError, loadConfig } from './config/env.js';
 import { migrateToLatest } from './db/knex.js';
 import { logger, setLogLevel } from './logging/logger.js';
+import { PolicyFileMissingError } from './policy/load.js';
+import { PolicyError } from './policy/policy-file.js';
+import { PolicyStartError } from './policy/startup.js';
 
 const program = new Command('roster').description('Roster: SCIM 2.0 provisioning gateway');
 
@@ -25,7 +28,14 @@ program
   .action(async () => {
     const config = loadConfig();
     setLogLevel(config.logLevel);
-    await serve(config);
+    try {
+      await serve(config);
+    } catch (error) {
+      // A broken or missing policy file, or a policy that would revoke too much, is the operator's
+      // to fix: say what, and exit 2 like any other configuration mistake.
+      if (error instanceof PolicyError || error instanceof PolicyFileMissingError || error instanceof PolicyStartError) throw new UsageError(error.message);
+      throw error;
+    }
   });
 
 program

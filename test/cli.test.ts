@@ -2,6 +2,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
@@ -46,4 +49,24 @@ test('mistakes say what to do next and exit 2', async () => {
   const badEnv = await roster(['migrate'], { PORT: 'eighty' }).catch((e: { code: number; stderr: string }) => e);
   assert.equal((badEnv as { code: number }).code, 2);
   assert.match((badEnv as { stderr: string }).stderr, /PORT/);
+});
+
+test('serve with a broken policy file stops before opening the database: every problem, exit 2', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'roster-cli-policy-'));
+  try {
+    const file = path.join(dir, 'broken.yaml');
+    await writeFile(file, "version: 1\nroles:\n  - name: a\n    when: 'title pr'\n    groups: []\n  - name: b\n    when: 'title gt'\n    groups: [B]\n");
+    // A database that does not exist: reaching it would fail with a connection error instead.
+    const missingDb = new URL(db.url);
+    missingDb.pathname = '/roster_no_such_database';
+    const failed = await roster(['serve'], { ROSTER_POLICY_FILE: file, DATABASE_URL: missingDb.toString(), PORT: '0' }).catch((e: { code: number; stderr: string }) => e);
+    assert.equal((failed as { code: number }).code, 2);
+    const stderr = (failed as { stderr: string }).stderr;
+    assert.match(stderr, /broken\.yaml is not a valid policy/);
+    assert.match(stderr, /broken\.yaml:5: role "a": groups: must name at least one group/);
+    assert.match(stderr, /broken\.yaml:7: role "b": when: /);
+    assert.doesNotMatch(stderr, /roster_no_such_database|does not exist|ECONNREFUSED/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

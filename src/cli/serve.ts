@@ -6,9 +6,9 @@ import type { Server } from 'node:http';
 import { countActiveTokens, createToken } from '../auth/token-store.js';
 import { SCOPES } from '../auth/scopes.js';
 import type { RosterConfig } from '../config/env.js';
-import { openDatabase } from '../db/database.js';
+import { openDatabase, type OpenDatabase } from '../db/database.js';
 import { connectionStringOf, migrateToLatest } from '../db/knex.js';
-import { startPolicy } from '../policy/startup.js';
+import { readStartupPolicy, startPolicy } from '../policy/startup.js';
 import { policyTasks } from '../policy/tasks.js';
 import { startWorker } from '../queue/queue.js';
 import { loadConnectorsFile } from '../sync/config.js';
@@ -19,9 +19,25 @@ import { WritePath } from '../write/write-path.js';
 import { answerMalformedRequests } from '../http/client-error.js';
 
 export async function serve(config: RosterConfig): Promise<void> {
-  // A bad connectors file stops start-up here, before the database is opened or migrated.
+  // A bad connectors or policy file stops start-up here, before the database is opened or migrated.
   const connectorConfigs = loadConnectorsFile(config.connectorsFile);
+  const policyFile = await readStartupPolicy(config.policyFile);
   const database = await openDatabase(config);
+  try {
+    await startServing(config, database, connectorConfigs, policyFile);
+  } catch (error) {
+    // Start-up failed (the policy would revoke too much, say): stop the embedded PostgreSQL too.
+    await database.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function startServing(
+  config: RosterConfig,
+  database: OpenDatabase,
+  connectorConfigs: ReturnType<typeof loadConnectorsFile>,
+  policyFile: Awaited<ReturnType<typeof readStartupPolicy>>,
+): Promise<void> {
   const applied = await migrateToLatest(database.knex);
   if (applied.length > 0) logger.info('migrations applied', { applied });
 
@@ -33,7 +49,7 @@ export async function serve(config: RosterConfig): Promise<void> {
   const writePath = new WritePath(database.knex);
   // The policy hook is registered first: later hooks (the outbound outbox) must see its membership changes.
   const sync = startSync(connectorConfigs, connectionStringOf(database.knex));
-  await startPolicy(writePath, config.policyFile, () => sync.registerOutbox(writePath));
+  await startPolicy(writePath, policyFile, () => sync.registerOutbox(writePath));
   sync.registerOutbox(writePath);
   // One worker per process runs every queue task; merge other task lists here.
   const worker = await startWorker(connectionStringOf(database.knex), { ...policyTasks(writePath), ...sync.tasks }, { concurrency: 4 + sync.concurrency });

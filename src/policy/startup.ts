@@ -1,7 +1,8 @@
 /**
  * Policy at start-up (`roster serve`): read the policy file (ROSTER_POLICY_FILE, else policy.yaml
- * if present), stop with the file's problems if it is invalid, register the policy hook, and apply
- * the file if it differs from the policy in force, under the same mass-revoke guard as
+ * if present) before the database is opened, so an invalid file stops start-up at once with its
+ * problems; then, on the database, register the policy hook and apply the file if it differs from
+ * the policy in force, under the same mass-revoke guard as
  * `policy apply` (a deploy is an apply; see docs/decisions/0101-policy-applied-at-start.md).
  * Without a file Roster runs with no policy: nothing is evaluated.
  */
@@ -17,14 +18,19 @@ export class PolicyStartError extends Error {
   override name = 'PolicyStartError';
 }
 
-export async function startPolicy(writePath: WritePath, configuredFile: string | undefined, afterHookRegistered?: () => void): Promise<Policy | undefined> {
+/** The policy file serve will enforce, read and checked (throws its problems); undefined when there is none. */
+export async function readStartupPolicy(configuredFile: string | undefined): Promise<{ file: string; policy: Policy } | undefined> {
   const file = await locatePolicyFile(configuredFile);
-  if (!file) {
+  return file ? { file, policy: await readPolicyFile(file) } : undefined;
+}
+
+export async function startPolicy(writePath: WritePath, startup: { file: string; policy: Policy } | undefined, afterHookRegistered?: () => void): Promise<Policy | undefined> {
+  if (!startup) {
     const applied = await appliedPolicyRow(writePath.db);
     if (applied) logger.warn('no policy file: the policy applied earlier is not enforced', { version: applied.version, file: applied.source_name });
     return undefined;
   }
-  const policy = await readPolicyFile(file);
+  const { file, policy } = startup;
   registerPolicyHook(writePath);
   // Hooks registered here (the outbound outbox) run after the policy hook and see the start-up apply.
   afterHookRegistered?.();
