@@ -24,7 +24,7 @@ async function resolve(writePath: WritePath, userName: string, groupName: string
   if (!userId) throw new ExceptionError(`No user with userName "${userName}"`);
   const group = (await groupsByName(writePath.db, [groupName])).get(groupName.toLowerCase());
   if (!group) throw new ExceptionError(`No group named "${groupName}"`);
-  if (!group.managed) throw new ExceptionError(`Group "${group.name}" is not managed by the policy; exceptions are for managed groups (IdP groups are changed in the IdP)`);
+  if (group.managedBy === null) throw new ExceptionError(`Group "${group.name}" is not managed by the policy; exceptions are for managed groups (IdP groups are changed in the IdP)`);
   return { userId, group };
 }
 

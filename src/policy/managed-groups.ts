@@ -18,14 +18,14 @@ export interface ManagedGroup {
 }
 
 /** Groups by lower-cased display name, for the names given; `managedBy` is the policy file's name, or null for an IdP group. */
-export async function groupsByName(db: Knex | Knex.Transaction, names: readonly string[]): Promise<Map<string, ManagedGroup & { managed: boolean; managedBy: string | null }>> {
-  const found = new Map<string, ManagedGroup & { managed: boolean; managedBy: string | null }>();
+export async function groupsByName(db: Knex | Knex.Transaction, names: readonly string[]): Promise<Map<string, ManagedGroup & { managedBy: string | null }>> {
+  const found = new Map<string, ManagedGroup & { managedBy: string | null }>();
   if (names.length === 0) return found;
   const { rows } = (await db.raw(
-    `SELECT id, resource->>'displayName' AS name, managed_by IS NOT NULL AS managed, managed_by AS "managedBy" FROM groups
+    `SELECT id, resource->>'displayName' AS name, managed_by AS "managedBy" FROM groups
      WHERE lower(resource->>'displayName') = ANY(?::text[])`,
     [names.map((n) => n.toLowerCase())],
-  )) as { rows: Array<{ id: string; name: string; managed: boolean; managedBy: string | null }> };
+  )) as { rows: Array<{ id: string; name: string; managedBy: string | null }> };
   for (const row of rows) found.set(row.name.toLowerCase(), row);
   return found;
 }
@@ -45,7 +45,7 @@ export async function ensureManagedGroups(writePath: WritePath, policy: Policy, 
       let group = existing.get(key);
       if (!group) {
         const row = await createGroup(context, { schemas: [GROUP_SCHEMA], displayName: name });
-        group = { id: row.id, name, managed: false, managedBy: null };
+        group = { id: row.id, name, managedBy: null };
       }
       if (group.managedBy !== label) {
         await context.tx('groups').where({ id: group.id }).update({ managed_by: label });

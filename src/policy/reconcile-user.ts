@@ -42,9 +42,9 @@ async function managedGroupIds(context: WriteContext, policy: Policy, names: str
     let group = found.get(key);
     if (!group) {
       const row = await createGroup(context, { schemas: [GROUP_SCHEMA], displayName: policy.groups.get(key) ?? key });
-      group = { id: row.id, name: String(row.resource.displayName), managed: false, managedBy: null };
+      group = { id: row.id, name: String(row.resource.displayName), managedBy: null };
     }
-    if (!group.managed) await context.tx('groups').where({ id: group.id }).update({ managed_by: path.basename(policy.sourceName) });
+    if (group.managedBy === null) await context.tx('groups').where({ id: group.id }).update({ managed_by: path.basename(policy.sourceName) });
     ids.set(key, { id: group.id, name: group.name });
   }
   return ids;
