@@ -20,6 +20,14 @@ import { PolicyFileMissingError } from './policy/load.js';
 import { PolicyError } from './policy/policy-file.js';
 import { PolicyStartError } from './policy/startup.js';
 
+/**
+ * Mistakes the operator fixes (a bad setting, argument or policy file, a policy that would revoke
+ * too much at start): the message says what to do, and the exit status is 2, with no error log.
+ */
+function isOperatorMistake(error: unknown): error is Error {
+  return [ConfigError, UsageError, PolicyError, PolicyFileMissingError, PolicyStartError].some((kind) => error instanceof kind);
+}
+
 const program = new Command('roster').description('Roster: SCIM 2.0 provisioning gateway');
 
 program
@@ -28,14 +36,7 @@ program
   .action(async () => {
     const config = loadConfig();
     setLogLevel(config.logLevel);
-    try {
-      await serve(config);
-    } catch (error) {
-      // A broken or missing policy file, or a policy that would revoke too much, is the operator's
-      // to fix: say what, and exit 2 like any other configuration mistake.
-      if (error instanceof PolicyError || error instanceof PolicyFileMissingError || error instanceof PolicyStartError) throw new UsageError(error.message);
-      throw error;
-    }
+    await serve(config);
   });
 
 program
@@ -67,7 +68,7 @@ program
     if (typeof process.exitCode === 'number' && process.exitCode !== 0) process.exit(process.exitCode);
   })
   .catch((error: unknown) => {
-    if (error instanceof ConfigError || error instanceof UsageError) {
+    if (isOperatorMistake(error)) {
       process.stderr.write(`${error.message}\n`);
       process.exit(2);
     }

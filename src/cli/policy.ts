@@ -5,8 +5,8 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/env.js';
 import { applyPolicy, MassRevokeError } from '../policy/apply.js';
-import { locatePolicyFile, PolicyFileMissingError, readPolicyFile } from '../policy/load.js';
-import { PolicyError, type Policy } from '../policy/policy-file.js';
+import { locatePolicyFile, readPolicyFile } from '../policy/load.js';
+import type { Policy } from '../policy/policy-file.js';
 import { computePlan } from '../policy/plan.js';
 import { cliActor } from './cli-actor.js';
 import { renderPlan } from './policy-render.js';
@@ -17,12 +17,8 @@ import { cliWritePath } from './write-path.js';
 export async function policyFromOption(file: string | undefined): Promise<Policy> {
   const chosen = file ?? (await locatePolicyFile(loadConfig().policyFile));
   if (!chosen) throw new UsageError('No policy file: pass --file policy.yaml, set ROSTER_POLICY_FILE, or create policy.yaml (see docs/policy.md)');
-  try {
-    return await readPolicyFile(chosen);
-  } catch (error) {
-    if (error instanceof PolicyError || error instanceof PolicyFileMissingError) throw new UsageError(error.message);
-    throw error;
-  }
+  // A broken or missing file is answered by main.ts like any operator mistake (exit 2).
+  return readPolicyFile(chosen);
 }
 
 /** `--max-revoke 25` (users) or `--max-revoke 5%` (of all users). */
