@@ -8,10 +8,10 @@ import { SCOPES } from '../auth/scopes.js';
 import type { RosterConfig } from '../config/env.js';
 import { openDatabase, type OpenDatabase } from '../db/database.js';
 import { connectionStringOf, migrateToLatest } from '../db/knex.js';
-import { readStartupPolicy, startPolicy } from '../policy/startup.js';
+import { readStartupPolicy, startPolicy, type StartupPolicy } from '../policy/startup.js';
 import { policyTasks } from '../policy/tasks.js';
 import { startWorker } from '../queue/queue.js';
-import { loadConnectorsFile } from '../sync/config.js';
+import { loadConnectorsFile, type ConnectorConfig } from '../sync/config.js';
 import { startSync } from '../sync/startup.js';
 import { createApp } from '../http/app.js';
 import { logger } from '../logging/logger.js';
@@ -35,8 +35,8 @@ export async function serve(config: RosterConfig): Promise<void> {
 async function startServing(
   config: RosterConfig,
   database: OpenDatabase,
-  connectorConfigs: ReturnType<typeof loadConnectorsFile>,
-  policyFile: Awaited<ReturnType<typeof readStartupPolicy>>,
+  connectorConfigs: ConnectorConfig[],
+  policyFile: StartupPolicy,
 ): Promise<void> {
   const applied = await migrateToLatest(database.knex);
   if (applied.length > 0) logger.info('migrations applied', { applied });

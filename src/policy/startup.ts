@@ -18,13 +18,16 @@ export class PolicyStartError extends Error {
   override name = 'PolicyStartError';
 }
 
-/** The policy file serve will enforce, read and checked (throws its problems); undefined when there is none. */
-export async function readStartupPolicy(configuredFile: string | undefined): Promise<{ file: string; policy: Policy } | undefined> {
+/** The policy file serve enforces, read and checked; undefined when there is none. */
+export type StartupPolicy = { file: string; policy: Policy } | undefined;
+
+/** Reads and checks the policy file serve will enforce (throws its problems). */
+export async function readStartupPolicy(configuredFile: string | undefined): Promise<StartupPolicy> {
   const file = await locatePolicyFile(configuredFile);
   return file ? { file, policy: await readPolicyFile(file) } : undefined;
 }
 
-export async function startPolicy(writePath: WritePath, startup: { file: string; policy: Policy } | undefined, afterHookRegistered?: () => void): Promise<Policy | undefined> {
+export async function startPolicy(writePath: WritePath, startup: StartupPolicy, afterHookRegistered?: () => void): Promise<Policy | undefined> {
   if (!startup) {
     const applied = await appliedPolicyRow(writePath.db);
     if (applied) logger.warn('no policy file: the policy applied earlier is not enforced', { version: applied.version, file: applied.source_name });
