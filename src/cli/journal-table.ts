@@ -2,7 +2,7 @@
  * The readable table of `roster journal`: one line per entry, with the changed attributes
  * summarised as "path: before → after" so a person can scan who did what without JSON.
  */
-import { pathChanges } from '../journal/present.js';
+import { pathChanges, roleChanges } from '../journal/present.js';
 import type { JournalRow } from '../journal/row.js';
 
 const MAX_CHANGES = 70;
@@ -13,20 +13,17 @@ function short(value: unknown): string {
   return text.length > 24 ? `${text.slice(0, 23)}…` : text;
 }
 
-interface UserRoleChange {
-  value?: unknown;
-  userName?: unknown;
-  rolesAdded?: unknown;
-  rolesRemoved?: unknown;
-}
-
-/** A batch entry about several users (`changes.users`): each user's role changes. */
-function usersPart(row: JournalRow): UserRoleChange[] | undefined {
+/** A batch entry about several users (`changes.users`): each user's part ({ value, userName, rolesAdded, rolesRemoved }). */
+function usersPart(row: JournalRow): Array<Record<string, unknown>> | undefined {
   const users = (row.changes as { users?: unknown } | null)?.users;
-  return Array.isArray(users) ? (users as UserRoleChange[]) : undefined;
+  return Array.isArray(users) ? (users as Array<Record<string, unknown>>) : undefined;
 }
 
-const names = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
+/** "alice@example.com +finance -sales": one user's role changes, read as the history reads them. */
+const userRoles = (user: Record<string, unknown>) =>
+  `${String(user.userName ?? user.value)} ${roleChanges(user)
+    .map((c) => (c.after !== undefined ? `+${String(c.after)}` : `-${String(c.before)}`))
+    .join(' ')}`;
 
 function pathParts(row: JournalRow): string[] {
   return pathChanges(row).map((c) => {
@@ -40,7 +37,7 @@ function pathParts(row: JournalRow): string[] {
 export function changeSummary(row: JournalRow): string {
   const users = usersPart(row);
   const parts = users
-    ? users.map((u) => `${String(u.userName ?? u.value)} ${[...names(u.rolesAdded).map((r) => `+${r}`), ...names(u.rolesRemoved).map((r) => `-${r}`)].join(' ')}`)
+    ? users.map(userRoles)
     : pathParts(row);
   if (parts.length === 0 && row.reason !== null) return `reason: ${short(row.reason)}`;
   let text = '';

@@ -72,7 +72,7 @@ export function pathChanges(row: Pick<JournalRow, 'changes' | 'before' | 'after'
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((r): r is string => typeof r === 'string') : []);
 
 /** A policy role change (`rolesAdded` / `rolesRemoved`) as `roles[value eq "<role>"]` paths. */
-function roleChanges(change: Record<string, unknown>): AttributeChange[] {
+export function roleChanges(change: Record<string, unknown>): AttributeChange[] {
   return [
     ...strings(change.rolesAdded).map((role) => ({ path: `roles[value eq "${role}"]`, after: role })),
     ...strings(change.rolesRemoved).map((role) => ({ path: `roles[value eq "${role}"]`, before: role })),
