@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { startEmbeddedPostgres } from '../src/db/embedded.js';
+import { EmbeddedPostgresError } from '../src/db/embedded-errors.js';
 
 function findTests(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -25,7 +26,11 @@ async function main(): Promise<number> {
   if (!databaseUrl) {
     const port = Number(process.env.ROSTER_TEST_PG_PORT ?? 54339);
     process.stdout.write(`DATABASE_URL is not set: starting an embedded PostgreSQL for the tests on port ${port}\n`);
-    const server = await startEmbeddedPostgres({ dataDir: path.resolve('.roster-data/test'), port });
+    const server = await startEmbeddedPostgres({
+      dataDir: path.resolve('.roster-data/test'),
+      port,
+      notice: (message) => process.stdout.write(`embedded PostgreSQL: ${message}\n`),
+    });
     databaseUrl = server.url;
     stop = server.stop;
   }
@@ -44,6 +49,7 @@ main().then(
   (code) => process.exit(code),
   (error: unknown) => {
     process.stderr.write(`${(error as Error).message}\n`);
-    process.exit(1);
+    // A PostgreSQL that cannot start here is a setup problem (exit 2, as `npm start` says it).
+    process.exit(error instanceof EmbeddedPostgresError ? 2 : 1);
   },
 );

