@@ -35,7 +35,10 @@ async function main(): Promise<number> {
     stop = server.stop;
   }
   const code = await new Promise<number>((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], {
+    // TAP when the output is not a terminal (CI, logs), as Node 20 does by default; Node 24 would
+    // print its spec reporter there, so say it, and the closing lines read the same on both.
+    const reporter = process.stdout.isTTY ? [] : ['--test-reporter=tap'];
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...reporter, ...files], {
       stdio: 'inherit',
       env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: process.env.LOG_LEVEL ?? 'error' },
     });
