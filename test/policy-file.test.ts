@@ -2,6 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { describePolicyChoice, locatePolicyFile } from '../src/policy/load.js';
 import { parsePolicy, PolicyError } from '../src/policy/policy-file.js';
 
 const problemsOf = (text: string): string[] => {
@@ -96,4 +99,25 @@ test('a conflict listed twice, in either order or within two sets, is one confli
     'p.yaml',
   );
   assert.deepEqual(policy.conflicts, [['a', 'b'], ['a', 'c'], ['b', 'c']]);
+});
+
+test('which policy applies: ROSTER_POLICY_FILE, else the sample only on the embedded quick start, else none', async () => {
+  // Run from the repository root, where the sample policy.yaml is.
+  assert.deepEqual(await locatePolicyFile('mine.yaml', false), { file: 'mine.yaml', why: 'configured' });
+  assert.deepEqual(await locatePolicyFile('mine.yaml', true), { file: 'mine.yaml', why: 'configured' });
+  assert.deepEqual(await locatePolicyFile(undefined, true), { file: 'policy.yaml', why: 'sample' });
+  // On its own PostgreSQL (DATABASE_URL set), a start never picks up the sample's groups.
+  assert.deepEqual(await locatePolicyFile(undefined, false), { file: undefined, why: 'none' });
+  assert.match(describePolicyChoice({ file: 'policy.yaml', why: 'sample' }), /the SAMPLE policy, applied because this is the embedded quick start \(set ROSTER_POLICY_FILE/);
+  assert.match(describePolicyChoice({ file: undefined, why: 'none' }), /^Policy: none \(set ROSTER_POLICY_FILE/);
+
+  const empty = await fs.mkdtemp(path.join(os.tmpdir(), 'roster-no-policy-'));
+  const cwd = process.cwd();
+  process.chdir(empty);
+  try {
+    assert.deepEqual(await locatePolicyFile(undefined, true), { file: undefined, why: 'none' });
+  } finally {
+    process.chdir(cwd);
+    await fs.rm(empty, { recursive: true, force: true });
+  }
 });

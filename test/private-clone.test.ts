@@ -99,6 +99,7 @@ test('npm start works as root from a clone in a private folder (embedded Postgre
     }
     assert.ok(ready, `GET /readyz never answered 200; the server said:\n${output()}`);
     assert.match(output(), /Bearer token \(shown once, all scopes\): rst_/);
+    assert.match(output(), /^ {2}Policy: policy\.yaml, the SAMPLE policy, applied because this is the embedded quick start/m);
     assert.match(output(), new RegExp(`keeping the cluster in ${clusterDir}`), 'the relocation is said at the default log level');
 
     // PostgreSQL runs as `postgres` from a copy of the programs outside the private folder.

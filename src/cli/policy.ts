@@ -15,8 +15,9 @@ import { withDatabase } from './with-database.js';
 import { cliWritePath } from './write-path.js';
 
 export async function policyFromOption(file: string | undefined): Promise<Policy> {
-  const chosen = file ?? (await locatePolicyFile(loadConfig().policyFile));
-  if (!chosen) throw new UsageError('No policy file: pass --file policy.yaml, set ROSTER_POLICY_FILE, or create policy.yaml (see docs/policy.md)');
+  const config = loadConfig();
+  const chosen = file ?? (await locatePolicyFile(config.policyFile, config.databaseUrl === undefined)).file;
+  if (!chosen) throw new UsageError('No policy file: pass --file policy.yaml or set ROSTER_POLICY_FILE (the sample policy.yaml is the default only on the embedded quick start; see docs/policy.md)');
   // A broken or missing file is answered by main.ts like any operator mistake (exit 2).
   return readPolicyFile(chosen);
 }
@@ -35,7 +36,7 @@ export function registerPolicyCommands(program: Command): void {
   policy
     .command('plan')
     .description('show who would gain and lose which role and group, without changing anything')
-    .option('--file <path>', 'policy file (default: ROSTER_POLICY_FILE, else policy.yaml)')
+    .option('--file <path>', 'policy file (default: ROSTER_POLICY_FILE, else policy.yaml on the embedded quick start)')
     .option('--json', 'print the plan as JSON')
     .option('--max-revoke <n|p%>', 'the limit apply would use, to show whether it would refuse')
     .action(async (options: { file?: string; json?: boolean; maxRevoke?: string }) => {
@@ -50,7 +51,7 @@ export function registerPolicyCommands(program: Command): void {
   policy
     .command('apply')
     .description('make the policy file the one in force and bring every user in line, in batches')
-    .option('--file <path>', 'policy file (default: ROSTER_POLICY_FILE, else policy.yaml)')
+    .option('--file <path>', 'policy file (default: ROSTER_POLICY_FILE, else policy.yaml on the embedded quick start)')
     .option('--max-revoke <n|p%>', 'most users allowed to lose access (default: 10% of users)')
     .option('--force', 'apply even when more users would lose access than --max-revoke allows')
     .option('--as <name>', 'operator name for the journal (default: your OS user)')

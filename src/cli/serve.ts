@@ -8,6 +8,7 @@ import { SCOPES } from '../auth/scopes.js';
 import type { RosterConfig } from '../config/env.js';
 import { openDatabase, type OpenDatabase } from '../db/database.js';
 import { connectionStringOf, migrateToLatest } from '../db/knex.js';
+import { describePolicyChoice } from '../policy/load.js';
 import { readStartupPolicy, startPolicy, type StartupPolicy } from '../policy/startup.js';
 import { policyTasks } from '../policy/tasks.js';
 import { startWorker } from '../queue/queue.js';
@@ -21,10 +22,11 @@ import { answerMalformedRequests } from '../http/client-error.js';
 export async function serve(config: RosterConfig): Promise<void> {
   // A bad connectors or policy file stops start-up here, before the database is opened or migrated.
   const connectorConfigs = loadConnectorsFile(config.connectorsFile);
-  const policyFile = await readStartupPolicy(config.policyFile);
+  const { choice, startup } = await readStartupPolicy(config.policyFile, config.databaseUrl === undefined);
+  logger.info(describePolicyChoice(choice));
   const database = await openDatabase(config);
   try {
-    await startServing(config, database, connectorConfigs, policyFile);
+    await startServing(config, database, connectorConfigs, startup, describePolicyChoice(choice));
   } catch (error) {
     // Start-up failed (the policy would revoke too much, say): stop the embedded PostgreSQL too.
     await database.close().catch(() => undefined);
@@ -37,6 +39,7 @@ async function startServing(
   database: OpenDatabase,
   connectorConfigs: ConnectorConfig[],
   policyFile: StartupPolicy,
+  policyLine: string,
 ): Promise<void> {
   const applied = await migrateToLatest(database.knex);
   if (applied.length > 0) logger.info('migrations applied', { applied });
@@ -62,7 +65,7 @@ async function startServing(
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const baseUrl = `${config.publicUrl ?? `http://${host}:${port}`}/scim/v2`;
-  printWelcome(baseUrl, firstToken, config.bootstrapToken !== undefined, database.embedded);
+  printWelcome(baseUrl, firstToken, config.bootstrapToken !== undefined, database.embedded, policyLine);
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -84,11 +87,12 @@ async function startServing(
   process.on('SIGINT', () => void shutdown('SIGINT'));
 }
 
-function printWelcome(baseUrl: string, firstToken: string | undefined, bootstrapFromEnv: boolean, embedded: boolean): void {
+function printWelcome(baseUrl: string, firstToken: string | undefined, bootstrapFromEnv: boolean, embedded: boolean, policyLine: string): void {
   const lines = [
     '',
     `Roster is running. SCIM base URL: ${baseUrl}`,
     embedded ? '  Database: embedded PostgreSQL (set DATABASE_URL to use your own server)' : '  Database: DATABASE_URL',
+    `  ${policyLine}`,
   ];
   if (firstToken) {
     lines.push(

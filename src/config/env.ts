@@ -27,7 +27,7 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'debug']).default('info'),
   // Outbound connectors (docs/connectors.md): a YAML file; unset = no connectors.
   ROSTER_CONNECTORS_FILE: z.string().min(1).optional(),
-  // Access policy (docs/policy.md): a YAML file; unset = policy.yaml if present, else no policy.
+  // Access policy (docs/policy.md): a YAML file; unset = on the embedded quick start the sample policy.yaml, else no policy.
   ROSTER_POLICY_FILE: z.string().min(1).optional(),
   // OAuth 2.0 / JWT (docs/operations-auth.md). The three ROSTER_JWT_* / JWKS settings go together.
   ROSTER_JWT_ISSUER: z.string().min(1).optional(),
@@ -65,7 +65,7 @@ export type RosterConfig = {
   logLevel: 'error' | 'warn' | 'info' | 'http' | 'debug';
   /** Path of the outbound connectors file (YAML); undefined = no connectors. */
   connectorsFile: string | undefined;
-  /** Path of the policy file as given; undefined = policy.yaml if present, else no policy. */
+  /** Path of the policy file as given; undefined = the sample policy.yaml on the embedded quick start, else no policy. */
   policyFile: string | undefined;
   /** Bearer JWTs from an external authorization server; undefined when not configured. */
   jwt: { issuer: string; audience: string; jwksUrl: string; algorithms: string[]; clockSkewSeconds: number; jwksRefreshCooldownSeconds: number } | undefined;

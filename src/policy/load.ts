@@ -1,6 +1,8 @@
 /**
- * Finds and reads the policy file: ROSTER_POLICY_FILE if set (it must exist), else `policy.yaml`
- * in the working directory if present, else none (Roster then runs without a policy).
+ * Finds and reads the policy file: ROSTER_POLICY_FILE if set (it must exist); else, on the embedded
+ * quick start only (no DATABASE_URL), the sample `policy.yaml` in the working directory if present;
+ * else none (Roster then runs without a policy). A production start on its own PostgreSQL never picks
+ * up the sample, so it never invents the sample's groups (docs/decisions/0109-sample-policy-on-quick-start-only.md).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -12,14 +14,32 @@ export class PolicyFileMissingError extends Error {
   override name = 'PolicyFileMissingError';
 }
 
-/** The policy file to use: the configured one, or policy.yaml when it exists; undefined for none. */
-export async function locatePolicyFile(configured: string | undefined): Promise<string | undefined> {
-  if (configured) return configured;
+/** Which policy file applies, and why: configured, the quick start's sample, or none. */
+export type PolicyChoice =
+  | { file: string; why: 'configured' | 'sample' }
+  | { file: undefined; why: 'none' };
+
+/** The policy file to use: the configured one, or on the quick start the sample when it exists. */
+export async function locatePolicyFile(configured: string | undefined, quickStart: boolean): Promise<PolicyChoice> {
+  if (configured) return { file: configured, why: 'configured' };
+  if (!quickStart) return { file: undefined, why: 'none' };
   try {
     await fs.access(DEFAULT_POLICY_FILE);
-    return DEFAULT_POLICY_FILE;
+    return { file: DEFAULT_POLICY_FILE, why: 'sample' };
   } catch {
-    return undefined;
+    return { file: undefined, why: 'none' };
+  }
+}
+
+/** One line that says which policy is enforced and how to change that, for start-up output. */
+export function describePolicyChoice(choice: PolicyChoice): string {
+  switch (choice.why) {
+    case 'configured':
+      return `Policy: ${choice.file} (ROSTER_POLICY_FILE)`;
+    case 'sample':
+      return `Policy: ${choice.file}, the SAMPLE policy, applied because this is the embedded quick start (set ROSTER_POLICY_FILE to use your own)`;
+    case 'none':
+      return 'Policy: none (set ROSTER_POLICY_FILE to enforce one; the sample policy.yaml applies only on the embedded quick start)';
   }
 }
 

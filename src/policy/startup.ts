@@ -1,6 +1,6 @@
 /**
- * Policy at start-up (`roster serve`): read the policy file (ROSTER_POLICY_FILE, else policy.yaml
- * if present) before the database is opened, so an invalid file stops start-up at once with its
+ * Policy at start-up (`roster serve`): read the policy file (ROSTER_POLICY_FILE, else on the
+ * embedded quick start the sample policy.yaml, see load.ts) before the database is opened, so an invalid file stops start-up at once with its
  * problems; then, on the database, register the policy hook and apply the file if it differs from
  * the policy in force, under the same mass-revoke guard as
  * `policy apply` (a deploy is an apply; see docs/decisions/0101-policy-applied-at-start.md).
@@ -10,7 +10,7 @@ import { logger } from '../logging/logger.js';
 import type { WritePath } from '../write/write-path.js';
 import { applyPolicy, MassRevokeError } from './apply.js';
 import { registerPolicyHook } from './hook.js';
-import { locatePolicyFile, readPolicyFile } from './load.js';
+import { locatePolicyFile, readPolicyFile, type PolicyChoice } from './load.js';
 import type { Policy } from './policy-file.js';
 import { appliedPolicyRow } from './policy-state.js';
 
@@ -21,10 +21,10 @@ export class PolicyStartError extends Error {
 /** The policy file serve enforces, read and checked; undefined when there is none. */
 export type StartupPolicy = { file: string; policy: Policy } | undefined;
 
-/** Reads and checks the policy file serve will enforce (throws its problems). */
-export async function readStartupPolicy(configuredFile: string | undefined): Promise<StartupPolicy> {
-  const file = await locatePolicyFile(configuredFile);
-  return file ? { file, policy: await readPolicyFile(file) } : undefined;
+/** Reads and checks the policy file serve will enforce (throws its problems), and says why it is that one. */
+export async function readStartupPolicy(configuredFile: string | undefined, quickStart: boolean): Promise<{ choice: PolicyChoice; startup: StartupPolicy }> {
+  const choice = await locatePolicyFile(configuredFile, quickStart);
+  return { choice, startup: choice.file ? { file: choice.file, policy: await readPolicyFile(choice.file) } : undefined };
 }
 
 export async function startPolicy(writePath: WritePath, startup: StartupPolicy, afterHookRegistered?: () => void): Promise<Policy | undefined> {
