@@ -17,12 +17,12 @@ import { createKnex, migrateToLatest } from '../src/db/knex.js';
 import { readColumnsFile } from '../src/import/columns-file.js';
 import { importHr } from '../src/import/hr-import.js';
 import { applyPolicy } from '../src/policy/apply.js';
-import { registerPolicyHook } from '../src/policy/hook.js';
 import { parsePolicy, type Policy } from '../src/policy/policy-file.js';
 import { computePlan } from '../src/policy/plan.js';
 import { storeAppliedPolicy } from '../src/policy/policy-state.js';
 import { patchUser } from '../src/resources/users.js';
-import { WritePath } from '../src/write/write-path.js';
+import { composeWritePath } from '../src/compose.js';
+import type { WritePath } from '../src/write/write-path.js';
 import type { DatabaseServer } from './database.js';
 
 export interface PolicyBenchRow {
@@ -105,9 +105,8 @@ async function planAndPatch(server: DatabaseServer, log: (line: string) => void,
 
     // PATCH latency: the policy is in force (stored as applied); users are patched with and without the hook.
     await knex.transaction((tx) => storeAppliedPolicy(tx, policy, 'bench'));
-    const plain = new WritePath(knex);
-    const hooked = new WritePath(knex);
-    registerPolicyHook(hooked);
+    const plain = composeWritePath(knex, { policy: false });
+    const hooked = composeWritePath(knex, { policy: true });
     const { rows: users } = (await knex.raw(`SELECT id FROM users WHERE resource->'active' = 'true' ORDER BY id LIMIT 400`)) as { rows: Array<{ id: string }> };
     const samples = { plain: [] as number[], hooked: [] as number[], mover: [] as number[] };
     const patch = async (writePath: WritePath, id: string, path: string, value: string) => {
@@ -162,8 +161,7 @@ async function importThroughput(server: DatabaseServer, log: (line: string) => v
   let again: Awaited<ReturnType<typeof timed>> | undefined;
   for (let run = 0; run < IMPORT_RUNS; run++) {
     await withDatabase(server, `import${run}`, async (knex) => {
-      const writePath = new WritePath(knex);
-      registerPolicyHook(writePath);
+      const writePath = composeWritePath(knex, { policy: true });
       await applyPolicy(writePath, policy, { actor });
       const first = await timed(writePath);
       firsts.push(first.rate);

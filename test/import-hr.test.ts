@@ -18,12 +18,12 @@ import { verifyJournal } from '../src/journal/verify.js';
 import { resourceHistory } from '../src/journal/history.js';
 import { queryJournal } from '../src/journal/query.js';
 import { renderTable } from '../src/cli/journal-table.js';
-import { registerPolicyHook } from '../src/policy/hook.js';
 import { parsePolicy } from '../src/policy/policy-file.js';
 import { createUser } from '../src/resources/users.js';
 import { rowToUser, withReference } from '../src/import/row-to-user.js';
 import { validateResourceBody } from '../src/scim/validate.js';
-import { WritePath } from '../src/write/write-path.js';
+import { composeWritePath } from '../src/compose.js';
+import type { WritePath } from '../src/write/write-path.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { ENTERPRISE, HR } from './support/server.js';
 
@@ -42,8 +42,7 @@ roles:
 `;
 
 async function policyWritePath(database: TestDatabase): Promise<WritePath> {
-  const path = new WritePath(database.knex);
-  registerPolicyHook(path);
+  const path = composeWritePath(database.knex, { policy: true });
   await applyPolicy(path, parsePolicy(POLICY, 'policy.yaml'), { actor });
   return path;
 }

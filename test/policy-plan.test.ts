@@ -10,14 +10,14 @@ import { createUser, replaceUser } from '../src/resources/users.js';
 import { applyPolicy, MassRevokeError } from '../src/policy/apply.js';
 import { evaluatePolicy } from '../src/policy/evaluate.js';
 import { grantException } from '../src/policy/exceptions.js';
-import { registerPolicyHook } from '../src/policy/hook.js';
 import { parsePolicy, type Policy } from '../src/policy/policy-file.js';
 import { computePlan, desiredSets, SAMPLE_SIZE, usersToReconcile, type PlanLine, type PlanViolation } from '../src/policy/plan.js';
 import { changesSql, sharedRuleConditions } from '../src/policy/plan-sql.js';
 import { matchesFilter } from '../src/scim/filter/match.js';
 import { parseFilter } from '../src/scim/filter/parse.js';
 import { filterToSql } from '../src/scim/filter/sql.js';
-import { WritePath } from '../src/write/write-path.js';
+import { composeWritePath } from '../src/compose.js';
+import type { WritePath } from '../src/write/write-path.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { ENTERPRISE, HR, USER_SCHEMA } from './support/server.js';
 
@@ -28,8 +28,7 @@ let db: TestDatabase;
 let writePath: WritePath;
 before(async () => {
   db = await createTestDatabase();
-  writePath = new WritePath(db.knex);
-  registerPolicyHook(writePath);
+  writePath = composeWritePath(db.knex, { policy: true });
 });
 after(async () => {
   await db.drop();

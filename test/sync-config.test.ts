@@ -19,7 +19,8 @@ import { driftedAttributes } from '../connectors/scim/compare.js';
 import { attributeOperations } from '../connectors/scim/patch.js';
 import { ConfigError, loadConfig } from '../src/config/env.js';
 import { loadConnectorsFile, parseConnectors } from '../src/sync/config.js';
-import { backoffDelay, parseRetryAfter } from '../src/sync/retry.js';
+import { backoffDelay } from '../src/lib/backoff.js';
+import { parseRetryAfter } from '../src/sync/retry.js';
 import { startFaultTarget } from './support/fault-target.js';
 import { fileURLToPath } from 'node:url';
 

@@ -14,8 +14,8 @@ import path from 'node:path';
 import { createUser, patchUser } from '../src/resources/users.js';
 import { parseConnectors } from '../src/sync/config.js';
 import { ConnectorSet } from '../src/sync/connector.js';
-import { registerOutboxHook } from '../src/sync/outbox.js';
-import { WritePath } from '../src/write/write-path.js';
+import { composeWritePath } from '../src/compose.js';
+import type { WritePath } from '../src/write/write-path.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { startFaultTarget, type FaultTarget } from './support/fault-target.js';
 import { USER_SCHEMA } from './support/server.js';
@@ -42,8 +42,7 @@ async function setup(connector: Record<string, unknown>): Promise<{ db: TestData
   const file = path.join(dir, 'connectors.yaml');
   fs.writeFileSync(file, JSON.stringify({ connectors: [raw] })); // JSON is YAML
   cleanups.push(async () => fs.rmSync(dir, { recursive: true, force: true }));
-  const writePath = new WritePath(db.knex);
-  registerOutboxHook(writePath, ConnectorSet.fromConfig(parseConnectors({ connectors: [raw] }, { TARGET_TOKEN: t.token })));
+  const writePath = composeWritePath(db.knex, { policy: false, connectors: ConnectorSet.fromConfig(parseConnectors({ connectors: [raw] }, { TARGET_TOKEN: t.token })) });
   const env = { ...process.env, DATABASE_URL: db.url, ROSTER_CONNECTORS_FILE: file, TARGET_TOKEN: t.token, LOG_LEVEL: 'error' };
   return { db, t, writePath, env };
 }

@@ -5,7 +5,12 @@
  * mints a fresh one. Nothing here is ever logged.
  */
 import axios, { type AxiosInstance } from 'axios';
-import type { ConnectorAuth } from '../../src/sync/config.js';
+
+/** How Roster authenticates to a target (secrets already resolved from the environment; never logged). */
+export type ConnectorAuth =
+  | { type: 'bearer'; token: string }
+  | { type: 'basic'; username: string; password: string }
+  | { type: 'oauth-client-credentials'; tokenUrl: string; clientId: string; clientSecret: string; scope?: string | undefined };
 
 export interface AuthProvider {
   /** The Authorization header value for the next request. */

@@ -4,7 +4,7 @@
  * such as `name.givenName` separately, multi-valued attributes as a whole), one `remove` per
  * attribute that is no longer wanted. Nothing changed, no operations.
  */
-import { diffDocuments } from '../../src/journal/diff.js';
+import { diffDocuments } from '../../src/lib/document-diff.js';
 import type { Document } from '../profile.js';
 
 export const PATCH_OP_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';

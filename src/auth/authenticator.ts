@@ -12,7 +12,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import type { Knex } from 'knex';
-import type { RosterAccessTokens } from '../oauth/access-tokens.js';
 import type { Verification } from './auth-failure.js';
 import type { ExternalJwtVerifier } from './external-jwt.js';
 import { SCOPES } from './scopes.js';
@@ -26,9 +25,18 @@ export interface Principal {
   subject?: string;
 }
 
+/**
+ * Verifies the access tokens one issuer signs: Roster's own client-credentials tokens
+ * (src/oauth/access-tokens.ts implements it; the OAuth issuer sits above authentication).
+ */
+export interface IssuerTokenVerifier {
+  readonly identity: { issuer: string };
+  verify(token: string, claimed: Record<string, string>): Promise<Verification<Principal>>;
+}
+
 export interface AuthenticatorOptions {
   /** Verifies Roster's own client-credentials access tokens. */
-  rosterTokens?: RosterAccessTokens | undefined;
+  rosterTokens?: IssuerTokenVerifier | undefined;
   /** Verifies JWTs from an external authorization server. */
   externalJwt?: ExternalJwtVerifier | undefined;
 }

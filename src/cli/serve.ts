@@ -4,6 +4,7 @@
  */
 import type { Server } from 'node:http';
 import { countActiveTokens, createToken } from '../auth/token-store.js';
+import { composeWritePath } from '../compose.js';
 import { SCOPES } from '../auth/scopes.js';
 import type { RosterConfig } from '../config/env.js';
 import { openDatabase, type OpenDatabase } from '../db/database.js';
@@ -16,7 +17,6 @@ import { loadConnectorsFile, type ConnectorConfig } from '../sync/config.js';
 import { startSync } from '../sync/startup.js';
 import { createApp } from '../http/app.js';
 import { logger } from '../logging/logger.js';
-import { WritePath } from '../write/write-path.js';
 import { answerMalformedRequests } from '../http/client-error.js';
 
 export async function serve(config: RosterConfig): Promise<void> {
@@ -49,11 +49,9 @@ async function startServing(
     firstToken = (await createToken(database.knex, 'bootstrap', [...SCOPES])).token;
   }
 
-  const writePath = new WritePath(database.knex);
-  // The policy hook is registered first: later hooks (the outbound outbox) must see its membership changes.
   const sync = startSync(connectorConfigs, connectionStringOf(database.knex));
-  await startPolicy(writePath, policyFile, () => sync.registerOutbox(writePath));
-  sync.registerOutbox(writePath);
+  const writePath = composeWritePath(database.knex, { policy: policyFile !== undefined, connectors: sync.connectors, metrics: true });
+  await startPolicy(writePath, policyFile);
   // One worker per process runs every queue task; merge other task lists here.
   const worker = await startWorker(connectionStringOf(database.knex), { ...policyTasks(writePath), ...sync.tasks }, { concurrency: 4 + sync.concurrency });
   const app = createApp({ db: database.knex, writePath, config });

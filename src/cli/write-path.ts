@@ -1,17 +1,16 @@
 /**
  * The write path of a CLI command that changes users or groups (import, policy apply, grant and
- * revoke), with the hooks `serve` registers: the policy hook first, then the outbound outbox when
+ * revoke), composed like `serve`'s (src/compose.ts): the policy, then the outbound outbox when
  * ROSTER_CONNECTORS_FILE configures connectors, so a change made from the CLI queues its connector
- * pushes in its own transaction like any other (README: every change goes through one write path).
- * The CLI runs no sync worker: a running `serve` or `sync worker` pushes the queued jobs.
+ * pushes in its own transaction like any other. The CLI runs no sync worker: a running `serve` or
+ * `sync worker` pushes the queued jobs.
  */
 import type { Knex } from 'knex';
 import { loadConfig } from '../config/env.js';
-import { registerPolicyHook } from '../policy/hook.js';
+import { composeWritePath } from '../compose.js';
 import { loadConnectorsFile } from '../sync/config.js';
 import { ConnectorSet } from '../sync/connector.js';
-import { registerOutboxHook } from '../sync/outbox.js';
-import { WritePath } from '../write/write-path.js';
+import type { WritePath } from '../write/write-path.js';
 
 /**
  * Reads and validates the connectors file now (call it before opening the database, as `serve`
@@ -19,11 +18,5 @@ import { WritePath } from '../write/write-path.js';
  */
 export function cliWritePath(env: NodeJS.ProcessEnv = process.env): (db: Knex) => WritePath {
   const connectors = ConnectorSet.fromConfig(loadConnectorsFile(loadConfig(env).connectorsFile, env));
-  return (db) => {
-    const writePath = new WritePath(db);
-    // The policy hook first: the outbox must see the memberships the policy grants or revokes (0102).
-    registerPolicyHook(writePath);
-    registerOutboxHook(writePath, connectors);
-    return writePath;
-  };
+  return (db) => composeWritePath(db, { policy: true, connectors });
 }

@@ -6,10 +6,9 @@ import { ExternalJwtVerifier } from '../auth/external-jwt.js';
 import { journalAuthFailures } from '../auth/failure-journal.js';
 import type { RosterConfig } from '../config/env.js';
 import { httpMetrics } from '../metrics/http-metrics.js';
-import { countCommittedJournalEntries } from '../metrics/journal-metrics.js';
-import { metricsRouter } from '../metrics/metrics-route.js';
+import { metricsRouter } from '../ops/metrics.js';
 import { trackPool } from '../metrics/pool-metrics.js';
-import { countScimErrors } from '../metrics/scim-error-metrics.js';
+import { countScimErrors } from './scim-error-metrics.js';
 import { createRosterOAuth } from '../oauth/oauth.js';
 import { accessRouter } from '../ops/access.js';
 import { connectorsOpsRouter } from '../ops/connectors.js';
@@ -46,7 +45,6 @@ export function createApp({ db, writePath, config }: AppDependencies): Express {
   app.use(requestId, securityHeaders, accessLog, httpMetrics);
   app.use(healthRouter(db));
   trackPool(db);
-  writePath.addHook(countCommittedJournalEntries);
 
   // One authenticator for every route group: static tokens, Roster's OAuth tokens, external JWTs;
   // then the per-credential rate limit. Protected routers use `authenticated` first.

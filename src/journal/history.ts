@@ -5,7 +5,7 @@
  * and its part of entries about several users (a batch's role changes, as `roles[value eq "…"]`).
  */
 import type { Knex } from 'knex';
-import type { AttributeChange } from './diff.js';
+import type { AttributeChange } from '../lib/document-diff.js';
 import type { EntryHeader } from './hash.js';
 import { membershipChangesFor, pathChanges, reasonFor, userChangesFor } from './present.js';
 import { readJournalPage } from './query.js';

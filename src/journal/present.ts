@@ -3,7 +3,7 @@
  * attribute-level view of what changed (one shape for users' path lists and groups' attribute
  * and membership deltas).
  */
-import { diffDocuments, type AttributeChange } from './diff.js';
+import { diffDocuments, type AttributeChange } from '../lib/document-diff.js';
 import type { EntryHeader } from './hash.js';
 import { entryHeader, type JournalRow } from './row.js';
 

@@ -3,10 +3,11 @@
  * set; it counts on the transaction's outcome (knex's executionPromise), so a rolled-back change
  * is never counted, and entries other hooks record after this one are included.
  */
-import type { ChangeHook } from '../write/write-path.js';
+import type { Knex } from 'knex';
 import { countJournalAppends } from './auth-metrics.js';
 
-export const countCommittedJournalEntries: ChangeHook = async (tx, changes, actor) => {
+/** A write-path hook (src/compose.ts registers it), typed by what it reads so metrics stay below the write path. */
+export const countCommittedJournalEntries = async (tx: Knex.Transaction, changes: { entries: readonly unknown[] }, actor: { source: string }): Promise<void> => {
   tx.executionPromise.then(
     () => countJournalAppends(actor.source, changes.entries.length),
     () => undefined,

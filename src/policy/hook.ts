@@ -2,11 +2,11 @@
  * The policy as a write-path hook: after any work that created, changed or deleted users, and
  * before the journal is appended, each such user's roles and managed memberships are recomputed in
  * the same transaction (all users of the change set with one read of their state and set-wise
- * writes). Register it before hooks that act on the recorded changes (the outbound outbox), so
- * they see the memberships the policy granted or revoked.
+ * writes). The composition root (src/compose.ts) puts it before hooks that act on the recorded
+ * changes (the outbound outbox), so they see the memberships the policy granted or revoked.
  */
 import type { JournalEntryInput } from '../journal/entry.js';
-import type { ChangeHook, WritePath } from '../write/write-path.js';
+import type { ChangeHook } from '../write/write-path.js';
 import { policyForVersion } from './policy-state.js';
 import { reconcileUsers } from './reconcile-user.js';
 import { loadUserPolicyStates } from './user-state.js';
@@ -40,8 +40,3 @@ export const policyHook: ChangeHook = async (tx, changes, actor) => {
     { deferWrites: true },
   );
 };
-
-/** Registers the policy hook; call it before any hook that reads membership changes. */
-export function registerPolicyHook(writePath: WritePath): void {
-  writePath.addHook(policyHook);
-}

@@ -1,25 +1,18 @@
 /**
  * SCIM clients may read a managed group but not change its members, rename or delete it: that
- * answers 400 mutability naming the policy and the roles behind the group. The group operations
- * (src/resources/groups.ts) call this before storing a change; the policy engine itself writes
- * memberships through the member store and never comes here.
+ * answers 400 mutability naming the policy and the roles behind the group. The composition root
+ * (src/compose.ts) gives it to the write path as its `beforeGroupChange` guard, which the group
+ * operations (src/resources/groups.ts) call before storing a change; the policy engine itself
+ * writes memberships through the member store and never comes here.
  */
 import type { Knex } from 'knex';
 import { mutability } from '../scim/errors.js';
 import type { ResourceRow } from '../store/rows.js';
+import type { GroupChange } from '../write/write-path.js';
 import { rolesGranting } from './policy-file.js';
 import { appliedPolicy } from './policy-state.js';
 
-export interface GroupChange {
-  membersChanged?: boolean;
-  renamed?: boolean;
-  deleting?: boolean;
-}
-
-/**
- * Called by the group operations (src/resources/groups.ts) before a change is stored: a managed
- * group refuses member changes, renames and deletes from SCIM clients with 400 mutability.
- */
+/** A managed group refuses member changes, renames and deletes from SCIM clients with 400 mutability. */
 export async function refuseManagedGroupChange(tx: Knex.Transaction, group: ResourceRow, change: GroupChange): Promise<void> {
   if (!change.membersChanged && !change.renamed && !change.deleting) return;
   const row = (await tx('groups').select('managed_by').where({ id: group.id }).first()) as { managed_by: string | null } | undefined;

@@ -14,7 +14,7 @@ import type { JournalEntryInput } from '../journal/entry.js';
 import { createGroup } from '../resources/groups.js';
 import { GROUP_SCHEMA } from '../scim/schema/urns.js';
 import { bumpVersion } from '../store/resource-store.js';
-import type { WriteContext } from '../write/write-path.js';
+import type { ChangeContext } from '../write/write-path.js';
 import { attributeEvidence, evaluatePolicy, type Evaluation } from './evaluate.js';
 import { groupsByName } from './managed-groups.js';
 import type { Policy, Role } from './policy-file.js';
@@ -35,13 +35,14 @@ function exceptionEvidence(e: OpenException) {
 }
 
 /** Creates (or takes over) a group the policy names but the database lacks, e.g. after a restore. */
-async function managedGroupIds(context: WriteContext, policy: Policy, names: string[]): Promise<Map<string, { id: string; name: string }>> {
+async function managedGroupIds(context: ChangeContext, policy: Policy, names: string[]): Promise<Map<string, { id: string; name: string }>> {
   const found = await groupsByName(context.tx, names);
   const ids = new Map<string, { id: string; name: string }>();
   for (const key of names) {
     let group = found.get(key);
     if (!group) {
-      const row = await createGroup(context, { schemas: [GROUP_SCHEMA], displayName: policy.groups.get(key) ?? key });
+      // The policy's own writes pass no guards: the managed-group guard is for SCIM clients.
+      const row = await createGroup({ ...context, guards: {} }, { schemas: [GROUP_SCHEMA], displayName: policy.groups.get(key) ?? key });
       group = { id: row.id, name: String(row.resource.displayName), managedBy: null };
     }
     if (group.managedBy === null) await context.tx('groups').where({ id: group.id }).update({ managed_by: path.basename(policy.sourceName) });
@@ -55,7 +56,7 @@ async function managedGroupIds(context: WriteContext, policy: Policy, names: str
  * may be passed when the caller already loaded it.
  */
 export async function reconcileUser(
-  context: WriteContext,
+  context: ChangeContext,
   policy: Policy,
   userId: string,
   document: Record<string, unknown> | undefined,
@@ -138,7 +139,7 @@ function planUser(policy: Policy, rolesByName: ReadonlyMap<string, Role>, user: 
  * version bump per group touched, in group-id order.
  */
 export async function reconcileUsers(
-  context: WriteContext,
+  context: ChangeContext,
   policy: Policy,
   users: readonly UserToReconcile[],
   now: Date = new Date(),
@@ -348,7 +349,7 @@ function recordViolations(
 }
 
 /** Locks the user and reconciles it (re-evaluation jobs, apply, grants). */
-export async function reconcileUserById(context: WriteContext, policy: Policy, userId: string, now?: Date): Promise<ReconcileOutcome | undefined> {
+export async function reconcileUserById(context: ChangeContext, policy: Policy, userId: string, now?: Date): Promise<ReconcileOutcome | undefined> {
   const row = (await context.tx('users').select('resource').where({ id: userId }).forUpdate().first()) as { resource: Record<string, unknown> } | undefined;
   if (!row) return undefined;
   return reconcileUser(context, policy, userId, row.resource, undefined, now);

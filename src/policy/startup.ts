@@ -1,7 +1,7 @@
 /**
  * Policy at start-up (`roster serve`): read the policy file (ROSTER_POLICY_FILE, else on the
  * embedded quick start the sample policy.yaml, see load.ts) before the database is opened, so an invalid file stops start-up at once with its
- * problems; then, on the database, register the policy hook and apply the file if it differs from
+ * problems; then, on the database, apply the file if it differs from
  * the policy in force, under the same mass-revoke guard as
  * `policy apply` (a deploy is an apply; see docs/decisions/0101-policy-applied-at-start.md).
  * Without a file Roster runs with no policy: nothing is evaluated.
@@ -9,7 +9,6 @@
 import { logger } from '../logging/logger.js';
 import type { WritePath } from '../write/write-path.js';
 import { applyPolicy, MassRevokeError } from './apply.js';
-import { registerPolicyHook } from './hook.js';
 import { locatePolicyFile, readPolicyFile, type PolicyChoice } from './load.js';
 import type { Policy } from './policy-file.js';
 import { appliedPolicyRow } from './policy-state.js';
@@ -27,16 +26,17 @@ export async function readStartupPolicy(configuredFile: string | undefined, quic
   return { choice, startup: choice.file ? { file: choice.file, policy: await readPolicyFile(choice.file) } : undefined };
 }
 
-export async function startPolicy(writePath: WritePath, startup: StartupPolicy, afterHookRegistered?: () => void): Promise<Policy | undefined> {
+/**
+ * Applies the start-up policy on `writePath`, which the composition root built with the policy
+ * hook (and the outbox after it, so the apply's membership changes are pushed) when there is one.
+ */
+export async function startPolicy(writePath: WritePath, startup: StartupPolicy): Promise<Policy | undefined> {
   if (!startup) {
     const applied = await appliedPolicyRow(writePath.db);
     if (applied) logger.warn('no policy file: the policy applied earlier is not enforced', { version: applied.version, file: applied.source_name });
     return undefined;
   }
   const { file, policy } = startup;
-  registerPolicyHook(writePath);
-  // Hooks registered here (the outbound outbox) run after the policy hook and see the start-up apply.
-  afterHookRegistered?.();
   try {
     const result = await applyPolicy(writePath, policy, { actor: { name: 'roster-serve', source: 'policy', requestId: `start-${policy.version}` } });
     if (result.versionChanged || result.reconciled > 0) {

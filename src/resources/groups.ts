@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { Knex } from 'knex';
-import { diffDocuments } from '../journal/diff.js';
+import { diffDocuments } from '../lib/document-diff.js';
 import { invalidValue } from '../scim/errors.js';
 import { applyPatch, type MemberRef } from '../scim/patch/apply.js';
 import { parsePatchRequest } from '../scim/patch/operations.js';
@@ -17,14 +17,12 @@ import {
   removeAllMembers,
   removeMembers,
   resolveMemberTypes,
-  type MemberRow,
 } from '../store/member-store.js';
 import { bumpVersion, deleteResource, insertResource, updateResource } from '../store/resource-store.js';
-import type { ResourceRow } from '../store/rows.js';
+import type { MemberRow, ResourceRow } from '../store/rows.js';
 import type { WriteContext } from '../write/write-path.js';
 import { leaveAllGroups, lockForWrite, mapUniqueViolation, type Preconditions } from './common.js';
 import { assertImmutablesKept } from './immutability.js';
-import { refuseManagedGroupChange } from '../policy/managed-group-guard.js';
 import type { WriteOutcome } from './users.js';
 
 /** Gives every member a type (looked up when the client sent none) and rejects unknown or self references. */
@@ -74,7 +72,7 @@ async function recordGroupChange(
 ): Promise<WriteOutcome> {
   const documentChanged = !isDeepStrictEqual(current.resource, next);
   if (!documentChanged && membership.added.length === 0 && membership.removed.length === 0) return { row: current, changed: false };
-  await refuseManagedGroupChange(context.tx, current, { membersChanged: membership.added.length + membership.removed.length > 0, renamed: current.resource.displayName !== next.displayName });
+  await context.guards.beforeGroupChange?.(context.tx, current, { membersChanged: membership.added.length + membership.removed.length > 0, renamed: current.resource.displayName !== next.displayName });
   const row = documentChanged
     ? await mapUniqueViolation(() => updateResource(context.tx, 'Group', current.id, next), next)
     : await bumpVersion(context.tx, 'Group', current.id);
@@ -131,7 +129,7 @@ export async function patchGroup(context: WriteContext, id: string, body: unknow
 
 export async function deleteGroup(context: WriteContext, id: string, preconditions: Preconditions): Promise<void> {
   const current = await lockForWrite(context.tx, 'Group', id, preconditions);
-  await refuseManagedGroupChange(context.tx, current, { deleting: true });
+  await context.guards.beforeGroupChange?.(context.tx, current, { deleting: true });
   await leaveAllGroups(context, id, 'Group');
   const removed = await removeAllMembers(context.tx, id);
   await deleteResource(context.tx, 'Group', id);

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import { diffDocuments, type AttributeChange } from '../journal/diff.js';
+import { diffDocuments, type AttributeChange } from '../lib/document-diff.js';
 import { applyPatch } from '../scim/patch/apply.js';
 import { parsePatchRequest } from '../scim/patch/operations.js';
 import { notFound } from '../scim/errors.js';

@@ -5,7 +5,7 @@
  * document), which skips parsing and re-serialising every stored document; see
  * docs/decisions/0011-document-text-responses.md. Both give the same JSON (test/scim-render.test.ts).
  */
-import type { GroupRef, MemberRow } from '../store/member-store.js';
+import type { GroupRef, MemberRow } from '../store/rows.js';
 import type { ResourceRow, ResourceTextRow } from '../store/rows.js';
 import { etagOf } from './etag.js';
 import { CORE_SCHEMA_BY_TYPE, EXTENSIONS_BY_TYPE, type ResourceTypeName } from './schema/urns.js';

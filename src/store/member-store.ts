@@ -3,19 +3,7 @@
  * 100,000-member group costs one index lookup and one insert.
  */
 import type { Knex } from 'knex';
-import { isResourceId } from './rows.js';
-
-export interface MemberRow {
-  value: string;
-  type: 'User' | 'Group';
-  display?: string;
-}
-
-export interface GroupRef {
-  value: string;
-  display?: string;
-  type: 'direct' | 'indirect';
-}
+import { isResourceId, type MemberRow } from './rows.js';
 
 /** Adds members; returns those that were not members before (existing ones are left as they are). */
 export async function addMembers(tx: Knex.Transaction, groupId: string, members: readonly MemberRow[]): Promise<MemberRow[]> {

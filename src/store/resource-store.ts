@@ -5,8 +5,8 @@ import DataLoader from 'dataloader';
 import type { Knex } from 'knex';
 import { queryPrepared, type PreparedStatement } from '../db/prepared.js';
 import { EXTENSIONS_BY_TYPE, type ResourceTypeName } from '../scim/schema/urns.js';
-import { groupsJsonSql, type GroupRef } from './member-store.js';
-import { isResourceId, TABLE_BY_TYPE, type ReadRow, type ResourceRow } from './rows.js';
+import { groupsJsonSql } from './member-store.js';
+import { isResourceId, TABLE_BY_TYPE, type GroupRef, type ReadRow, type ResourceRow } from './rows.js';
 
 /** meta.lastModified is rendered in milliseconds; store it so, so filters on it match exactly. */
 const MILLISECOND_NOW = "date_trunc('milliseconds', now())";

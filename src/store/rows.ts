@@ -1,5 +1,18 @@
 import type { ResourceTypeName } from '../scim/schema/urns.js';
-import type { GroupRef } from './member-store.js';
+
+/** A member of a group as stored in group_members (display filled in on reads). */
+export interface MemberRow {
+  value: string;
+  type: 'User' | 'Group';
+  display?: string;
+}
+
+/** A group a user is in, directly or through a nested group (the User's `groups` attribute). */
+export interface GroupRef {
+  value: string;
+  display?: string;
+  type: 'direct' | 'indirect';
+}
 
 /** A stored User or Group row. `resource` is the wire-shaped document without id/meta/members/groups. */
 export interface ResourceRow {

@@ -11,6 +11,7 @@ import { ConfigError } from '../config/env.js';
 import { parseFilter } from '../scim/filter/parse.js';
 import { matchesFilter } from '../scim/filter/match.js';
 import { PROFILE_NAMES } from '../../connectors/profiles.js';
+import type { ConnectorAuth } from '../../connectors/scim/auth.js';
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -74,10 +75,6 @@ const connectorSchema = z.strictObject({
 
 const fileSchema = z.strictObject({ connectors: z.array(connectorSchema).default([]) });
 
-export type ConnectorAuth =
-  | { type: 'bearer'; token: string }
-  | { type: 'basic'; username: string; password: string }
-  | { type: 'oauth-client-credentials'; tokenUrl: string; clientId: string; clientSecret: string; scope?: string | undefined };
 
 export interface ConnectorConfig {
   name: string;

@@ -3,11 +3,12 @@
  * enqueues "sync R to C" for each changed User/Group and each connector that must hear about it
  * (in scope now, or linked from before: a leaver must be deprovisioned). The job commits with the
  * change or not at all, so nothing is pushed that was not committed and nothing committed is
- * missed. Register it after the policy hook, so memberships the policy adds are pushed as well.
+ * missed. The composition root (src/compose.ts) puts it after the policy hook, so memberships the
+ * policy adds are pushed as well.
  */
 import type { Knex } from 'knex';
 import { isResourceId } from '../store/rows.js';
-import type { ChangeSet, WritePath } from '../write/write-path.js';
+import type { ChangeHook, ChangeSet } from '../write/write-path.js';
 import type { ConnectorSet, ResourceType } from './connector.js';
 import { enqueueSyncJobs, type SyncJobSpec } from './jobs.js';
 
@@ -47,14 +48,14 @@ async function relevant(tx: Knex.Transaction, connectors: ConnectorSet, type: Re
   return jobs;
 }
 
-export function registerOutboxHook(writePath: WritePath, connectors: ConnectorSet): void {
-  if (connectors.size === 0) return;
-  writePath.addHook(async (tx, changes) => {
+/** The outbox hook for these connectors: one job per changed resource and connector that must hear of it. */
+export function outboxHook(connectors: ConnectorSet): ChangeHook {
+  return async (tx, changes) => {
     const touched = changedResources(changes);
     const jobs: SyncJobSpec[] = [];
     for (const type of ['User', 'Group'] as const) {
       if (touched[type].length > 0) jobs.push(...(await relevant(tx, connectors, type, touched[type])));
     }
     await enqueueSyncJobs(tx, jobs);
-  });
+  };
 }

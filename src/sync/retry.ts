@@ -1,13 +1,7 @@
 /**
- * When to try again. Exponential back-off with full jitter (delay drawn uniformly from
- * [0, min(max, base·2^attempt)]), so many objects failing together do not return together; a
- * target's Retry-After (RFC 9110 §10.2.3: seconds or an HTTP date) wins when it is longer.
+ * A target's Retry-After, read (the back-off itself is src/lib/backoff.ts, shared with the write
+ * path's deadlock retries).
  */
-export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30));
-  return Math.max(baseMs / 4, Math.round(random() * ceiling));
-}
-
 /** Milliseconds from now, or undefined when absent or unreadable. Capped at one hour. */
 export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
   if (value === undefined) return undefined;

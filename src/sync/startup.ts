@@ -6,15 +6,13 @@
  *
  *   const configs = loadConnectorsFile(config.connectorsFile);   // before openDatabase
  *   const sync = startSync(configs, url);
- *   registerOutbox: after the policy hook, so policy-made memberships are pushed too
+ *   composeWritePath(db, { …, connectors: sync.connectors })   // the outbox hook (src/compose.ts)
  *   startWorker(url, { ...otherTasks, ...sync.tasks }, { concurrency: … + sync.concurrency })
  */
 import type { TaskList } from 'graphile-worker';
 import { logger } from '../logging/logger.js';
-import type { WritePath } from '../write/write-path.js';
 import type { ConnectorConfig } from './config.js';
 import { ConnectorSet } from './connector.js';
-import { registerOutboxHook } from './outbox.js';
 import { setActiveConnectors } from './registry.js';
 import { createSyncDatabase, createSyncWorker, syncConcurrency } from './worker.js';
 
@@ -23,21 +21,13 @@ export interface SyncRuntime {
   tasks: TaskList;
   /** Worker slots the sync tasks want (0 without connectors). */
   concurrency: number;
-  /** Registers the outbox hook once (later calls do nothing). */
-  registerOutbox(writePath: WritePath): void;
   stop(): Promise<void>;
 }
 
 export function startSync(configs: readonly ConnectorConfig[], connectionString: string): SyncRuntime {
   const connectors = ConnectorSet.fromConfig(configs);
   setActiveConnectors(connectors);
-  let registered = false;
-  const registerOutbox = (writePath: WritePath) => {
-    if (registered) return;
-    registered = true;
-    registerOutboxHook(writePath, connectors);
-  };
-  if (connectors.size === 0) return { connectors, tasks: {}, concurrency: 0, registerOutbox, stop: async () => undefined };
+  if (connectors.size === 0) return { connectors, tasks: {}, concurrency: 0, stop: async () => undefined };
 
   const concurrency = syncConcurrency(connectors);
   const db = createSyncDatabase(connectionString, concurrency);
@@ -47,7 +37,6 @@ export function startSync(configs: readonly ConnectorConfig[], connectionString:
     connectors,
     tasks: worker.tasks,
     concurrency,
-    registerOutbox,
     async stop() {
       await worker.stop();
       await db.destroy();

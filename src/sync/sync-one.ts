@@ -17,7 +17,7 @@ import { withSyncLocks } from './locks.js';
 import { park, unpark } from './parked.js';
 import { markProbe, Rejected, RetryLater } from './push.js';
 import { PushJournal } from './push-journal.js';
-import { backoffDelay } from './retry.js';
+import { backoffDelay } from '../lib/backoff.js';
 import { createSyncContext } from './sync-context.js';
 import { syncGroup } from './sync-group.js';
 import { Paused, syncUser } from './sync-user.js';

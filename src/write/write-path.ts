@@ -7,8 +7,9 @@
  */
 import type { Knex } from 'knex';
 import { appendJournal } from '../journal/append.js';
-import { backoffDelay } from '../sync/retry.js';
+import { backoffDelay } from '../lib/backoff.js';
 import type { Actor, JournalEntryInput } from '../journal/entry.js';
+import type { ResourceRow } from '../store/rows.js';
 
 export class ChangeSet {
   readonly entries: JournalEntryInput[] = [];
@@ -38,16 +39,39 @@ export class ChangeSet {
 /** Runs inside the transaction after the work, before the journal is appended; may record more changes. */
 export type ChangeHook = (tx: Knex.Transaction, changes: ChangeSet, actor: Actor) => Promise<void>;
 
+/** What a group operation is about to do, for a guard to judge. */
+export interface GroupChange {
+  membersChanged?: boolean;
+  renamed?: boolean;
+  deleting?: boolean;
+}
+
+/**
+ * Rules a change must pass before it is stored, for the layers above the resources to plug in
+ * (the composition root, src/compose.ts, does). A guard refuses by throwing a SCIM error.
+ */
+export interface WriteGuards {
+  /** Before a group's members change, it is renamed or deleted (the policy's managed groups refuse). */
+  beforeGroupChange?(tx: Knex.Transaction, group: ResourceRow, change: GroupChange): Promise<void>;
+}
+
 export interface WriteContext {
   tx: Knex.Transaction;
   changes: ChangeSet;
   actor: Actor;
+  guards: WriteGuards;
 }
+
+/** The part of a write's context that hooks have too (they run after the guarded work). */
+export type ChangeContext = Omit<WriteContext, 'guards'>;
 
 export class WritePath {
   private readonly hooks: ChangeHook[] = [];
 
-  constructor(readonly db: Knex) {}
+  constructor(
+    readonly db: Knex,
+    private readonly guards: WriteGuards = {},
+  ) {}
 
   addHook(hook: ChangeHook): void {
     this.hooks.push(hook);
@@ -74,7 +98,7 @@ export class WritePath {
   private runOnce<T>(actor: Actor, work: (context: WriteContext) => Promise<T>): Promise<T> {
     return this.db.transaction(async (tx) => {
       const changes = new ChangeSet();
-      const result = await work({ tx, changes, actor });
+      const result = await work({ tx, changes, actor, guards: this.guards });
       await changes.settle();
       if (changes.entries.length > 0) {
         for (const hook of this.hooks) {

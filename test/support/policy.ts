@@ -1,10 +1,10 @@
 /**
- * Policy for a test server: registers the policy hook (first, as serve.ts does), applies the given
- * policy text, and optionally runs a queue worker with the policy tasks (for time-bound tests).
+ * Policy for a test server whose write path was composed with the policy hook (src/compose.ts):
+ * applies the given policy text, and optionally runs a queue worker with the policy tasks (for
+ * time-bound tests).
  */
 import { connectionStringOf } from '../../src/db/knex.js';
 import { applyPolicy } from '../../src/policy/apply.js';
-import { registerPolicyHook } from '../../src/policy/hook.js';
 import { parsePolicy } from '../../src/policy/policy-file.js';
 import { policyTasks } from '../../src/policy/tasks.js';
 import { startWorker } from '../../src/queue/queue.js';
@@ -19,7 +19,6 @@ export interface PolicyTestOptions {
 
 export async function startTestPolicy(writePath: WritePath, options: PolicyTestOptions): Promise<{ stop(): Promise<void> }> {
   if (options.policy === undefined) return { stop: async () => undefined };
-  registerPolicyHook(writePath);
   await applyPolicy(writePath, parsePolicy(options.policy, 'policy.yaml'), { actor: { name: 'test-policy', source: 'policy', requestId: 'test-start' } });
   const runner = options.worker ? await startWorker(connectionStringOf(writePath.db), policyTasks(writePath), { pollInterval: 100, concurrency: 2 }) : undefined;
   return { stop: async () => void (await runner?.stop()) };

@@ -5,7 +5,9 @@ import type { Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { createApp, type AppDependencies } from '../../src/http/app.js';
 import { answerMalformedRequests } from '../../src/http/client-error.js';
-import { WritePath } from '../../src/write/write-path.js';
+import { composeWritePath } from '../../src/compose.js';
+import type { ConnectorSet } from '../../src/sync/connector.js';
+import type { WritePath } from '../../src/write/write-path.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { startTestPolicy, type PolicyTestOptions } from './policy.js';
 
@@ -33,10 +35,15 @@ export interface TestResponse {
   text: string;
 }
 
-export async function startTestServer(config: Partial<{ maxBodyBytes: number; maxPageSize: number; defaultPageSize: number; bulkMaxOperations: number }> & Pick<AppDependencies['config'], 'jwt' | 'oauth' | 'rateLimit'> & PolicyTestOptions = {}): Promise<TestServer> {
+export async function startTestServer(
+  config: Partial<{ maxBodyBytes: number; maxPageSize: number; defaultPageSize: number; bulkMaxOperations: number }> &
+    Pick<AppDependencies['config'], 'jwt' | 'oauth' | 'rateLimit'> &
+    PolicyTestOptions & { connectors?: ConnectorSet } = {},
+): Promise<TestServer> {
   const db = await createTestDatabase();
   const token = 'test_' + randomBytes(24).toString('base64url');
-  const writePath = new WritePath(db.knex);
+  // Composed as `serve` composes it (src/compose.ts).
+  const writePath = composeWritePath(db.knex, { policy: config.policy !== undefined, connectors: config.connectors, metrics: true });
   const policy = await startTestPolicy(writePath, config);
   const app = createApp({
     db: db.knex,

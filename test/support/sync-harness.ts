@@ -8,7 +8,6 @@ import type { Knex } from 'knex';
 import { startWorker } from '../../src/queue/queue.js';
 import { parseConnectors } from '../../src/sync/config.js';
 import { ConnectorSet } from '../../src/sync/connector.js';
-import { registerOutboxHook } from '../../src/sync/outbox.js';
 import { setActiveConnectors } from '../../src/sync/registry.js';
 import { createSyncDatabase, createSyncWorker, syncConcurrency } from '../../src/sync/worker.js';
 import { startTestServer, type TestServer } from './server.js';
@@ -24,9 +23,8 @@ export interface RosterA {
 }
 
 export async function startRosterA(connectors: unknown[], env: Record<string, string>, options: { worker?: boolean } = {}): Promise<RosterA> {
-  const server = await startTestServer();
   const set = ConnectorSet.fromConfig(parseConnectors({ connectors }, env));
-  registerOutboxHook(server.writePath, set);
+  const server = await startTestServer({ connectors: set });
   setActiveConnectors(set); // what `serve` does, for GET /ops/connectors
   const concurrency = syncConcurrency(set);
   const syncDb = createSyncDatabase(server.db.url, concurrency);

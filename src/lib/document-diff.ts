@@ -1,6 +1,6 @@
 /**
- * Attribute-level differences between two stored documents, for the journal's `changes` column:
- * one entry per changed path (`title`, `name.givenName`, `urn:…:enterprise:2.0:User:department`),
+ * Attribute-level differences between two SCIM documents, for the journal's `changes` column and
+ * the outbound connectors' minimal PATCH (connectors/scim/patch.ts): one entry per changed path (`title`, `name.givenName`, `urn:…:enterprise:2.0:User:department`),
  * multi-valued attributes compared as a whole.
  */
 import { isDeepStrictEqual } from 'node:util';

@@ -5,8 +5,8 @@
  */
 import type { ErrorRequestHandler } from 'express';
 import { Counter } from 'prom-client';
-import { toScimError } from '../http/errors.js';
-import { metricsRegistry } from './registry.js';
+import { toScimError } from './errors.js';
+import { metricsRegistry } from '../metrics/registry.js';
 
 const scimErrors = new Counter({
   name: 'roster_scim_errors_total',

@@ -4,7 +4,7 @@
  */
 import { Router, type RequestHandler } from 'express';
 import { requireScope } from '../http/auth.js';
-import { metricsRegistry } from './registry.js';
+import { metricsRegistry } from '../metrics/registry.js';
 
 export function metricsRouter(authenticated: RequestHandler[]): Router {
   const router = Router();
