@@ -181,6 +181,11 @@ test('every environment variable Roster reads is in docs/operations.md and .env.
   assert.deepEqual(problems, [], problems.join('\n'));
 });
 
+test('the README stays an entry page: at most 300 lines, the manuals live in docs/', () => {
+  const lines = readFileSync(path.join(ROOT, 'README.md'), 'utf8').split('\n').length;
+  assert.ok(lines <= 300, `README.md has ${lines} lines: move the detail into the topic page under docs/ and link it`);
+});
+
 test('every decision record is listed in docs/decisions/README.md', () => {
   const index = readFileSync(path.join(ROOT, 'docs/decisions/README.md'), 'utf8');
   const records = readdirSync(path.join(ROOT, 'docs/decisions')).filter((name) => /^\d{4}-.*\.md$/.test(name));
