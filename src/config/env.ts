@@ -29,7 +29,7 @@ const envSchema = z.object({
   ROSTER_CONNECTORS_FILE: z.string().min(1).optional(),
   // Access policy (docs/policy.md): a YAML file; unset = on the embedded quick start the sample policy.yaml, else no policy.
   ROSTER_POLICY_FILE: z.string().min(1).optional(),
-  // OAuth 2.0 / JWT (docs/operations-auth.md). The three ROSTER_JWT_* / JWKS settings go together.
+  // OAuth 2.0 / JWT (docs/authentication.md). The three ROSTER_JWT_* / JWKS settings go together.
   ROSTER_JWT_ISSUER: z.string().min(1).optional(),
   ROSTER_JWT_AUDIENCE: z.string().min(1).optional(),
   ROSTER_JWKS_URL: z.string().url('must be the https URL of the issuer\'s JSON Web Key Set').optional(),
@@ -44,10 +44,16 @@ const envSchema = z.object({
   ROSTER_OAUTH_KEY_ROTATION_DAYS: integer(30, 1, 365),
   ROSTER_RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).max(100_000).default(50),
   ROSTER_RATE_LIMIT_BURST: integer(200, 1, 1_000_000),
-  // Journal (docs/operations-journal.md): checkpoint signing key, and how long entries are kept.
+  // Journal (docs/journal.md): checkpoint signing key, and how long entries are kept.
   ROSTER_JOURNAL_KEY: z.string().min(32, 'must be at least 32 characters (e.g. openssl rand -hex 32)').optional(),
   ROSTER_JOURNAL_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).optional(),
 });
+
+/**
+ * The name of every variable `loadConfig` reads. docs/operations.md and .env.example must list
+ * each one (test/docs.test.ts checks it), so a new variable cannot ship undocumented.
+ */
+export const ENVIRONMENT_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
 
 export type RosterConfig = {
   port: number;

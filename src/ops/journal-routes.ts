@@ -3,7 +3,7 @@
  *   GET /ops/journal                          filtered, newest first, cursor paging; JSON, or the
  *                                             whole match streamed as NDJSON or CSV
  *   GET /ops/resources/{type}/{id}/history    one resource's timeline with changed paths
- * Filters and their meaning: src/journal/filter.ts; reference: docs/operations-journal.md.
+ * Filters and their meaning: src/journal/filter.ts; reference: docs/journal.md.
  */
 import { Router, type Request, type RequestHandler } from 'express';
 import type { Knex } from 'knex';
