@@ -16,6 +16,7 @@ import {
   findMissingMembers,
   removeAllMembers,
   removeMembers,
+  removeMembersExcept,
   resolveMemberTypes,
 } from '../store/member-store.js';
 import { bumpVersion, deleteResource, insertResource, updateResource } from '../store/resource-store.js';
@@ -92,13 +93,9 @@ async function recordGroupChange(
 
 /** Makes the membership exactly `desired`, touching only rows that differ. */
 async function setMembers(tx: Knex.Transaction, groupId: string, desired: MemberRow[]): Promise<MembershipEffect> {
-  const { rows } = (await tx.raw(
-    `DELETE FROM group_members WHERE group_id = ? AND NOT (member_id = ANY(?::uuid[]))
-     RETURNING member_id AS value, member_type AS type`,
-    [groupId, desired.map((m) => m.value)],
-  )) as { rows: MemberRow[] };
+  const removed = await removeMembersExcept(tx, groupId, desired.map((m) => m.value));
   const added = await addMembers(tx, groupId, desired);
-  return { added, removed: rows };
+  return { added, removed };
 }
 
 export async function replaceGroup(context: WriteContext, id: string, body: unknown, preconditions: Preconditions): Promise<WriteOutcome> {

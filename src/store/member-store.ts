@@ -1,6 +1,7 @@
 /**
- * Group membership rows. Every operation touches only the rows it names, so adding one member to a
- * 100,000-member group costs one index lookup and one insert.
+ * Group membership rows: the only module that writes `group_members`. Every operation touches only
+ * the rows it names, so adding one member to a 100,000-member group costs one index lookup and one
+ * insert.
  */
 import type { Knex } from 'knex';
 import { isResourceId, type MemberRow } from './rows.js';
@@ -27,6 +28,43 @@ export async function removeMembers(tx: Knex.Transaction, groupId: string, membe
     [groupId, ids],
   )) as { rows: MemberRow[] };
   return rows;
+}
+
+/** Removes every member not in `keep`; returns the removed ones (a PUT of a group's members). */
+export async function removeMembersExcept(tx: Knex.Transaction, groupId: string, keep: readonly string[]): Promise<MemberRow[]> {
+  const { rows } = (await tx.raw(
+    `DELETE FROM group_members WHERE group_id = ? AND NOT (member_id = ANY(?::uuid[]))
+     RETURNING member_id AS value, member_type AS type`,
+    [groupId, [...keep]],
+  )) as { rows: MemberRow[] };
+  return rows;
+}
+
+/** A user's membership in a group, for the policy's set-wise writes across many groups. */
+export interface UserMembership {
+  groupId: string;
+  userId: string;
+}
+
+/** Adds users to groups in one statement (the policy's grants); existing memberships stay as they are. */
+export async function addUserMemberships(tx: Knex.Transaction, memberships: readonly UserMembership[]): Promise<void> {
+  if (memberships.length === 0) return;
+  await tx.raw(
+    `INSERT INTO group_members (group_id, member_id, member_type)
+     SELECT m.group_id, m.member_id, 'User' FROM unnest(?::uuid[], ?::uuid[]) AS m(group_id, member_id)
+     ON CONFLICT (group_id, member_id) DO NOTHING`,
+    [memberships.map((m) => m.groupId), memberships.map((m) => m.userId)],
+  );
+}
+
+/** Removes users from groups in one statement (the policy's revocations). */
+export async function removeUserMemberships(tx: Knex.Transaction, memberships: readonly UserMembership[]): Promise<void> {
+  if (memberships.length === 0) return;
+  await tx.raw(
+    `DELETE FROM group_members gm USING unnest(?::uuid[], ?::uuid[]) AS m(group_id, member_id)
+     WHERE gm.group_id = m.group_id AND gm.member_id = m.member_id`,
+    [memberships.map((m) => m.groupId), memberships.map((m) => m.userId)],
+  );
 }
 
 export async function removeAllMembers(tx: Knex.Transaction, groupId: string): Promise<MemberRow[]> {
