@@ -131,7 +131,11 @@ export function translateReferences(document: Document, resolutions: ReadonlyMap
       heldBack.push({ ...reference, reason: resolution.kind === 'pending' ? 'not-on-target-yet' : 'out-of-scope' });
       return undefined;
     }
-    const out: Document = { ...node, value: resolution.remoteId };
+    // The name shown with a reference is the target's to fill in: the manager's displayName is
+    // read-only (RFC 7643 §4.3), and a `display` would name Roster's object, not the target's.
+    const { display: _display, ...out } = node;
+    if (reference.attribute === MANAGER) delete out.displayName;
+    out.value = resolution.remoteId;
     if (node.$ref !== undefined) out.$ref = `${baseUrl}${ENDPOINT[reference.type]}/${encodeURIComponent(resolution.remoteId)}`;
     return out;
   }) as Document;
