@@ -99,7 +99,7 @@ export async function createUsersInBatch(db: Knex, connector: Connector, ids: re
     if (created.length > 0) {
       await db.raw(
         `UPDATE sync_links l SET remote_id = c.remote, state = 'active', acknowledged = c.ack, synced_version = c.version,
-                referenced_ids = ARRAY(SELECT jsonb_array_elements_text(c.refs)::uuid), updated_at = now()
+                referenced_ids = NULLIF(ARRAY(SELECT jsonb_array_elements_text(c.refs)::uuid), '{}'), updated_at = now()
            FROM unnest(?::uuid[], ?::text[], ?::jsonb[], ?::bigint[], ?::jsonb[]) AS c(id, remote, ack, version, refs)
           WHERE l.connector = ? AND l.resource_type = 'User' AND l.resource_id = c.id`,
         [

@@ -91,12 +91,24 @@ export async function saveLink(
 ): Promise<void> {
   await db.raw(
     `INSERT INTO sync_links (connector, resource_type, resource_id, remote_id, state, acknowledged, adopted, synced_version, referenced_ids)
-     VALUES (?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?::uuid[])
+     VALUES (?, ?, ?, ?, ?, ?::jsonb, ?, ?, NULLIF(?::uuid[], '{}'))
      ON CONFLICT (connector, resource_type, resource_id) DO UPDATE SET
        remote_id = EXCLUDED.remote_id, state = EXCLUDED.state, acknowledged = EXCLUDED.acknowledged,
        adopted = sync_links.adopted OR EXCLUDED.adopted, synced_version = EXCLUDED.synced_version,
-       referenced_ids = coalesce(EXCLUDED.referenced_ids, sync_links.referenced_ids), updated_at = now()`,
-    [connector, type, id, link.remoteId, link.state, JSON.stringify(link.acknowledged), link.adopted ?? false, link.version ?? null, link.referencedIds ? [...link.referencedIds] : null],
+       referenced_ids = CASE WHEN ? THEN EXCLUDED.referenced_ids ELSE sync_links.referenced_ids END, updated_at = now()`,
+    [
+      connector,
+      type,
+      id,
+      link.remoteId,
+      link.state,
+      JSON.stringify(link.acknowledged),
+      link.adopted ?? false,
+      link.version ?? null,
+      // No references is NULL (outside the GIN index), as for objects never synced since it existed.
+      [...(link.referencedIds ?? [])],
+      link.referencedIds !== undefined,
+    ],
   );
 }
 
