@@ -31,7 +31,7 @@ const nameOf = (document: Record<string, unknown> | null | undefined) => (typeof
 export async function syncGroup(context: SyncContext, id: string): Promise<void> {
   const { db, connector } = context;
   const { row, inScope, link } = await readSyncState(db, connector, 'Group', id);
-  if (!row || !inScope) return removeGroup(context, id, link);
+  if (!row || !inScope) return removeGroup(context, id, link, nameOf(row?.resource));
 
   // Members go as deltas (syncMembers), already in the target's ids; other references, should a
   // profile map any, are translated like a user's manager.
@@ -132,13 +132,13 @@ async function groupVanished(context: SyncContext, id: string): Promise<void> {
   throw new RetryLater('unavailable', 'the group was deleted on the target during the sync; it will be created again');
 }
 
-async function removeGroup(context: SyncContext, id: string, link: Link | undefined): Promise<void> {
+async function removeGroup(context: SyncContext, id: string, link: Link | undefined, currentName: string | undefined): Promise<void> {
   const { db, connector } = context;
   if (!link) return;
   const remoteId = await remoteIdToDeprovision(context, 'Group', id, link);
   if (!remoteId) return;
-  // The group may be deleted in Roster already: its name comes from what the target acknowledged.
-  const resource = { type: 'Group' as const, id, name: nameOf(link.acknowledged) };
+  // Deleted in Roster already, the group is named by what the target acknowledged.
+  const resource = { type: 'Group' as const, id, name: currentName ?? nameOf(link.acknowledged) };
   if (!context.dryRun && !(await admitDeprovisions(db, connector.name, connector.config.guard))) {
     context.journal.event('sync.paused', { reason: 'mass-change guard', pending: 'delete' }, resource);
     throw new Paused(`connector ${connector.name} is paused by the mass-change guard; approve with: npm run roster -- sync approve ${connector.name}`);

@@ -35,7 +35,7 @@ const nameOf = (document: Record<string, unknown> | null | undefined) => (typeof
 export async function syncUser(context: SyncContext, id: string): Promise<void> {
   const { db, connector } = context;
   const { row, inScope, link } = await readSyncState(db, connector, 'User', id);
-  if (!row || !inScope) return deprovisionUser(context, id, link);
+  if (!row || !inScope) return deprovisionUser(context, id, link, nameOf(row?.resource));
 
   const mapped = connector.profile.mapUser(row.resource, id);
   // A user Roster pushes is active unless it says otherwise (re-enabling relies on this).
@@ -128,15 +128,15 @@ async function updateUser(context: SyncContext, desired: Desired, link: Link, ve
   if (!wasActive) await context.presenceChanged(id);
 }
 
-async function deprovisionUser(context: SyncContext, id: string, link: Link | undefined): Promise<void> {
+async function deprovisionUser(context: SyncContext, id: string, link: Link | undefined, currentName: string | undefined): Promise<void> {
   const { db, connector } = context;
   if (!link) return;
   const remoteId = await remoteIdToDeprovision(context, 'User', id, link);
   if (!remoteId) return;
   const remove = connector.config.deprovision === 'delete';
   if (!remove && link.state === 'disabled') return;
-  // The user may be deleted in Roster already: its name comes from what the target acknowledged.
-  const resource = { type: 'User' as const, id, name: nameOf(link.acknowledged) };
+  // Deleted in Roster already, the user is named by what the target acknowledged.
+  const resource = { type: 'User' as const, id, name: currentName ?? nameOf(link.acknowledged) };
   if (!context.dryRun && !(await admitDeprovisions(db, connector.name, connector.config.guard))) {
     context.journal.event('sync.paused', { reason: 'mass-change guard', pending: remove ? 'delete' : 'disable' }, resource);
     throw new Paused(`connector ${connector.name} is paused by the mass-change guard; approve with: npm run roster -- sync approve ${connector.name}`);
