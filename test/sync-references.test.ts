@@ -15,6 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { renderTable } from '../src/cli/journal-table.js';
 import { reportText } from '../src/cli/sync-report.js';
 import type { JournalRow } from '../src/journal/row.js';
+import { logger } from '../src/logging/logger.js';
 import { fullSync } from '../src/sync/full-sync.js';
 import { startFaultTarget, type FaultTarget } from './support/fault-target.js';
 import { ENTERPRISE, PATCH_OP, startTestServer, USER_SCHEMA, type TestServer } from './support/server.js';
@@ -222,6 +223,13 @@ test('a target that caps pages at 50 and misreports totalResults is read in full
   const target = await startFaultTarget({ shortPages: 50, recordBodies: false });
   for (let i = 1; i <= 500; i++) target.addUser({ schemas: [USER_SCHEMA], userName: `remote${i}@example.com`, active: true });
   const full = await startRosterA([{ name: 'short', baseUrl: target.url, auth: { type: 'bearer', tokenEnv: 'T' }, rateLimit: { concurrency: 6 } }], { T: target.token }, { worker: false });
+  // The paging anomaly is logged, once however many runs meet it.
+  const warnings: Array<[string, Doc]> = [];
+  const warn = logger.warn;
+  logger.warn = ((message: string, meta: Doc) => {
+    warnings.push([message, meta]);
+    return logger;
+  }) as typeof logger.warn;
   try {
     // Roster knows 480 of them (rows 1..480, most far beyond the first page) and 10 more.
     await insertUsers(full.server.db.knex, [
@@ -246,7 +254,12 @@ test('a target that caps pages at 50 and misreports totalResults is read in full
     const again = await fullSync(full.syncDb, connector, { reportOnly: true });
     assert.equal(again.toCreate.users + again.adopted.users + again.drift.length, 0, 'the next run finds nothing to do');
     assert.equal(again.unmanaged.userCount, 20);
+    const paging = warnings.filter(([message]) => /pages its list oddly/.test(message));
+    assert.equal(paging.length, 1, 'three runs, one warning');
+    assert.equal(paging[0]![1].connector, 'short');
+    assert.deepEqual(paging[0]![1].anomalies, ['pages hold at most 50 objects although 500 were asked for', 'totalResults said 50, 500 objects were read (RFC 7644 §3.4.2.4: it is the total)']);
   } finally {
+    logger.warn = warn;
     await full.close();
     await target.close();
   }

@@ -366,6 +366,8 @@ async function compareType(c: Comparison): Promise<void> {
       if (type === 'User') c.plainCreates.push({ id: row.id, waitsFor: heldBack.filter((r) => r.reason === 'not-on-target-yet').map((r) => r.id) });
       else work.push(row.id);
     }
+    // A dry run's requests (and an applying run's adoptions) go to the journal page by page.
+    if (journal.pending >= 500) await journal.flush();
   }
 
   // Linked objects no longer in scope (or deleted locally): deprovision.

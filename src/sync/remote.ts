@@ -111,7 +111,8 @@ async function listByIndex(read: PageReader, onPage: PageHandler, count: number)
   let reportedTotal: number | undefined;
   for (let startIndex = 1, pages = 1; ; pages++) {
     const { body, resources } = await read(`&startIndex=${startIndex}`);
-    if (typeof body.totalResults === 'number') reportedTotal = body.totalResults;
+    // The largest total any page claimed (the empty page past the end of a faulty target says 0).
+    if (typeof body.totalResults === 'number') reportedTotal = Math.max(reportedTotal ?? 0, body.totalResults);
     const fresh = resources.filter((doc) => typeof doc.id !== 'string' || !ids.has(doc.id));
     if (resources.length > 0 && fresh.length === 0) {
       anomalies.push(`the page at startIndex ${startIndex} held only objects already read (does the target ignore startIndex?); stopped there`);
