@@ -42,3 +42,34 @@ export function managedPart(desired: Document, actual: Document): Document {
   for (const key of Object.keys(desired)) if (actual[key] !== undefined) out[key] = actual[key];
   return out;
 }
+
+export interface Overwrite {
+  /** `title`, `name.givenName`, `urn:…:User:department`. */
+  attribute: string;
+  /** What the target holds now. */
+  remote: unknown;
+  /** What Roster will set. */
+  desired: unknown;
+}
+
+/**
+ * The values the target holds that bringing it to `desired` replaces: what an adoption overwrites
+ * (an externalId someone else set, the case of a userName, a title). Attributes the target lacks
+ * are added, not overwritten, and are not listed; complex single-valued attributes (name, an
+ * extension) are listed per sub-attribute.
+ */
+export function overwrittenValues(desired: Document, actual: Document): Overwrite[] {
+  const out: Overwrite[] = [];
+  for (const key of driftedAttributes(desired, actual)) {
+    const remote = actual[key];
+    if (remote === undefined || remote === null) continue;
+    const wanted = desired[key];
+    if (isObject(wanted) && isObject(remote)) {
+      const join = key.startsWith('urn:') ? ':' : '.';
+      for (const sub of driftedAttributes(wanted, remote)) {
+        if (remote[sub] !== undefined && remote[sub] !== null) out.push({ attribute: `${key}${join}${sub}`, remote: remote[sub], desired: wanted[sub] });
+      }
+    } else out.push({ attribute: key, remote, desired: wanted });
+  }
+  return out;
+}

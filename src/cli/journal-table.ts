@@ -34,7 +34,37 @@ function pathParts(row: JournalRow): string[] {
   });
 }
 
+const clipped = (text: string, width: number) => (text.length > width ? `${text.slice(0, width - 1)}…` : text);
+
+/**
+ * Outbound sync's entries carry no attribute paths: a push says what went out and how it ended
+ * ("PATCH /Users/8c1e… → 200 ok"), the others their gist.
+ */
+function syncSummary(row: JournalRow): string {
+  const c = (row.changes ?? {}) as Record<string, unknown>;
+  if (typeof c.method === 'string' && typeof c.path === 'string') {
+    const status = typeof c.status === 'number' ? String(c.status) : '—';
+    return `${c.method} ${clipped(c.path, 48)} → ${status} ${String(c.outcome ?? '')}`.trimEnd();
+  }
+  switch (row.action) {
+    case 'sync.adopt':
+      return `remote ${short(c.remoteId)}, matched on ${String(c.matchedOn)}`;
+    case 'sync.reference-omitted':
+      return `${String(c.attribute).replace(/^urn:.*:/, '')} left out: ${c.reason === 'out-of-scope' ? 'not in scope' : 'not on the target yet'}`;
+    case 'sync.parked':
+      return `${String(c.status ?? '')} ${short(c.reason)}`.trim();
+    case 'sync.paused':
+      return `${String(c.pending ?? '')} held by the ${String(c.reason ?? 'guard')}`;
+    default:
+      return '';
+  }
+}
+
 export function changeSummary(row: JournalRow): string {
+  if (row.action.startsWith('sync.')) {
+    const summary = syncSummary(row);
+    if (summary) return summary;
+  }
   const users = usersPart(row);
   const parts = users
     ? users.map(userRoles)

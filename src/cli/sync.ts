@@ -16,6 +16,7 @@ import { startWorker } from '../queue/queue.js';
 import { loadConnectorsFile } from '../sync/config.js';
 import { approveConnector, ensureConnectorRows } from '../sync/connector-state.js';
 import { fullSync, type FullSyncReport } from '../sync/full-sync.js';
+import { reportText } from './sync-report.js';
 import { wakeConnectorJobs } from '../sync/jobs.js';
 import { listParked } from '../sync/parked.js';
 import { syncOne } from '../sync/sync-one.js';
@@ -25,32 +26,6 @@ import { connectorNamed, progressPrinter, withConnectors } from './sync-runtime.
 import { UsageError } from './token.js';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
-
-function printReport(report: FullSyncReport): void {
-  const applied = !report.reportOnly;
-  out(`Connector ${report.connector}: ${report.reportOnly ? 'report only (nothing was changed)' : 'reconciled'} in ${(report.durationMs / 1000).toFixed(1)} s`);
-  out(`  on the target:   ${report.remote.users} users, ${report.remote.groups} groups`);
-  out(`  in scope:        ${report.inScope.users} users, ${report.inScope.groups} groups`);
-  out(`  ${applied ? 'created' : 'to create'}:${applied ? '        ' : '      '}${report.toCreate.users} users, ${report.toCreate.groups} groups`);
-  out(`  adopted:         ${report.adopted.users} users, ${report.adopted.groups} groups (matched existing accounts)`);
-  out(`  ${applied ? 'deprovisioned' : 'to deprovision'}:${applied ? '  ' : ' '}${report.toDeprovision.users} users, ${report.toDeprovision.groups} groups`);
-  out(`  drift:           ${report.drift.length} object(s)`);
-  for (const drift of report.drift.slice(0, 50)) {
-    const detail =
-      drift.kind === 'attributes' ? `attributes differ: ${drift.attributes?.join(', ')}` : drift.kind === 'members' ? `members differ: ${drift.membersMissing} missing, ${drift.membersExtra} extra on the target` : 'missing on the target';
-    out(`    ${drift.type} ${drift.name} (${drift.id}): ${detail}`);
-  }
-  if (report.drift.length > 50) out(`    … and ${report.drift.length - 50} more (all are in the journal entry sync.full)`);
-  out(`  not managed by Roster: ${report.unmanaged.userCount} users, ${report.unmanaged.groupCount} groups (left alone)`);
-  for (const name of [...report.unmanaged.users, ...report.unmanaged.groups]) out(`    ${name}`);
-  if (applied) out(`  results:         ${report.results.done} in sync, ${report.results.parked} parked, ${report.results.retry + report.results.waiting} queued to retry`);
-  if (report.guardPaused) {
-    out('');
-    out(`PAUSED by the mass-change guard: this run would deprovision ${report.toDeprovision.users + report.toDeprovision.groups} objects. Nothing was sent.`);
-    out(`Check the report, then approve with: npm run roster -- sync approve ${report.connector}`);
-  }
-  if (report.results.parked > 0) out(`See why objects were parked: npm run roster -- sync parked ${report.connector}`);
-}
 
 export function registerSyncCommands(program: Command): void {
   const sync = program.command('sync').description('outbound sync to downstream SCIM apps (connectors)');
@@ -84,7 +59,7 @@ export function registerSyncCommands(program: Command): void {
           progress.done();
         }
         if (options.json) out(JSON.stringify(report, null, 2));
-        else printReport(report);
+        else process.stdout.write(reportText(report));
         if (report.guardPaused) process.exitCode = 3;
       });
     });

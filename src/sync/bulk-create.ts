@@ -6,8 +6,9 @@
  *    holds are left to the ordinary path) and as many of the connector's concurrency slots as are
  *    free, which is how many POSTs run in parallel;
  *  - one INSERT marks the batch 'creating' before anything is sent (crash safety, 0205), one INSERT
- *    records the remote ids and acknowledged documents after, one statement queues the groups of
- *    the created users;
+ *    records the remote ids and acknowledged documents after, one statement each queues the groups of
+ *    the created users and the objects whose references to them were held back;
+ *  - references (a manager) are translated to the target's ids with one lookup per batch;
  *  - each POST still goes through `push` (rate limit, circuit accounting, journal, classification).
  * Anything that is not a plain 201 (409, rejection, transient failure) goes back to the caller,
  * which runs the ordinary per-object sync for it.
@@ -18,6 +19,7 @@ import type { Connector } from './connector.js';
 import { enqueueSyncJobs } from './jobs.js';
 import { push, type PushContext } from './push.js';
 import type { PushJournal } from './push-journal.js';
+import { findReferences, heldBackDetails, resolveReferences, translateReferences } from './references.js';
 import { remoteIdOf } from './remote.js';
 
 export interface BulkCreateResult {
@@ -64,6 +66,9 @@ export async function createUsersInBatch(db: Knex, connector: Connector, ids: re
         return false;
       });
     if (planned.length === 0) return { created: 0, fallback };
+    // References (a manager) in the target's ids: one lookup for the batch (references.ts).
+    const resolutions = await resolveReferences(db, connector, planned.flatMap((u) => findReferences(u.desired)));
+    const translated = planned.map((u) => ({ ...u, ...translateReferences(u.desired, resolutions, connector.config.baseUrl) }));
 
     await db.raw(
       `INSERT INTO sync_links (connector, resource_type, resource_id, state) SELECT ?, 'User', unnest(?::uuid[]), 'creating'
@@ -71,16 +76,18 @@ export async function createUsersInBatch(db: Knex, connector: Connector, ids: re
       [connector.name, planned.map((u) => u.id)],
     );
     const context: PushContext = { db, connector, journal, dryRun: false };
-    const created: Array<{ id: string; remoteId: string; desired: Document; version: number }> = [];
+    const created: Array<{ id: string; remoteId: string; desired: Document; version: number; referencedIds: string[] }> = [];
     let next = 0;
     const lane = async () => {
       for (;;) {
-        const user = planned[next++];
+        const user = translated[next++];
         if (!user) return;
+        const resource = { type: 'User' as const, id: user.id, name: typeof user.document.userName === 'string' ? user.document.userName : undefined };
+        for (const reference of user.heldBack) journal.event('sync.reference-omitted', heldBackDetails(connector.name, reference), resource);
         try {
-          const response = await push(context, { type: 'User', id: user.id }, { method: 'POST', path: '/Users', body: user.desired }, [409]);
+          const response = await push(context, resource, { method: 'POST', path: '/Users', body: user.document }, [409]);
           const remoteId = response?.status === 201 || response?.status === 200 ? remoteIdOf(response.body) : undefined;
-          if (remoteId) created.push({ id: user.id, remoteId, desired: user.desired, version: user.version });
+          if (remoteId) created.push({ id: user.id, remoteId, desired: user.document, version: user.version, referencedIds: user.referencedIds });
           else fallback.push(user.id);
         } catch {
           fallback.push(user.id);
@@ -91,12 +98,20 @@ export async function createUsersInBatch(db: Knex, connector: Connector, ids: re
 
     if (created.length > 0) {
       await db.raw(
-        `UPDATE sync_links l SET remote_id = c.remote, state = 'active', acknowledged = c.ack, synced_version = c.version, updated_at = now()
-           FROM unnest(?::uuid[], ?::text[], ?::jsonb[], ?::bigint[]) AS c(id, remote, ack, version)
+        `UPDATE sync_links l SET remote_id = c.remote, state = 'active', acknowledged = c.ack, synced_version = c.version,
+                referenced_ids = NULLIF(ARRAY(SELECT jsonb_array_elements_text(c.refs)::uuid), '{}'), updated_at = now()
+           FROM unnest(?::uuid[], ?::text[], ?::jsonb[], ?::bigint[], ?::jsonb[]) AS c(id, remote, ack, version, refs)
           WHERE l.connector = ? AND l.resource_type = 'User' AND l.resource_id = c.id`,
-        [created.map((c) => c.id), created.map((c) => c.remoteId), created.map((c) => JSON.stringify(c.desired)), created.map((c) => c.version), connector.name],
+        [
+          created.map((c) => c.id),
+          created.map((c) => c.remoteId),
+          created.map((c) => JSON.stringify(c.desired)),
+          created.map((c) => c.version),
+          created.map((c) => JSON.stringify(c.referencedIds)),
+          connector.name,
+        ],
       );
-      await queueGroupsOf(db, connector, created.map((c) => c.id));
+      await queueDependentsOf(db, connector, created.map((c) => c.id));
     }
     return { created: created.length, fallback };
   } finally {
@@ -104,14 +119,26 @@ export async function createUsersInBatch(db: Knex, connector: Connector, ids: re
   }
 }
 
-/** Groups in scope that list any of these (now active) users: their membership must follow. */
-async function queueGroupsOf(db: Knex, connector: Connector, userIds: string[]): Promise<void> {
+/**
+ * What follows these (now active) users: the groups in scope that list them, and the linked
+ * objects whose references to them were held back until they exist on the target.
+ */
+async function queueDependentsOf(db: Knex, connector: Connector, userIds: string[]): Promise<void> {
   const scope = connector.scopeSql('Group');
-  if (scope.sql === 'FALSE') return;
-  const { rows } = (await db.raw(
-    `SELECT DISTINCT r.id::text AS id FROM group_members gm JOIN groups r ON r.id = gm.group_id
-      WHERE gm.member_id = ANY(?::uuid[]) AND (${scope.sql})`,
-    [userIds, ...scope.bindings],
-  )) as { rows: Array<{ id: string }> };
-  await enqueueSyncJobs(db, rows.map((row) => ({ connector: connector.name, type: 'Group' as const, id: row.id })));
+  const { rows: groups } =
+    scope.sql === 'FALSE'
+      ? { rows: [] }
+      : ((await db.raw(
+          `SELECT DISTINCT r.id::text AS id FROM group_members gm JOIN groups r ON r.id = gm.group_id
+            WHERE gm.member_id = ANY(?::uuid[]) AND (${scope.sql})`,
+          [userIds, ...scope.bindings],
+        )) as { rows: Array<{ id: string }> });
+  const { rows: referrers } = (await db.raw(
+    `SELECT resource_type AS type, resource_id::text AS id FROM sync_links WHERE referenced_ids && ?::uuid[] AND referenced_ids IS NOT NULL AND connector = ?`,
+    [userIds, connector.name],
+  )) as { rows: Array<{ type: 'User' | 'Group'; id: string }> };
+  await enqueueSyncJobs(db, [
+    ...groups.map((row) => ({ connector: connector.name, type: 'Group' as const, id: row.id })),
+    ...referrers.map((row) => ({ connector: connector.name, type: row.type, id: row.id })),
+  ]);
 }

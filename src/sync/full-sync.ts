@@ -13,10 +13,18 @@
  *  5. Mass-change guard over the whole plan, then repair with bounded concurrency, users before
  *     groups, with progress; a summary entry in the journal.
  * Drift is repaired by resetting what Roster believes the target acknowledged to what the target
- * actually holds; the ordinary diff then sends exactly the fix.
+ * actually holds; the ordinary diff then sends exactly the fix. Desired documents carry their
+ * references (a manager) in the target's ids (references.ts), so a translated manager is no drift;
+ * users are created managers first, so their reports' references resolve at creation.
+ *
+ * What each mode writes (decision 0209): a report-only run writes one `sync.full` summary and
+ * nothing else; a dry run writes the summary and the exact requests it would send (`sync.dry-run`);
+ * neither writes an entry saying something was adopted or changed. Only an applying run records
+ * adoptions (`sync.adopt`), links and pushes.
  */
 import type { Knex } from 'knex';
-import { driftedAttributes, managedPart } from '../../connectors/scim/compare.js';
+import { driftedAttributes, managedPart, overwrittenValues, type Overwrite } from '../../connectors/scim/compare.js';
+import { attributeOperations, patchBody } from '../../connectors/scim/patch.js';
 import type { Document } from '../../connectors/profile.js';
 import type { Connector, ResourceType } from './connector.js';
 import { createUsersInBatch } from './bulk-create.js';
@@ -24,7 +32,8 @@ import { admitDeprovisions, ensureConnectorRows } from './connector-state.js';
 import { enqueueSyncJobs } from './jobs.js';
 import { replaceAcknowledgedMembers, saveLink, type MemberDelta } from './links.js';
 import { PushJournal } from './push-journal.js';
-import { listRemote } from './remote.js';
+import { findReferences, resolveReferences, translateReferences } from './references.js';
+import { ENDPOINT, listRemote } from './remote.js';
 import { syncOne, type SyncResult } from './sync-one.js';
 
 export interface Drift {
@@ -37,13 +46,27 @@ export interface Drift {
   membersExtra?: number;
 }
 
+/** One account matched on the target, and what taking it over overwrites there. */
+export interface Adoption {
+  type: ResourceType;
+  id: string;
+  name: string;
+  remoteId: string;
+  matchedOn: string;
+  overwrites: Overwrite[];
+}
+
 export interface FullSyncReport {
   connector: string;
   reportOnly: boolean;
+  /** The connector only journals what it would send (dryRun: true). */
+  dryRun: boolean;
   remote: { users: number; groups: number };
   inScope: { users: number; groups: number };
   toCreate: { users: number; groups: number };
   adopted: { users: number; groups: number };
+  /** The adoptions (at most ADOPTIONS_LISTED), with the remote values each overwrites. */
+  adoptions: Adoption[];
   toDeprovision: { users: number; groups: number };
   drift: Drift[];
   unmanaged: { users: string[]; groups: string[]; userCount: number; groupCount: number };
@@ -71,6 +94,7 @@ interface LinkRow {
 }
 
 const UNMANAGED_SHOWN = 20;
+const ADOPTIONS_LISTED = 1000;
 const PAGE = 1000;
 const BATCH = 200;
 
@@ -84,10 +108,12 @@ export async function fullSync(db: Knex, connector: Connector, options: FullSync
   const report: FullSyncReport = {
     connector: connector.name,
     reportOnly: options.reportOnly,
+    dryRun: connector.config.dryRun,
     remote: { users: 0, groups: 0 },
     inScope: { users: 0, groups: 0 },
     toCreate: { users: 0, groups: 0 },
     adopted: { users: 0, groups: 0 },
+    adoptions: [],
     toDeprovision: { users: 0, groups: 0 },
     drift: [],
     unmanaged: { users: [], groups: [], userCount: 0, groupCount: 0 },
@@ -96,8 +122,11 @@ export async function fullSync(db: Knex, connector: Connector, options: FullSync
     durationMs: 0,
   };
   const apply = !options.reportOnly && !connector.config.dryRun;
+  const mode: Mode = options.reportOnly ? 'report' : connector.config.dryRun ? 'dry-run' : 'apply';
 
-  // 1. What the target holds.
+  // 1. What the target holds. Only an applying run journals the listing's requests; the others
+  // count them in their summary (decision 0209).
+  let listingRequests = 0;
   const remote: Record<ResourceType, Map<string, Document>> = { User: new Map(), Group: new Map() };
   for (const type of ['User', 'Group'] as const) {
     if (type === 'Group' && !connector.config.groups) continue;
@@ -110,16 +139,19 @@ export async function fullSync(db: Knex, connector: Connector, options: FullSync
       },
       { excludeMembers: type === 'Group' && !connector.profile.membersReadable },
     );
-    await journal.flush();
+    if (apply) await journal.flush();
+    else listingRequests += journal.drop();
   }
   report.remote = { users: remote.User.size, groups: remote.Group.size };
 
   const work: Record<ResourceType, string[]> = { User: [], Group: [] };
-  // Users neither linked nor on the target: created in batches (decision 0207).
-  const plainCreates: string[] = [];
+  // Users neither linked nor on the target: created in batches (decision 0207), managers first.
+  const plainCreates: PlannedCreate[] = [];
+  // Everything planned as a create: a 409 that ends in an adoption is counted as an adoption.
+  const creates: Record<ResourceType, string[]> = { User: [], Group: [] };
   const managedRemote: Record<ResourceType, Set<string>> = { User: new Set(), Group: new Set() };
   for (const type of ['User', 'Group'] as const) {
-    await compareType(db, connector, type, remote[type], managedRemote[type], work[type], type === 'User' ? plainCreates : work[type], report, apply, journal);
+    await compareType({ db, connector, type, remote: remote[type], managed: managedRemote[type], work: work[type], plainCreates, creates: creates[type], report, mode, journal });
     await journal.flush();
   }
 
@@ -145,16 +177,19 @@ export async function fullSync(db: Knex, connector: Connector, options: FullSync
     if (apply && plainCreates.length > 0) {
       const batchJournal = new PushJournal(db, connector.name, requestId);
       let done = 0;
-      for (let i = 0; i < plainCreates.length; i += BATCH) {
-        const { created, fallback } = await createUsersInBatch(db, connector, plainCreates.slice(i, i + BATCH), batchJournal);
-        report.results.done += created;
-        work.User.push(...fallback);
-        done += created + fallback.length;
-        if (batchJournal.pending >= 500) await batchJournal.flush();
-        progress({ phase: 'creating users', done, total: plainCreates.length });
+      // A wave's users are created after the users they refer to (their managers).
+      for (const wave of managersFirst(plainCreates)) {
+        for (let i = 0; i < wave.length; i += BATCH) {
+          const { created, fallback } = await createUsersInBatch(db, connector, wave.slice(i, i + BATCH), batchJournal);
+          report.results.done += created;
+          work.User.push(...fallback);
+          done += created + fallback.length;
+          if (batchJournal.pending >= 500) await batchJournal.flush();
+          progress({ phase: 'creating users', done, total: plainCreates.length });
+        }
       }
       await batchJournal.flush();
-    } else work.User.push(...plainCreates);
+    } else work.User.push(...plainCreates.map((c) => c.id));
     for (const type of ['User', 'Group'] as const) {
       const results = await runAll(db, connector, type, work[type], requestId, (done) => progress({ phase: `syncing ${type === 'User' ? 'users' : 'groups'}`, done, total: work[type].length }));
       for (const result of results) {
@@ -170,41 +205,71 @@ export async function fullSync(db: Knex, connector: Connector, options: FullSync
   // (connector, resource_type, remote_id) index, filtering every link of the connector, instead of
   // the primary key: measured at 1.3 ms instead of 0.06 ms per lookup with 2,000 links, on every
   // change the outbox hook and the worker handle. Fresh statistics now make that choice right.
-  if (apply) await db.raw('ANALYZE sync_links, sync_members');
+  if (apply) {
+    await db.raw('ANALYZE sync_links, sync_members');
+    await countAdoptedCreates(db, connector.name, creates, report);
+  }
   report.durationMs = Date.now() - started;
+  // A run that changed nothing says what it found, in words that claim nothing was done.
   journal.event('sync.full', {
     reportOnly: options.reportOnly,
+    ...(mode === 'dry-run' ? { dryRun: true } : {}),
     remote: report.remote,
     inScope: report.inScope,
     toCreate: report.toCreate,
-    adopted: report.adopted,
+    ...(apply ? { adopted: report.adopted } : { toAdopt: report.adopted }),
     toDeprovision: report.toDeprovision,
     drifted: report.drift.length,
     unmanaged: { users: report.unmanaged.userCount, groups: report.unmanaged.groupCount },
     guardPaused: report.guardPaused,
-    results: report.results,
+    ...(mode === 'report' ? {} : { results: report.results }),
     durationMs: report.durationMs,
+    ...(apply ? {} : { listingRequests }),
   });
   await journal.flush();
   if (apply) await db('sync_connectors').where({ connector: connector.name }).update({ last_full_sync_at: db.fn.now() });
   return report;
 }
 
-async function compareType(
-  db: Knex,
-  connector: Connector,
-  type: ResourceType,
-  remote: Map<string, Document>,
-  managed: Set<string>,
-  work: string[],
-  creates: string[],
-  report: FullSyncReport,
-  apply: boolean,
-  journal: PushJournal,
-): Promise<void> {
+type Mode = 'report' | 'dry-run' | 'apply';
+
+interface PlannedCreate {
+  id: string;
+  /** Local users it refers to that are not on the target yet (its manager, being created too). */
+  waitsFor: string[];
+}
+
+interface Comparison {
+  db: Knex;
+  connector: Connector;
+  type: ResourceType;
+  remote: Map<string, Document>;
+  /** Remote ids Roster manages (linked or adopted in this run). */
+  managed: Set<string>;
+  /** Objects to bring up to date through the per-object sync. */
+  work: string[];
+  /** Users to create in batches. */
+  plainCreates: PlannedCreate[];
+  /** Every object planned as a create (of this type). */
+  creates: string[];
+  report: FullSyncReport;
+  mode: Mode;
+  journal: PushJournal;
+}
+
+async function compareType(c: Comparison): Promise<void> {
+  const { db, connector, type, remote, managed, work, report, mode, journal } = c;
+  const apply = mode === 'apply';
   const table = type === 'User' ? 'users' : 'groups';
   const key = type === 'User' ? 'users' : 'groups';
   const nameOf = (doc: Document) => String(type === 'User' ? doc.userName : doc.displayName);
+  // A dry run journals the exact request the applying run would send for what it found here.
+  const wouldSend = (id: string, name: string, method: string, path: string, body: unknown) =>
+    journal.push({ resourceType: type, resourceId: id, resourceName: name, method, path, status: null, latencyMs: 0, outcome: 'dry-run', body });
+  const wouldPatch = (id: string, desired: Document, remoteDoc: Document) => {
+    const operations = attributeOperations(managedPart(desired, remoteDoc), desired);
+    if (operations.length > 0) wouldSend(id, nameOf(desired), 'PATCH', `${ENDPOINT[type]}/${encodeURIComponent(String(remoteDoc.id))}`, patchBody(operations));
+  };
   // Indexes of the remote objects for adoption.
   const byExternalId = new Map<string, Document>();
   const byMatch = new Map<string, Document>();
@@ -230,23 +295,33 @@ async function compareType(
     if (rows.length === 0) break;
     after = rows[rows.length - 1]!.id;
     report.inScope[key] += rows.length;
-    for (const row of rows) {
-      const desired = type === 'User' ? connector.profile.mapUser(row.resource, row.id) : connector.profile.mapGroup(row.resource, row.id);
-      if (type === 'User') desired.active ??= true;
+    const mapped = rows.map((row) => {
+      const doc = type === 'User' ? connector.profile.mapUser(row.resource, row.id) : connector.profile.mapGroup(row.resource, row.id);
+      if (type === 'User') doc.active ??= true;
+      return doc;
+    });
+    // References in the target's ids, as the per-object sync sends them: one lookup per page.
+    const resolutions = await resolveReferences(db, connector, mapped.flatMap(findReferences));
+    for (const [index, row] of rows.entries()) {
+      const { document: desired, referencedIds, heldBack } = translateReferences(mapped[index]!, resolutions, connector.config.baseUrl);
       const link = links.get(row.id);
       const linkedRemote = link?.remote_id ? remote.get(link.remote_id) : undefined;
       if (link?.remote_id && linkedRemote) {
         const drifted = driftedAttributes(desired, linkedRemote);
         if (drifted.length > 0) {
           report.drift.push({ type, id: row.id, name: nameOf(desired), kind: 'attributes', attributes: drifted });
-          if (apply) await saveLink(db, connector.name, type, row.id, { remoteId: link.remote_id, state: linkedRemote.active === false ? 'disabled' : 'active', acknowledged: managedPart(desired, linkedRemote), version: row.version });
-          work.push(row.id);
+          if (apply) {
+            const state = linkedRemote.active === false ? 'disabled' : 'active';
+            await saveLink(db, connector.name, type, row.id, { remoteId: link.remote_id, state, acknowledged: managedPart(desired, linkedRemote), version: row.version, referencedIds });
+          }
+          if (mode === 'dry-run') wouldPatch(row.id, desired, linkedRemote);
+          else work.push(row.id);
         }
         if (type === 'Group' && connector.profile.membersReadable) {
           const membersDrift = await compareMembers(db, connector, row.id, linkedRemote, apply);
           if (membersDrift) {
             report.drift.push({ type, id: row.id, name: nameOf(desired), kind: 'members', ...membersDrift });
-            if (!drifted.length) work.push(row.id);
+            if (!drifted.length || mode === 'dry-run') work.push(row.id);
           }
         }
         continue;
@@ -258,28 +333,41 @@ async function compareType(
           if (type === 'Group') await db('sync_members').where({ connector: connector.name, group_id: row.id }).delete();
         }
         report.toCreate[key]++;
-        work.push(row.id);
+        c.creates.push(row.id);
+        if (mode === 'dry-run') wouldSend(row.id, nameOf(desired), 'POST', ENDPOINT[type], desired);
+        else work.push(row.id);
         continue;
       }
       // Not linked (or a create was in flight): adopt what the target already has, if anything matches.
-      const match = byExternalId.get(row.id) ?? (() => {
+      const byId = byExternalId.get(row.id);
+      const match = byId ?? (() => {
         const value = matchOn === 'none' ? undefined : desired[matchOn];
         return typeof value === 'string' ? byMatch.get(value.toLowerCase()) : undefined;
       })();
       if (match && typeof match.id === 'string' && !managed.has(match.id)) {
         managed.add(match.id);
         report.adopted[key]++;
-        journal.event('sync.adopt', { remoteId: match.id, matchedOn: byExternalId.get(row.id) ? 'externalId' : matchOn }, { type, id: row.id });
+        const matchedOn = byId ? 'externalId' : matchOn;
+        if (report.adoptions.length < ADOPTIONS_LISTED) {
+          report.adoptions.push({ type, id: row.id, name: nameOf(desired), remoteId: match.id, matchedOn, overwrites: overwrittenValues(desired, match) });
+        }
         if (apply) {
-          await saveLink(db, connector.name, type, row.id, { remoteId: match.id, state: match.active === false ? 'disabled' : 'active', acknowledged: managedPart(desired, match), adopted: true, version: row.version });
+          // Only a run that takes the account over says so in the journal (decision 0209).
+          journal.event('sync.adopt', { remoteId: match.id, matchedOn }, { type, id: row.id, name: nameOf(desired) });
+          await saveLink(db, connector.name, type, row.id, { remoteId: match.id, state: match.active === false ? 'disabled' : 'active', acknowledged: managedPart(desired, match), adopted: true, version: row.version, referencedIds });
           if (type === 'Group' && connector.profile.membersReadable) await compareMembers(db, connector, row.id, match, true);
         }
-        work.push(row.id);
+        if (mode === 'dry-run') wouldPatch(row.id, desired, match);
+        else work.push(row.id);
         continue;
       }
       report.toCreate[key]++;
-      creates.push(row.id);
+      c.creates.push(row.id);
+      if (type === 'User') c.plainCreates.push({ id: row.id, waitsFor: heldBack.filter((r) => r.reason === 'not-on-target-yet').map((r) => r.id) });
+      else work.push(row.id);
     }
+    // A dry run's requests (and an applying run's adoptions) go to the journal page by page.
+    if (journal.pending >= 500) await journal.flush();
   }
 
   // Linked objects no longer in scope (or deleted locally): deprovision.
@@ -291,6 +379,40 @@ async function compareType(
   )) as { rows: Array<{ id: string }> };
   report.toDeprovision[key] += leavers.length;
   for (const leaver of leavers) work.push(leaver.id);
+}
+
+/**
+ * The planned creates in waves: each user after the users it refers to that are being created as
+ * well (its manager), so its references resolve when it is sent. A cycle (two people managing each
+ * other) goes in the last wave; their references follow once both exist (the queue re-syncs them).
+ */
+export function managersFirst(creates: readonly PlannedCreate[]): string[][] {
+  const pending = new Map(creates.map((c) => [c.id, c.waitsFor]));
+  const waves: string[][] = [];
+  while (pending.size > 0) {
+    const wave = [...pending].filter(([id, waitsFor]) => !waitsFor.some((other) => other !== id && pending.has(other))).map(([id]) => id);
+    if (wave.length === 0) {
+      waves.push([...pending.keys()]);
+      break;
+    }
+    for (const id of wave) pending.delete(id);
+    waves.push(wave);
+  }
+  return waves;
+}
+
+/** Planned creates that hit 409 and adopted the existing account instead count as adoptions. */
+async function countAdoptedCreates(db: Knex, connector: string, creates: Record<ResourceType, string[]>, report: FullSyncReport): Promise<void> {
+  for (const type of ['User', 'Group'] as const) {
+    if (creates[type].length === 0) continue;
+    const { rows } = (await db.raw(
+      `SELECT count(*)::int AS n FROM sync_links WHERE connector = ? AND resource_type = ? AND resource_id = ANY(?::uuid[]) AND adopted`,
+      [connector, type, creates[type]],
+    )) as { rows: Array<{ n: number }> };
+    const key = type === 'User' ? 'users' : 'groups';
+    report.toCreate[key] -= rows[0]!.n;
+    report.adopted[key] += rows[0]!.n;
+  }
 }
 
 /** Compares a group's remote members with the acknowledged ones; on apply, trusts the target. */

@@ -79,16 +79,46 @@ export async function saveLink(
   connector: string,
   type: ResourceType,
   id: string,
-  link: { remoteId: string; state: 'active' | 'disabled'; acknowledged: Record<string, unknown>; adopted?: boolean; version?: number | undefined },
+  link: {
+    remoteId: string;
+    state: 'active' | 'disabled';
+    acknowledged: Record<string, unknown>;
+    adopted?: boolean;
+    version?: number | undefined;
+    /** The local ids the pushed document refers to (references.ts); absent: unchanged. */
+    referencedIds?: readonly string[] | undefined;
+  },
 ): Promise<void> {
   await db.raw(
-    `INSERT INTO sync_links (connector, resource_type, resource_id, remote_id, state, acknowledged, adopted, synced_version)
-     VALUES (?, ?, ?, ?, ?, ?::jsonb, ?, ?)
+    `INSERT INTO sync_links (connector, resource_type, resource_id, remote_id, state, acknowledged, adopted, synced_version, referenced_ids)
+     VALUES (?, ?, ?, ?, ?, ?::jsonb, ?, ?, NULLIF(?::uuid[], '{}'))
      ON CONFLICT (connector, resource_type, resource_id) DO UPDATE SET
        remote_id = EXCLUDED.remote_id, state = EXCLUDED.state, acknowledged = EXCLUDED.acknowledged,
-       adopted = sync_links.adopted OR EXCLUDED.adopted, synced_version = EXCLUDED.synced_version, updated_at = now()`,
-    [connector, type, id, link.remoteId, link.state, JSON.stringify(link.acknowledged), link.adopted ?? false, link.version ?? null],
+       adopted = sync_links.adopted OR EXCLUDED.adopted, synced_version = EXCLUDED.synced_version,
+       referenced_ids = CASE WHEN ? THEN EXCLUDED.referenced_ids ELSE sync_links.referenced_ids END, updated_at = now()`,
+    [
+      connector,
+      type,
+      id,
+      link.remoteId,
+      link.state,
+      JSON.stringify(link.acknowledged),
+      link.adopted ?? false,
+      link.version ?? null,
+      // No references is NULL (outside the GIN index), as for objects never synced since it existed.
+      [...(link.referencedIds ?? [])],
+      link.referencedIds !== undefined,
+    ],
   );
+}
+
+/** Linked objects whose pushed document refers to this resource: to sync again when it appears on or leaves the target. */
+export async function referrersOf(db: Knex, connector: string, id: string): Promise<Array<{ type: ResourceType; id: string }>> {
+  const { rows } = (await db.raw(
+    `SELECT resource_type AS type, resource_id::text AS id FROM sync_links WHERE referenced_ids @> ARRAY[?::uuid] AND referenced_ids IS NOT NULL AND connector = ?`,
+    [id, connector],
+  )) as { rows: Array<{ type: ResourceType; id: string }> };
+  return rows;
 }
 
 export async function deleteLink(db: Knex, connector: string, type: ResourceType, id: string): Promise<void> {

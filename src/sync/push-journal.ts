@@ -22,6 +22,8 @@ export interface PushRecord {
   resourceType: ResourceType;
   /** Absent for requests about no single object (list pages). */
   resourceId?: string | undefined;
+  /** The object's name, when the sender knows it (the journal reads it from the row otherwise). */
+  resourceName?: string | undefined;
   method: string;
   path: string;
   status: number | null;
@@ -44,26 +46,34 @@ export class PushJournal {
   ) {}
 
   push(record: PushRecord): void {
-    const { resourceType, resourceId, ...details } = record;
+    const { resourceType, resourceId, resourceName, ...details } = record;
     this.entries.push({
       action: record.outcome === 'dry-run' ? 'sync.dry-run' : 'sync.push',
       resourceType,
       ...(resourceId ? { resourceId } : {}),
+      ...(resourceId && resourceName ? { resourceName } : {}),
       changes: { connector: this.connector, ...details },
     });
   }
 
-  /** A non-request event: parked, adopted, paused, full-sync summary. */
-  event(action: string, details: Record<string, unknown>, resource?: { type: ResourceType; id: string }): void {
+  /** A non-request event: parked, adopted, paused, a reference left out, full-sync summary. */
+  event(action: string, details: Record<string, unknown>, resource?: { type: ResourceType; id: string; name?: string | undefined }): void {
     this.entries.push({
       action,
-      ...(resource ? { resourceType: resource.type, resourceId: resource.id } : {}),
+      ...(resource ? { resourceType: resource.type, resourceId: resource.id, ...(resource.name ? { resourceName: resource.name } : {}) } : {}),
       changes: { connector: this.connector, ...details },
     });
   }
 
   get pending(): number {
     return this.entries.length;
+  }
+
+  /** Forgets the buffered entries (a run that only reports keeps a count, not the entries); returns how many. */
+  drop(): number {
+    const dropped = this.entries.length;
+    this.entries = [];
+    return dropped;
   }
 
   async flush(): Promise<void> {

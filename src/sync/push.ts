@@ -46,6 +46,17 @@ export class Rejected extends Error {
   }
 }
 
+/** What a request is about: a type (list pages), or one object, named when the caller knows its name. */
+export interface PushedResource {
+  type: ResourceType;
+  id?: string | undefined;
+  /**
+   * userName or displayName. The journal otherwise reads it from the object's row, which is gone
+   * once the object was deleted in Roster: the push that deprovisions it must name it itself.
+   */
+  name?: string | undefined;
+}
+
 export interface PushContext {
   db: Knex;
   connector: Connector;
@@ -70,12 +81,12 @@ function scimDetail(body: unknown): string {
 
 export async function push(
   context: PushContext,
-  resource: { type: ResourceType; id?: string | undefined },
+  resource: PushedResource,
   request: ScimRequest,
   handles: readonly number[] = [],
 ): Promise<ScimResponse | undefined> {
   const { connector, journal } = context;
-  const base = { resourceType: resource.type, resourceId: resource.id, method: request.method, path: request.path };
+  const base = { resourceType: resource.type, resourceId: resource.id, resourceName: resource.name, method: request.method, path: request.path };
   if (context.dryRun) {
     journal.push({ ...base, status: null, latencyMs: 0, outcome: 'dry-run', ...(request.body !== undefined ? { body: request.body } : {}) });
     return undefined;

@@ -1,9 +1,10 @@
 /**
  * Reading the target: look one object up by an attribute (`attr eq "value"`, the one filter every
  * target supports, AWS included), and page through all objects of a type (index or cursor paging,
- * per profile).
+ * per profile), robust to targets that page wrongly.
  */
 import { quote } from '../../connectors/scim/patch.js';
+import { logger } from '../logging/logger.js';
 import type { Document } from '../../connectors/profile.js';
 import type { ResourceType } from './connector.js';
 import { deleteLink, type Link } from './links.js';
@@ -44,10 +45,24 @@ export function remoteIdOf(body: unknown): string | undefined {
   return typeof id === 'string' && id !== '' ? id : undefined;
 }
 
+/** Pages read per listing at most: a target that never stops (ignores startIndex, loops cursors) still ends. */
+export const MAX_PAGES = 20_000;
+
+/** Listing anomalies already logged, per connector and type: logged once per process, not per page or per run. */
+const anomaliesLogged = new Set<string>();
+
 /**
  * Every remote object of a type, one page at a time. `onPage` gets each page as it arrives (for
- * progress). Index paging stops when a page comes back short or totalResults is reached; cursor
- * paging when nextCursor is absent.
+ * progress). Returns how many objects were read.
+ *
+ * Index paging ignores `totalResults` (decision 0210): targets get it wrong (one reports the page
+ * size; RFC 7644 §3.4.2.4 says it is the total) and trusting it silently drops everything past the
+ * first page. Reading goes on until a page comes back empty or shorter than the pages the target
+ * serves: a page shorter than asked for may be the end, or the target's own cap on page size (50,
+ * say, when 500 were asked for), so the next page decides; once the cap is known, a page shorter
+ * than it is the end. A page of nothing but objects already seen (a target that ignores startIndex)
+ * ends it too, and MAX_PAGES bounds it whatever happens. Cursor paging ends when nextCursor is
+ * absent. Anything unexpected is logged once.
  */
 export async function listRemote(
   context: PushContext,
@@ -56,30 +71,79 @@ export async function listRemote(
   options: { excludeMembers?: boolean } = {},
 ): Promise<number> {
   const { profile } = context.connector;
-  const count = profile.pageSize;
   const exclude = options.excludeMembers ? '&excludedAttributes=members' : '';
-  const probe = { type };
+  const read = async (path: string) => {
+    const response = await push({ ...context, dryRun: false }, { type }, { method: 'GET', path: `${ENDPOINT[type]}?count=${profile.pageSize}${path}${exclude}` });
+    const body = (response?.body ?? {}) as { Resources?: unknown; totalResults?: unknown; nextCursor?: unknown };
+    return { body, resources: Array.isArray(body.Resources) ? (body.Resources as Document[]) : [] };
+  };
+  const listing = profile.paging === 'cursor' ? await listByCursor(read, onPage) : await listByIndex(read, onPage, profile.pageSize);
+  logAnomalies(context.connector.name, type, listing.anomalies);
+  return listing.seen;
+}
+
+type PageReader = (path: string) => Promise<{ body: { totalResults?: unknown; nextCursor?: unknown }; resources: Document[] }>;
+type PageHandler = (resources: Document[]) => Promise<void> | void;
+interface Listing {
+  seen: number;
+  anomalies: string[];
+}
+
+async function listByCursor(read: PageReader, onPage: PageHandler): Promise<Listing> {
   let seen = 0;
-  if (profile.paging === 'cursor') {
-    let cursor = '';
-    for (;;) {
-      const response = await push({ ...context, dryRun: false }, probe, { method: 'GET', path: `${ENDPOINT[type]}?count=${count}&cursor=${encodeURIComponent(cursor)}${exclude}` });
-      const body = (response?.body ?? {}) as { Resources?: Document[]; nextCursor?: unknown };
-      const resources = Array.isArray(body.Resources) ? body.Resources : [];
-      seen += resources.length;
-      await onPage(resources);
-      if (typeof body.nextCursor !== 'string' || body.nextCursor === '') return seen;
-      cursor = body.nextCursor;
-    }
-  }
-  for (let startIndex = 1; ; ) {
-    const response = await push({ ...context, dryRun: false }, probe, { method: 'GET', path: `${ENDPOINT[type]}?startIndex=${startIndex}&count=${count}${exclude}` });
-    const body = (response?.body ?? {}) as { Resources?: Document[]; totalResults?: unknown };
-    const resources = Array.isArray(body.Resources) ? body.Resources : [];
+  let cursor = '';
+  for (let pages = 1; ; pages++) {
+    const { body, resources } = await read(`&cursor=${encodeURIComponent(cursor)}`);
     seen += resources.length;
     await onPage(resources);
-    startIndex += resources.length;
-    const total = typeof body.totalResults === 'number' ? body.totalResults : undefined;
-    if (resources.length === 0 || (total !== undefined && startIndex > total)) return seen;
+    if (typeof body.nextCursor !== 'string' || body.nextCursor === '') return { seen, anomalies: [] };
+    if (pages >= MAX_PAGES) return { seen, anomalies: [`stopped after ${MAX_PAGES} pages (${seen} objects) although the target gave a next cursor`] };
+    cursor = body.nextCursor;
   }
+}
+
+async function listByIndex(read: PageReader, onPage: PageHandler, count: number): Promise<Listing> {
+  const anomalies: string[] = [];
+  const ids = new Set<string>();
+  let seen = 0;
+  /** The target's cap on page size, once a page came back shorter than asked for. */
+  let cap: number | undefined;
+  let reportedTotal: number | undefined;
+  for (let startIndex = 1, pages = 1; ; pages++) {
+    const { body, resources } = await read(`&startIndex=${startIndex}`);
+    // The largest total any page claimed (the empty page past the end of a faulty target says 0).
+    if (typeof body.totalResults === 'number') reportedTotal = Math.max(reportedTotal ?? 0, body.totalResults);
+    const fresh = resources.filter((doc) => typeof doc.id !== 'string' || !ids.has(doc.id));
+    if (resources.length > 0 && fresh.length === 0) {
+      anomalies.push(`the page at startIndex ${startIndex} held only objects already read (does the target ignore startIndex?); stopped there`);
+      break;
+    }
+    for (const doc of fresh) if (typeof doc.id === 'string') ids.add(doc.id);
+    seen += fresh.length;
+    await onPage(fresh);
+    startIndex += resources.length;
+    if (resources.length === 0) break;
+    if (resources.length < count) {
+      if (cap !== undefined && resources.length < cap) break;
+      cap ??= resources.length;
+    }
+    if (pages >= MAX_PAGES) {
+      anomalies.push(`stopped after ${MAX_PAGES} pages (${seen} objects)`);
+      break;
+    }
+  }
+  if (cap !== undefined && seen > cap) anomalies.push(`pages hold at most ${cap} objects although ${count} were asked for`);
+  if (reportedTotal !== undefined && reportedTotal !== seen) anomalies.push(`totalResults said ${reportedTotal}, ${seen} objects were read (RFC 7644 §3.4.2.4: it is the total)`);
+  return { seen, anomalies };
+}
+
+function logAnomalies(connector: string, type: ResourceType, anomalies: readonly string[]): void {
+  const key = `${connector}:${type}`;
+  if (anomalies.length === 0 || anomaliesLogged.has(key)) return;
+  anomaliesLogged.add(key);
+  logger.warn('sync: the target pages its list oddly; Roster read it in full anyway (logged once per process)', {
+    connector,
+    resourceType: type,
+    anomalies,
+  });
 }

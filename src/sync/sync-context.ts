@@ -1,17 +1,21 @@
 /**
- * What syncing one resource needs besides sending requests: a way to queue the groups whose
- * remote membership depends on a member that just appeared on or left the target.
+ * What syncing one resource needs besides sending requests: a way to queue what depends on an
+ * object that just appeared on or left the target: the groups whose remote membership lists it,
+ * and the objects whose pushed documents refer to it (a user's manager, references.ts).
  */
 import type { Knex } from 'knex';
 import type { Connector } from './connector.js';
 import { enqueueSyncJobs } from './jobs.js';
+import { referrersOf } from './links.js';
 import type { PushContext } from './push.js';
 
 export interface SyncContext extends PushContext {
-  /** The member became active, or stopped being active, on the target: re-sync its groups. */
-  membershipChanged(memberId: string): Promise<void>;
+  /** The object became active, or stopped being active, on the target: re-sync its groups and its referrers. */
+  presenceChanged(id: string): Promise<void>;
   /** The target dropped the member (deleted it): forget the memberships it acknowledged. */
   forgetMemberships(memberId: string): Promise<void>;
+  /** The object's link is gone (deleted on the target): re-sync the objects that refer to it. */
+  referrersChanged(id: string): Promise<void>;
 }
 
 /** Groups that list the member locally and are synced (in scope or linked), plus groups the target lists it in. */
@@ -29,16 +33,25 @@ async function groupsToRecheck(db: Knex, connector: Connector, memberId: string)
 
 export function createSyncContext(push: PushContext): SyncContext {
   const { db, connector } = push;
+  const queueReferrers = async (id: string) => {
+    const referrers = await referrersOf(db, connector.name, id);
+    await enqueueSyncJobs(db, referrers.map((r) => ({ connector: connector.name, type: r.type, id: r.id })));
+  };
   return {
     ...push,
-    async membershipChanged(memberId) {
+    async presenceChanged(id) {
       if (push.dryRun) return;
-      const groups = await groupsToRecheck(db, connector, memberId);
-      await enqueueSyncJobs(db, groups.map((id) => ({ connector: connector.name, type: 'Group' as const, id })));
+      const groups = await groupsToRecheck(db, connector, id);
+      await enqueueSyncJobs(db, groups.map((group) => ({ connector: connector.name, type: 'Group' as const, id: group })));
+      await queueReferrers(id);
     },
     async forgetMemberships(memberId) {
       if (push.dryRun) return;
       await db('sync_members').where({ connector: connector.name, member_id: memberId }).delete();
+    },
+    async referrersChanged(id) {
+      if (push.dryRun) return;
+      await queueReferrers(id);
     },
   };
 }

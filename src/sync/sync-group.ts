@@ -21,16 +21,21 @@ import {
   type MemberDelta,
 } from './links.js';
 import { push, Rejected, RetryLater } from './push.js';
+import { toTargetReferences } from './references.js';
 import { lookupRemote, remoteIdOf, remoteIdToDeprovision } from './remote.js';
 import type { SyncContext } from './sync-context.js';
 import { Paused } from './sync-user.js';
 
+const nameOf = (document: Record<string, unknown> | null | undefined) => (typeof document?.displayName === 'string' ? document.displayName : undefined);
+
 export async function syncGroup(context: SyncContext, id: string): Promise<void> {
   const { db, connector } = context;
   const { row, inScope, link } = await readSyncState(db, connector, 'Group', id);
-  if (!row || !inScope) return removeGroup(context, id, link);
+  if (!row || !inScope) return removeGroup(context, id, link, nameOf(row?.resource));
 
-  const desired = connector.profile.mapGroup(row.resource, id);
+  // Members go as deltas (syncMembers), already in the target's ids; other references, should a
+  // profile map any, are translated like a user's manager.
+  const desired = (await toTargetReferences(db, connector, connector.profile.mapGroup(row.resource, id))).document;
   let remoteId = link?.remoteId ?? undefined;
   if (!remoteId) {
     remoteId = await createGroup(context, id, desired, link, row.version);
@@ -38,7 +43,7 @@ export async function syncGroup(context: SyncContext, id: string): Promise<void>
   } else {
     const operations = attributeOperations(link?.acknowledged ?? {}, desired);
     if (operations.length > 0) {
-      const response = await push(context, { type: 'Group', id }, { method: 'PATCH', path: `/Groups/${encodeURIComponent(remoteId)}`, body: patchBody(operations) }, [404]);
+      const response = await push(context, { type: 'Group', id, name: nameOf(desired) }, { method: 'PATCH', path: `/Groups/${encodeURIComponent(remoteId)}`, body: patchBody(operations) }, [404]);
       if (response?.status === 404) {
         // Deleted on the target behind Roster's back: create it again, with all its members.
         await deleteLink(db, connector.name, 'Group', id);
@@ -54,7 +59,7 @@ export async function syncGroup(context: SyncContext, id: string): Promise<void>
 
 async function createGroup(context: SyncContext, id: string, desired: Document, link: Link | undefined, version: number): Promise<string | undefined> {
   const { db, connector } = context;
-  const resource = { type: 'Group' as const, id };
+  const resource = { type: 'Group' as const, id, name: nameOf(desired) };
   if (link?.state === 'creating') {
     const existing = await lookupRemote(context, resource, 'externalId', id);
     if (existing) return adoptGroup(context, id, desired, existing, version);
@@ -76,11 +81,11 @@ async function createGroup(context: SyncContext, id: string, desired: Document, 
 async function adoptGroup(context: SyncContext, id: string, desired: Document, existing: Document, version: number): Promise<string> {
   const { db, connector } = context;
   const remoteId = existing.id as string;
-  context.journal.event('sync.adopt', { remoteId, matchedOn: 'displayName' }, { type: 'Group', id });
+  if (!context.dryRun) context.journal.event('sync.adopt', { remoteId, matchedOn: 'displayName' }, { type: 'Group', id, name: nameOf(desired) });
   const current = managedPart(desired, existing);
   const operations = attributeOperations(current, desired);
   if (operations.length > 0) {
-    await push(context, { type: 'Group', id }, { method: 'PATCH', path: `/Groups/${encodeURIComponent(remoteId)}`, body: patchBody(operations) });
+    await push(context, { type: 'Group', id, name: nameOf(desired) }, { method: 'PATCH', path: `/Groups/${encodeURIComponent(remoteId)}`, body: patchBody(operations) });
   }
   if (!context.dryRun) await saveLink(db, connector.name, 'Group', id, { remoteId, state: 'active', acknowledged: desired, adopted: true, version });
   // The members it already has are unknown unless the target lists them: start from "none"
@@ -127,16 +132,18 @@ async function groupVanished(context: SyncContext, id: string): Promise<void> {
   throw new RetryLater('unavailable', 'the group was deleted on the target during the sync; it will be created again');
 }
 
-async function removeGroup(context: SyncContext, id: string, link: Link | undefined): Promise<void> {
+async function removeGroup(context: SyncContext, id: string, link: Link | undefined, currentName: string | undefined): Promise<void> {
   const { db, connector } = context;
   if (!link) return;
   const remoteId = await remoteIdToDeprovision(context, 'Group', id, link);
   if (!remoteId) return;
+  // Deleted in Roster already, the group is named by what the target acknowledged.
+  const resource = { type: 'Group' as const, id, name: currentName ?? nameOf(link.acknowledged) };
   if (!context.dryRun && !(await admitDeprovisions(db, connector.name, connector.config.guard))) {
-    context.journal.event('sync.paused', { reason: 'mass-change guard', pending: 'delete' }, { type: 'Group', id });
+    context.journal.event('sync.paused', { reason: 'mass-change guard', pending: 'delete' }, resource);
     throw new Paused(`connector ${connector.name} is paused by the mass-change guard; approve with: npm run roster -- sync approve ${connector.name}`);
   }
-  const response = await push(context, { type: 'Group', id }, { method: 'DELETE', path: `/Groups/${encodeURIComponent(remoteId)}` }, [404]);
+  const response = await push(context, resource, { method: 'DELETE', path: `/Groups/${encodeURIComponent(remoteId)}` }, [404]);
   if (!response) return;
   await deleteLink(db, connector.name, 'Group', id);
 }

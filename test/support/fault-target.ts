@@ -9,6 +9,8 @@
  *                    | { kind: 'slow', ms } (answers normally, late)
  *   down(fault?)     every request fails (default 503) until up()
  *   reject(pred)     requests whose body matches get 400 invalidValue (a content rejection)
+ * Paging faults: `shortPages: n` caps every page at n and reports totalResults as the page size
+ * (python-scim's scim2-server); `unlisted` hides users from listings only.
  * AWS mode (`aws: true`) enforces IAM Identity Center's documented limits: at most 100 membership
  * changes per PATCH and 100 members on create, no replace/remove-all of members, groups returned
  * with an empty member list, only `eq` filters, cursor paging with at most 100 per page.
@@ -40,6 +42,13 @@ export interface FaultTargetOptions {
   maxRequestsPerSecond?: number;
   /** Record request bodies (turn off for big benchmarks). */
   recordBodies?: boolean;
+  /**
+   * Index paging as python-scim's scim2-server does it: at most this many per page whatever
+   * `count` asks for, and `totalResults` equal to the page's size instead of the total.
+   */
+  shortPages?: number;
+  /** Users left out of list responses (still found by a filter, still a 409 on create): as if beyond the pages read. */
+  unlisted?: (user: Doc) => boolean;
 }
 
 export interface FaultTarget {
@@ -99,10 +108,10 @@ function applyAttributeOp(doc: Doc, op: string, path: string | undefined, value:
   }
   let target: Doc = doc;
   let key = path;
-  const urn = /^(urn:[^.]*:)([^:.]+(?:\.[^:.]+)?)$/.exec(path);
-  if (urn && path.startsWith('urn:')) {
-    const schema = urn[1]!.slice(0, -1);
-    target = (doc[schema] ??= {}) as Doc;
+  // `urn:…:enterprise:2.0:User:manager.value`: the schema URN (dots and all), then the attribute.
+  const urn = /^(urn:.*):([^:]+)$/.exec(path);
+  if (urn) {
+    target = (doc[urn[1]!] ??= {}) as Doc;
     key = urn[2]!;
   }
   const parts = key.split('.');
@@ -185,10 +194,12 @@ export async function startFaultTarget(options: FaultTargetOptions = {}): Promis
       const next = start + count < all.length ? String(start + count) : undefined;
       return [200, { schemas: [LIST], itemsPerPage: page.length, Resources: page.map(render), ...(next ? { nextCursor: next } : {}) }];
     }
+    if (!filter && kind === 'Users' && options.unlisted) all = all.filter((doc) => !options.unlisted!(doc));
     const startIndex = Math.max(1, Number(query.get('startIndex') ?? 1));
-    const count = Math.min(Number(query.get('count') ?? 100), 1000);
+    const count = Math.min(Number(query.get('count') ?? 100), options.shortPages ?? 1000);
     const page = all.slice(startIndex - 1, startIndex - 1 + count);
-    return [200, { schemas: [LIST], totalResults: all.length, startIndex, itemsPerPage: page.length, Resources: page.map(render) }];
+    const totalResults = options.shortPages !== undefined ? page.length : all.length;
+    return [200, { schemas: [LIST], totalResults, startIndex, itemsPerPage: page.length, Resources: page.map(render) }];
   }
 
   function memberOps(group: Doc & { members: Set<string> }, operations: Doc[]): [number, Doc] | undefined {
