@@ -10,24 +10,14 @@ import { registerGrantCommands } from './cli/grant.js';
 import { registerImportCommand } from './cli/import.js';
 import { registerPolicyCommands } from './cli/policy.js';
 import { registerReportCommands } from './cli/report.js';
-import { registerTokenCommands, UsageError } from './cli/token.js';
+import { registerTokenCommands } from './cli/token.js';
 import { serve } from './cli/serve.js';
 import { withDatabase } from './cli/with-database.js';
-import { ConfigError, loadConfig } from './config/env.js';
-import { EmbeddedPostgresError } from './db/embedded-errors.js';
+import { loadConfig } from './config/env.js';
+import { OperatorError } from './lib/operator-error.js';
 import { migrateToLatest } from './db/knex.js';
 import { logger, setLogLevel } from './logging/logger.js';
-import { PolicyFileMissingError } from './policy/load.js';
-import { PolicyError } from './policy/policy-file.js';
-import { PolicyStartError } from './policy/startup.js';
 
-/**
- * Mistakes the operator fixes (a bad setting, argument or policy file, a policy that would revoke
- * too much at start, an embedded PostgreSQL that cannot start here): the message says what to do, and the exit status is 2, with no error log.
- */
-function isOperatorMistake(error: unknown): error is Error {
-  return [ConfigError, UsageError, PolicyError, PolicyFileMissingError, PolicyStartError, EmbeddedPostgresError].some((kind) => error instanceof kind);
-}
 
 const program = new Command('roster').description('Roster: SCIM 2.0 provisioning gateway');
 
@@ -69,7 +59,8 @@ program
     if (typeof process.exitCode === 'number' && process.exitCode !== 0) process.exit(process.exitCode);
   })
   .catch((error: unknown) => {
-    if (isOperatorMistake(error)) {
+    // A mistake the operator fixes (src/lib/operator-error.ts): the message says what to do; exit 2.
+    if (error instanceof OperatorError) {
       process.stderr.write(`${error.message}\n`);
       process.exit(2);
     }

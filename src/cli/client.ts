@@ -8,7 +8,8 @@ import { loadConfig } from '../config/env.js';
 import { ClientNameTakenError, createClient, listClients, revokeClient } from '../oauth/client-store.js';
 import { SigningKeyStore } from '../oauth/signing-keys.js';
 import { TOKEN_PATH } from '../oauth/token-endpoint.js';
-import { parseScopeOption, UsageError } from './token.js';
+import { parseScopeOption } from './token.js';
+import { UsageError } from './usage-error.js';
 import { withDatabase } from './with-database.js';
 
 function tokenEndpointUrl(): string {

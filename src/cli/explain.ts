@@ -1,7 +1,7 @@
 /** `roster explain <userName> [--json]`: each of the user's groups with why (src/policy/explain.ts). */
 import type { Command } from 'commander';
 import { explainAccess, findUserIdByName, renderExplanation } from '../policy/explain.js';
-import { UsageError } from './token.js';
+import { UsageError } from './usage-error.js';
 import { withDatabase } from './with-database.js';
 
 export function registerExplainCommand(program: Command): void {

@@ -5,10 +5,10 @@
 import type { Command } from 'commander';
 import { parseDuration } from '../journal/time.js';
 import { parseDateTime } from '../scim/filter/match.js';
-import { DEFAULT_EXCEPTION_DAYS, ExceptionError, grantException, revokeException } from '../policy/exceptions.js';
+import { DEFAULT_EXCEPTION_DAYS, grantException, revokeException } from '../policy/exceptions.js';
 import type { WritePath } from '../write/write-path.js';
 import { cliActor } from './cli-actor.js';
-import { UsageError } from './token.js';
+import { UsageError } from './usage-error.js';
 import { withDatabase } from './with-database.js';
 import { cliWritePath } from './write-path.js';
 
@@ -26,12 +26,7 @@ async function withWritePath<T>(action: (writePath: WritePath) => Promise<T>): P
   const writePathOn = cliWritePath();
   return withDatabase(async (db) => {
     const writePath = writePathOn(db);
-    try {
-      return await action(writePath);
-    } catch (error) {
-      if (error instanceof ExceptionError) throw new UsageError(error.message);
-      throw error;
-    }
+    return action(writePath);
   });
 }
 

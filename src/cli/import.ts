@@ -6,10 +6,10 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { ColumnsError, readColumnsFile } from '../import/columns-file.js';
-import { ImportGuardError, importHr, type ImportReport } from '../import/hr-import.js';
+import { readColumnsFile } from '../import/columns-file.js';
+import { importHr, type ImportReport } from '../import/hr-import.js';
 import { cliActor } from './cli-actor.js';
-import { UsageError } from './token.js';
+import { UsageError } from './usage-error.js';
 import { withDatabase } from './with-database.js';
 import { cliWritePath } from './write-path.js';
 
@@ -43,32 +43,27 @@ export function registerImportCommand(program: Command): void {
       }
       const maxLeavers = options.maxLeavers === undefined ? undefined : Number(options.maxLeavers);
       if (maxLeavers !== undefined && (!Number.isInteger(maxLeavers) || maxLeavers < 0)) throw new UsageError('--max-leavers must be a whole number');
-      try {
-        const columns = await readColumnsFile(options.columns);
-        // The server's hooks: the policy, and the outbox when connectors are configured.
-        const writePathOn = cliWritePath();
-        await withDatabase(async (db) => {
-          const writePath = writePathOn(db);
-          const started = Date.now();
-          let lastPrint = 0;
-          const actor = cliActor(options.as, 'import');
-          const report = await importHr(writePath, text, columns, {
-            actor: { ...actor, name: `import:${path.basename(file)} (${actor.name.replace(/^cli:/, '')})` },
-            dryRun: options.dryRun === true,
-            full: options.full === true,
-            force: options.force === true,
-            ...(maxLeavers !== undefined ? { maxLeavers } : {}),
-            onProgress: (p) => {
-              if (Date.now() - lastPrint < 1000 && p.done < p.total) return;
-              lastPrint = Date.now();
-              process.stderr.write(`  written ${p.done}/${p.total} (${p.created} created, ${p.updated} updated, ${p.unchanged} unchanged, ${p.rejected} rejected)\n`);
-            },
-          });
-          process.stdout.write(summary(report, (Date.now() - started) / 1000));
+      const columns = await readColumnsFile(options.columns);
+      // The server's hooks: the policy, and the outbox when connectors are configured.
+      const writePathOn = cliWritePath();
+      await withDatabase(async (db) => {
+        const writePath = writePathOn(db);
+        const started = Date.now();
+        let lastPrint = 0;
+        const actor = cliActor(options.as, 'import');
+        const report = await importHr(writePath, text, columns, {
+          actor: { ...actor, name: `import:${path.basename(file)} (${actor.name.replace(/^cli:/, '')})` },
+          dryRun: options.dryRun === true,
+          full: options.full === true,
+          force: options.force === true,
+          ...(maxLeavers !== undefined ? { maxLeavers } : {}),
+          onProgress: (p) => {
+            if (Date.now() - lastPrint < 1000 && p.done < p.total) return;
+            lastPrint = Date.now();
+            process.stderr.write(`  written ${p.done}/${p.total} (${p.created} created, ${p.updated} updated, ${p.unchanged} unchanged, ${p.rejected} rejected)\n`);
+          },
         });
-      } catch (error) {
-        if (error instanceof ColumnsError || error instanceof ImportGuardError) throw new UsageError(error.message);
-        throw error;
-      }
+        process.stdout.write(summary(report, (Date.now() - started) / 1000));
+      });
     });
 }

@@ -11,7 +11,7 @@ import type { JournalFilter } from '../journal/filter.js';
 import { entryView } from '../journal/present.js';
 import { countJournal, streamJournal } from '../journal/query.js';
 import { Progress } from './journal-progress.js';
-import { UsageError } from './token.js';
+import { UsageError } from './usage-error.js';
 
 export async function exportJournalToFile(db: Knex, filter: JournalFilter, format: 'ndjson' | 'csv', file: string, force: boolean): Promise<void> {
   if (!force && fs.existsSync(file)) throw new UsageError(`${file} already exists; choose another --out, or add --force to overwrite it`);

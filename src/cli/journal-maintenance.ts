@@ -9,7 +9,7 @@ import { purgeJournal, PurgeRefusedError } from '../journal/purge.js';
 import { verifyJournal, type VerifyReport } from '../journal/verify.js';
 import { cliActor } from './cli-actor.js';
 import { Progress } from './journal-progress.js';
-import { UsageError } from './token.js';
+import { UsageError } from './usage-error.js';
 import { withDatabase } from './with-database.js';
 
 /** Exits with a failure status once the database is closed. */

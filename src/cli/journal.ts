@@ -9,14 +9,14 @@
 import type { Command } from 'commander';
 import type { Knex } from 'knex';
 import { loadConfig } from '../config/env.js';
-import { FILTER_PARAMETERS, JournalFilterError, parseJournalFilter, type FilterInput, type JournalFilter } from '../journal/filter.js';
+import { FILTER_PARAMETERS, parseJournalFilter, type FilterInput, type JournalFilter } from '../journal/filter.js';
 import { entryView } from '../journal/present.js';
 import { newestJournalId, queryJournal, readJournalSince } from '../journal/query.js';
 import type { JournalRow } from '../journal/row.js';
 import { exportJournalToFile } from './journal-export.js';
 import { registerJournalMaintenance } from './journal-maintenance.js';
 import { renderTable } from './journal-table.js';
-import { UsageError } from './token.js';
+import { UsageError } from './usage-error.js';
 import { withDatabase } from './with-database.js';
 
 interface FilterFlags {
@@ -62,12 +62,7 @@ export function withFilterOptions(command: Command): Command {
 export function filterFromFlags(flags: FilterFlags): JournalFilter {
   const input: FilterInput = {};
   for (const [param, flag] of Object.entries(FLAG_OF_OPTION) as Array<[keyof typeof FILTER_PARAMETERS, keyof FilterFlags]>) input[param] = flags[flag];
-  try {
-    return parseJournalFilter(input, (key) => FILTER_PARAMETERS[key]);
-  } catch (error) {
-    if (error instanceof JournalFilterError) throw new UsageError(error.message);
-    throw error;
-  }
+  return parseJournalFilter(input, (key) => FILTER_PARAMETERS[key]);
 }
 
 export function positiveInteger(flag: string, text: string, max: number): number {

@@ -4,13 +4,13 @@
  */
 import type { Command } from 'commander';
 import { loadConfig } from '../config/env.js';
-import { applyPolicy, MassRevokeError } from '../policy/apply.js';
+import { applyPolicy } from '../policy/apply.js';
 import { locatePolicyFile, readPolicyFile } from '../policy/load.js';
 import type { Policy } from '../policy/policy-file.js';
 import { computePlan } from '../policy/plan.js';
 import { cliActor } from './cli-actor.js';
 import { renderPlan } from './policy-render.js';
-import { UsageError } from './token.js';
+import { UsageError } from './usage-error.js';
 import { withDatabase } from './with-database.js';
 import { cliWritePath } from './write-path.js';
 
@@ -61,20 +61,15 @@ export function registerPolicyCommands(program: Command): void {
       await withDatabase(async (db) => {
         const writePath = writePathOn(db);
         const maxRevoke = await maxRevokeOf(options.maxRevoke, async () => Number((await db('users').count({ n: '*' }).first())?.n ?? 0));
-        try {
-          const result = await applyPolicy(writePath, file, {
-            actor: cliActor(options.as, 'policy'),
-            ...(maxRevoke !== undefined ? { maxRevoke } : {}),
-            force: options.force === true,
-            onProgress: (done, total) => process.stderr.write(`  applied ${done}/${total} users\n`),
-          });
-          const { plan } = result;
-          if (!result.versionChanged && result.reconciled === 0) process.stdout.write(`Policy ${file.version} is already in force; nothing changed.\n`);
-          else process.stdout.write(`Applied ${file.sourceName} version ${file.version}: ${result.reconciled} user(s) brought in line; ${plan.usersLosingAccess} lost access.\n`);
-        } catch (error) {
-          if (error instanceof MassRevokeError) throw new UsageError(error.message);
-          throw error;
-        }
+        const result = await applyPolicy(writePath, file, {
+          actor: cliActor(options.as, 'policy'),
+          ...(maxRevoke !== undefined ? { maxRevoke } : {}),
+          force: options.force === true,
+          onProgress: (done, total) => process.stderr.write(`  applied ${done}/${total} users\n`),
+        });
+        const { plan } = result;
+        if (!result.versionChanged && result.reconciled === 0) process.stdout.write(`Policy ${file.version} is already in force; nothing changed.\n`);
+        else process.stdout.write(`Applied ${file.sourceName} version ${file.version}: ${result.reconciled} user(s) brought in line; ${plan.usersLosingAccess} lost access.\n`);
       });
     });
 }

@@ -1,7 +1,7 @@
 /** `roster report access [--group NAME] [--format text|csv|json]`: who holds what and why. */
 import type { Command } from 'commander';
 import { accessReport, accessReportCsv, accessReportText } from '../policy/access-report.js';
-import { UsageError } from './token.js';
+import { UsageError } from './usage-error.js';
 import { withDatabase } from './with-database.js';
 
 export function registerReportCommands(program: Command): void {

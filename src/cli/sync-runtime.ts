@@ -7,7 +7,7 @@ import type { Knex } from 'knex';
 import { loadConfig } from '../config/env.js';
 import { loadConnectorsFile } from '../sync/config.js';
 import { ConnectorSet, type Connector } from '../sync/connector.js';
-import { UsageError } from './token.js';
+import { UsageError } from './usage-error.js';
 import { withDatabase } from './with-database.js';
 
 export function configuredConnectors(): ConnectorSet {

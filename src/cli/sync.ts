@@ -23,7 +23,7 @@ import { syncOne } from '../sync/sync-one.js';
 import { startSync } from '../sync/startup.js';
 import { createSyncDatabase } from '../sync/worker.js';
 import { connectorNamed, progressPrinter, withConnectors } from './sync-runtime.js';
-import { UsageError } from './token.js';
+import { UsageError } from './usage-error.js';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { createToken, listTokens, revokeToken, TokenNameTakenError } from '../auth/token-store.js';
 import { isScope, SCOPES, type Scope } from '../auth/scopes.js';
+import { UsageError } from './usage-error.js';
 import { withDatabase } from './with-database.js';
 
 export function registerTokenCommands(program: Command): void {
@@ -46,8 +47,6 @@ export function registerTokenCommands(program: Command): void {
       });
     });
 }
-
-export class UsageError extends Error {}
 
 /** `--scope a,b --scope c` → checked scopes; an unknown one is a usage error naming the choices. */
 export function parseScopeOption(values: string[]): Scope[] {

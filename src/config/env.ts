@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
+import { OperatorError } from '../lib/operator-error.js';
 
 const integer = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
@@ -83,7 +84,7 @@ export type RosterConfig = {
   journal: { keySecret: string | undefined; retentionDays: number | undefined };
 };
 
-export class ConfigError extends Error {
+export class ConfigError extends OperatorError {
   override name = 'ConfigError';
 }
 

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { parsePatchPath } from '../scim/filter/parse.js';
 import { resolveAttribute, type AttributeInfo } from '../scim/schema/catalog.js';
 import { ENTERPRISE_USER_SCHEMA } from '../scim/schema/urns.js';
+import { OperatorError } from '../lib/operator-error.js';
 
 export const EMPLOYEE_NUMBER = `${ENTERPRISE_USER_SCHEMA}:employeeNumber`;
 
@@ -38,7 +39,7 @@ export interface ColumnsConfig {
   displayName?: string;
 }
 
-export class ColumnsError extends Error {
+export class ColumnsError extends OperatorError {
   override name = 'ColumnsError';
 }
 

@@ -21,6 +21,7 @@ import type { WriteContext, WritePath } from '../write/write-path.js';
 import { ColumnsError, type ColumnsConfig } from './columns-file.js';
 import type { Target } from './columns-file.js';
 import { cleanRow, cleanValue, RowRejected, rowToUser, withReference, withSchemas } from './row-to-user.js';
+import { OperatorError } from '../lib/operator-error.js';
 
 export interface Rejection {
   row: number;
@@ -50,7 +51,7 @@ export interface ImportOptions {
   onProgress?: (progress: { done: number; total: number } & Omit<ImportReport, 'rejected' | 'dryRun'> & { rejected: number }) => unknown;
 }
 
-export class ImportGuardError extends Error {
+export class ImportGuardError extends OperatorError {
   override name = 'ImportGuardError';
 }
 

@@ -4,6 +4,7 @@
  * both accept exactly the same filters.
  */
 import { parseTime, TIME_FORMS } from './time.js';
+import { OperatorError } from '../lib/operator-error.js';
 
 export interface JournalFilter {
   resourceType?: 'User' | 'Group';
@@ -24,7 +25,7 @@ export interface JournalFilter {
   until?: Date;
 }
 
-export class JournalFilterError extends Error {
+export class JournalFilterError extends OperatorError {
   override name = 'JournalFilterError';
 }
 

@@ -12,10 +12,11 @@ import type { Policy } from './policy-file.js';
 import { appliedPolicyRow, storeAppliedPolicy } from './policy-state.js';
 import { computePlan, usersToReconcile, type Plan } from './plan.js';
 import { reconcileUserById } from './reconcile-user.js';
+import { OperatorError } from '../lib/operator-error.js';
 
 export const DEFAULT_MAX_REVOKE_SHARE = 0.1;
 
-export class MassRevokeError extends Error {
+export class MassRevokeError extends OperatorError {
   override name = 'MassRevokeError';
   constructor(
     readonly plan: Plan,

@@ -11,11 +11,12 @@ import { findUserIdByName } from './explain.js';
 import { groupsByName } from './managed-groups.js';
 import { appliedPolicy } from './policy-state.js';
 import { reconcileUserById } from './reconcile-user.js';
+import { OperatorError } from '../lib/operator-error.js';
 
 export const DEFAULT_EXCEPTION_DAYS = 90;
 export const MAX_EXCEPTION_DAYS = 366;
 
-export class ExceptionError extends Error {
+export class ExceptionError extends OperatorError {
   override name = 'ExceptionError';
 }
 

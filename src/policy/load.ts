@@ -7,10 +7,11 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parsePolicy, type Policy } from './policy-file.js';
+import { OperatorError } from '../lib/operator-error.js';
 
 export const DEFAULT_POLICY_FILE = 'policy.yaml';
 
-export class PolicyFileMissingError extends Error {
+export class PolicyFileMissingError extends OperatorError {
   override name = 'PolicyFileMissingError';
 }
 

@@ -16,6 +16,7 @@ import { parseFilter } from '../scim/filter/parse.js';
 import { filterToSql } from '../scim/filter/sql.js';
 import { resolveAttribute, type AttributeInfo } from '../scim/schema/catalog.js';
 import { attributeLabel, coreKey } from '../scim/filter/match.js';
+import { OperatorError } from '../lib/operator-error.js';
 
 export type ConflictMode = 'keep-first' | 'report';
 
@@ -46,7 +47,7 @@ export interface Policy {
   groups: Map<string, string>;
 }
 
-export class PolicyError extends Error {
+export class PolicyError extends OperatorError {
   override name = 'PolicyError';
   constructor(
     readonly sourceName: string,

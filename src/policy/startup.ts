@@ -12,8 +12,9 @@ import { applyPolicy, MassRevokeError } from './apply.js';
 import { locatePolicyFile, readPolicyFile, type PolicyChoice } from './load.js';
 import type { Policy } from './policy-file.js';
 import { appliedPolicyRow } from './policy-state.js';
+import { OperatorError } from '../lib/operator-error.js';
 
-export class PolicyStartError extends Error {
+export class PolicyStartError extends OperatorError {
   override name = 'PolicyStartError';
 }
 
