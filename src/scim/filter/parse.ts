@@ -19,6 +19,7 @@
  *   attrPath  = [URN ":"] ATTRNAME ["." ATTRNAME]
  * Inside `[ … ]` another `[` is rejected (the RFC has no nested value paths).
  */
+import { stringProblem } from '../text-rules.js';
 import { invalidFilter, invalidPath, type ScimError } from '../errors.js';
 import { COMPARE_OPS, type CompareOp, type FilterNode, type FilterValue, type PatchPath } from './ast.js';
 
@@ -90,6 +91,9 @@ function tokenize(text: string, fail: ErrorFactory): Token[] {
           `invalid string ${at(start)}: strings follow JSON rules (escapes \\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX, no raw control characters)`,
         );
       }
+      // A JSON escape can spell what the edge refuses in raw text (\u0000, a lone \ud800).
+      const problem = stringProblem(value);
+      if (problem) throw fail(`the string ${at(start)} ${problem}`);
       tokens.push({ kind: 'string', text: raw, pos: start, value });
     } else {
       const start = i;

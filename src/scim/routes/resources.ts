@@ -48,12 +48,12 @@ export function resourceRouter(type: ResourceTypeName, deps: ScimDependencies): 
     sendScim(res, 200, await listResources(deps.db, type, query, baseUrlOf(req, deps.publicUrl)));
   });
 
-  router.post(`${path}/.search`, read, async (req, res) => {
+  router.post(`${path}/.search`, read, deps.readBody, async (req, res) => {
     const query = readListQuery((req.body ?? {}) as Record<string, unknown>, deps.limits);
     sendScim(res, 200, await listResources(deps.db, type, query, baseUrlOf(req, deps.publicUrl)));
   });
 
-  router.post(path, write, async (req, res) => {
+  router.post(path, write, deps.readBody, async (req, res) => {
     const row = await deps.writePath.run(actorOf(req, 'scim'), (context) => operations.create(context, req.body));
     res.setHeader('Location', resourceLocation(baseUrlOf(req, deps.publicUrl), type, row.id));
     await respondWithResource(req, res, row, 201);
@@ -71,14 +71,14 @@ export function resourceRouter(type: ResourceTypeName, deps: ScimDependencies): 
     await respond(req, res, row, selection, 200);
   });
 
-  router.put(`${path}/:id`, write, async (req, res) => {
+  router.put(`${path}/:id`, write, deps.readBody, async (req, res) => {
     const { row } = await deps.writePath.run(actorOf(req, 'scim'), (context) =>
       operations.replace(context, idParam(req), req.body, { ifMatch: req.get('if-match') }),
     );
     await respondWithResource(req, res, row, 200);
   });
 
-  router.patch(`${path}/:id`, write, async (req, res) => {
+  router.patch(`${path}/:id`, write, deps.readBody, async (req, res) => {
     const { row } = await deps.writePath.run(actorOf(req, 'scim'), (context) =>
       operations.patch(context, idParam(req), req.body, { ifMatch: req.get('if-match') }),
     );

@@ -17,7 +17,7 @@ const TYPES: ResourceTypeName[] = ['User', 'Group'];
 
 export function rootSearchRouter(deps: ScimDependencies): Router {
   const router = Router();
-  router.post('/.search', requireScope('scim:read'), async (req, res) => {
+  router.post('/.search', requireScope('scim:read'), deps.readBody, async (req, res) => {
     const query = readListQuery((req.body ?? {}) as Record<string, unknown>, deps.limits);
     if (query.cursor !== undefined) throw invalidValue('Cursor paging is available per resource type (/Users/.search, /Groups/.search)');
     const applicable: ResourceTypeName[] = [];
