@@ -11,7 +11,7 @@ import { methodNotAllowed } from './method-not-allowed.js';
 import { notFound } from '../errors.js';
 import { etagOf, ifNoneMatchHits } from '../etag.js';
 import { listResources, readsGroups, renderRows } from '../list.js';
-import { readListQuery } from '../list-query.js';
+import { readListQuery, searchRequestOf } from '../list-query.js';
 import { OPERATIONS } from '../operations.js';
 import { keepsWholeDocument, parseSelection, type Selection } from '../projection.js';
 import { resourceLocation, ENDPOINT_BY_TYPE } from '../render.js';
@@ -49,7 +49,7 @@ export function resourceRouter(type: ResourceTypeName, deps: ScimDependencies): 
   });
 
   router.post(`${path}/.search`, read, deps.readBody, async (req, res) => {
-    const query = readListQuery((req.body ?? {}) as Record<string, unknown>, deps.limits);
+    const query = readListQuery(searchRequestOf(req.body), deps.limits);
     sendScim(res, 200, await listResources(deps.db, type, query, baseUrlOf(req, deps.publicUrl)));
   });
 
