@@ -278,7 +278,16 @@ function checkResponse(request: FuzzRequest, response: { status: number; text: s
   assert.ok(response.status < 500 || meNotImplemented, `5xx: ${where}`);
   for (const leak of LEAKS) assert.doesNotMatch(response.text, leak, `leak ${leak}: ${where}`);
   assert.ok(!response.text.includes(server.token), `the token leaked: ${where}`);
-  if (response.status < 400) return;
+  if (response.status < 400) {
+    // A Bulk response is a 200 whose operations carry their own statuses: the same rules apply to each.
+    if (request.path === '/Bulk' && response.status === 200) {
+      for (const op of (JSON.parse(response.text) as { Operations: Array<{ status: string; response?: { status?: string; scimType?: string } }> }).Operations) {
+        assert.ok(Number(op.status) < 500, `a bulk operation answered ${op.status}: ${where}`);
+        if (Number(op.status) === 400) assert.ok(typeof op.response?.scimType === 'string', `a bulk 400 without scimType: ${where}`);
+      }
+    }
+    return;
+  }
   assert.match(response.contentType, /application\/(scim\+)?json/, `content type: ${where}`);
   const error = JSON.parse(response.text) as { schemas?: unknown; status?: unknown; scimType?: unknown; detail?: unknown };
   assert.deepEqual(error.schemas, ['urn:ietf:params:scim:api:messages:2.0:Error'], where);

@@ -102,6 +102,15 @@ describe('what the edge still lets through', () => {
     assert.equal(res.body.title, 'Chief 🚀\tOfficer');
   });
 
+  test('a Bulk operation whose path has invalid percent-encoding fails alone, as a 400', async () => {
+    const before = await snapshotCounts(server.db);
+    const res = await server.request('POST', '/Bulk', { body: { schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'], Operations: [{ method: 'DELETE', path: '/Users/%FF%FE' }] } });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.body.Operations[0].status, '400', res.text);
+    assert.equal(res.body.Operations[0].response.scimType, 'invalidValue');
+    assert.deepEqual(await snapshotCounts(server.db), before);
+  });
+
   test('a percent-encoded id that decodes cleanly but names nothing is 404', async () => {
     const res = await server.request('GET', '/Users/%C3%A9t%C3%A9');
     assert.equal(res.status, 404, res.text);
