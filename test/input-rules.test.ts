@@ -7,6 +7,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
+import fc from 'fast-check';
+import { checkJsonValue, scanRawJson } from '../src/http/input-rules.js';
+import { ScimError } from '../src/scim/errors.js';
+import { stringProblem } from '../src/scim/text-rules.js';
 import { GROUP_SCHEMA, PATCH_OP, snapshotCounts, startTestServer, USER_SCHEMA, type RequestOptions, type TestServer } from './support/server.js';
 
 let server: TestServer;
@@ -121,5 +125,55 @@ describe('what the edge still lets through', () => {
     assert.equal(res.status, 400);
     assert.equal(res.body.scimType, 'invalidValue', res.text);
     assert.match(res.body.detail, /Unknown attribute "x"/);
+  });
+});
+
+describe('the raw scan before JSON.parse agrees with the parsed value', () => {
+  const depthOf = (value: unknown): number => {
+    let max = 0;
+    const stack: Array<[unknown, number]> = [[value, 1]];
+    while (stack.length) {
+      const [v, d] = stack.pop()!;
+      if (typeof v !== 'object' || v === null) continue;
+      max = Math.max(max, d);
+      for (const child of Object.values(v)) stack.push([child, d + 1]);
+    }
+    return max;
+  };
+  const hasProblem = (value: unknown): boolean => {
+    const stack: unknown[] = [value];
+    while (stack.length) {
+      const v = stack.pop();
+      if (typeof v === 'string' && stringProblem(v)) return true;
+      if (typeof v === 'object' && v !== null) for (const [k, child] of Object.entries(v)) stack.push(k, child);
+    }
+    return false;
+  };
+  // Strings full of what confuses a byte scanner: quotes, backslashes, brackets, NUL, surrogates.
+  const tricky = fc.string({ unit: fc.constantFrom('"', '\\', '[', '{', ']', '}', 'u', 'a', '\u0000', '\ud800', '\udc00', '🚀', 'é', '\n'), maxLength: 8 });
+  const value = fc.letrec((tie) => ({
+    node: fc.oneof({ depthSize: 'small' }, tricky, fc.integer(), fc.constant(null), fc.array(tie('node'), { maxLength: 3 }), fc.dictionary(tricky, tie('node'), { maxKeys: 3 })),
+  })).node;
+
+  test('depth refused exactly when the value nests deeper than the limit; every problem string is flagged', () => {
+    fc.assert(
+      fc.property(value, fc.integer({ min: 1, max: 6 }), (v, max) => {
+        const bytes = Buffer.from(JSON.stringify(v));
+        const deep = depthOf(v) > max;
+        let scanned: { suspiciousEscapes: boolean } | undefined;
+        try {
+          scanned = scanRawJson(bytes, max);
+        } catch (error) {
+          assert.ok(error instanceof ScimError && deep, `refused a value of depth ${depthOf(v)} at limit ${max}`);
+          return;
+        }
+        assert.ok(!deep, `missed depth ${depthOf(v)} > ${max}`);
+        if (hasProblem(v)) {
+          assert.ok(scanned.suspiciousEscapes, `missed a NUL or surrogate in ${bytes.toString()}`);
+          assert.throws(() => checkJsonValue(v, max), ScimError);
+        }
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
