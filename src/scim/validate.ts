@@ -59,7 +59,7 @@ function checkElements(attribute: AttributeInfo, elements: readonly unknown[], w
   elements.forEach((element, index) => {
     const at = `${where}[${index}]`;
     if (attribute.type === 'complex') {
-      if (!isPlainObject(element)) throw invalidValue(`"${at}" must be an object of ${attribute.name} sub-attributes (such as {"value": …}), not ${Array.isArray(element) ? 'an array' : JSON.stringify(element)}`);
+      if (!isPlainObject(element)) throw invalidValue(`"${at}" must be an object of ${attribute.name} sub-attributes (such as {"value": …}), not ${Array.isArray(element) ? 'an array' : element === null ? 'null' : `a ${typeof element}`}`);
       if (Object.values(element).every((v) => v === null || v === undefined)) throw invalidValue(`"${at}" is an empty object; give at least its "value", or leave the element out`);
     } else if (typeof element === 'object' && element !== null) {
       throw invalidValue(`"${at}" must be a single ${attribute.type} value, not ${Array.isArray(element) ? 'an array' : 'an object'}`);
