@@ -128,6 +128,20 @@ describe('what the edge still lets through', () => {
   });
 });
 
+test('the depth limit is the configured one (ROSTER_MAX_JSON_DEPTH)', async () => {
+  const shallow = await startTestServer({ maxJsonDepth: 8 });
+  try {
+    const body = `{"schemas":["${PATCH_OP}"],"Operations":[{"op":"add","path":"emails","value":${nested(10)}}]}`;
+    const refused = await shallow.request('POST', '/Users', { rawBody: body });
+    assert.equal(refused.status, 400, refused.text);
+    assert.match(refused.body.detail, /deeper than 8 levels/);
+    const accepted = await server.request('POST', '/Users', { rawBody: body });
+    assert.doesNotMatch(accepted.body.detail, /deeper than/, 'the default (64) lets it through to the schema rules');
+  } finally {
+    await shallow.close();
+  }
+});
+
 describe('the raw scan before JSON.parse agrees with the parsed value', () => {
   const depthOf = (value: unknown): number => {
     let max = 0;

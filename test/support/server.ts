@@ -33,7 +33,7 @@ export interface TestResponse {
   text: string;
 }
 
-export async function startTestServer(config: Partial<{ maxBodyBytes: number; maxPageSize: number; defaultPageSize: number; bulkMaxOperations: number }> & Pick<AppDependencies['config'], 'jwt' | 'oauth' | 'rateLimit'> & PolicyTestOptions = {}): Promise<TestServer> {
+export async function startTestServer(config: Partial<{ maxBodyBytes: number; maxPageSize: number; defaultPageSize: number; bulkMaxOperations: number; maxJsonDepth: number }> & Pick<AppDependencies['config'], 'jwt' | 'oauth' | 'rateLimit'> & PolicyTestOptions = {}): Promise<TestServer> {
   const db = await createTestDatabase();
   const token = 'test_' + randomBytes(24).toString('base64url');
   const writePath = new WritePath(db.knex);
@@ -48,6 +48,7 @@ export async function startTestServer(config: Partial<{ maxBodyBytes: number; ma
       defaultPageSize: config.defaultPageSize ?? 100,
       maxPageSize: config.maxPageSize ?? 1000,
       bulkMaxOperations: config.bulkMaxOperations ?? 1000,
+      maxJsonDepth: config.maxJsonDepth,
       jwt: config.jwt,
       oauth: config.oauth,
       rateLimit: config.rateLimit,
