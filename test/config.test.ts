@@ -9,6 +9,13 @@ test('defaults make a working configuration', () => {
   assert.equal(config.databaseUrl, undefined);
   assert.match(config.dataDir, /\.roster-data$/);
   assert.equal(config.maxPageSize, 1000);
+  assert.equal(config.maxJsonDepth, 64);
+});
+
+test('ROSTER_MAX_JSON_DEPTH is read and kept within 8 to 256', () => {
+  assert.equal(loadConfig({ ROSTER_MAX_JSON_DEPTH: '32' }).maxJsonDepth, 32);
+  assert.throws(() => loadConfig({ ROSTER_MAX_JSON_DEPTH: '4' }), /ROSTER_MAX_JSON_DEPTH/);
+  assert.throws(() => loadConfig({ ROSTER_MAX_JSON_DEPTH: '1000' }), /ROSTER_MAX_JSON_DEPTH/);
 });
 
 test('a wrong value stops start-up with the variable and the problem', () => {

@@ -179,7 +179,10 @@ test('Roster tokens that are expired, forged or for another audience → 401', a
   assert.match(res.body.detail, /expired/);
   const otherAudience = await base().setAudience('urn:elsewhere').setExpirationTime('5m').sign(key);
   assert.equal((await server.request('GET', '/Users', { token: otherAudience })).status, 401);
-  const good = await base().setAudience('urn:roster:scim').setExpirationTime('5m').sign(key);
+  // Roster's tokens always carry iat, and it is checked (not in the future): a token without one is refused.
+  const noIat = await base().setAudience('urn:roster:scim').setExpirationTime('5m').sign(key);
+  assert.equal((await server.request('GET', '/Users', { token: noIat })).status, 401);
+  const good = await base().setAudience('urn:roster:scim').setIssuedAt().setExpirationTime('5m').sign(key);
   assert.equal((await server.request('GET', '/Users', { token: good })).status, 200, 'the control case passes');
   await revokeClient(server.db.knex, 'forgery');
 });

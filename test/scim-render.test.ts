@@ -30,15 +30,17 @@ const USERS = [
     displayName: 'Tab\there, newline\nthere',
     active: false,
     emails: [{ value: 'zoe@example.com', type: 'work', primary: true }, { value: 'z@home.example', type: 'home' }],
-    [ENTERPRISE]: { employeeNumber: '0042', department: 'Finance', manager: { value: 'm-1' } },
+    // The manager must be an existing user (a reference): MANAGER is replaced by its id below.
+    [ENTERPRISE]: { employeeNumber: '0042', department: 'Finance', manager: { value: 'MANAGER' } },
     [HR]: { location: 'Zürich', employmentType: 'Contractor', endDate: '2027-01-31T00:00:00Z' },
   },
 ];
 
 test('a GET by id gives the same JSON from the document text as from the parsed document', async () => {
   const group = await server.request('POST', '/Groups', { body: { schemas: [GROUP_SCHEMA], displayName: 'Rendered Group' } });
+  const manager = await server.request('POST', '/Users', { body: { schemas: [USER_SCHEMA], userName: 'manager@example.com' } });
   for (const body of USERS) {
-    const created = await server.request('POST', '/Users', { body });
+    const created = await server.request('POST', '/Users', { body: JSON.parse(JSON.stringify(body).replace('"MANAGER"', JSON.stringify(manager.body.id))) });
     assert.equal(created.status, 201, created.text);
     const id = created.body.id as string;
     await server.request('PATCH', `/Groups/${group.body.id}`, { body: { schemas: [PATCH_OP], Operations: [{ op: 'add', path: 'members', value: [{ value: id }] }] } });

@@ -24,6 +24,7 @@ const envSchema = z.object({
   ROSTER_DEFAULT_PAGE_SIZE: integer(100, 1, 10_000),
   ROSTER_MAX_PAGE_SIZE: integer(1000, 1, 10_000),
   ROSTER_BULK_MAX_OPERATIONS: integer(1000, 1, 10_000),
+  ROSTER_MAX_JSON_DEPTH: integer(64, 8, 256),
   ROSTER_DB_POOL_MAX: integer(10, 1, 200),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'debug']).default('info'),
   // Outbound connectors (docs/connectors.md): a YAML file; unset = no connectors.
@@ -68,6 +69,8 @@ export type RosterConfig = {
   defaultPageSize: number;
   maxPageSize: number;
   bulkMaxOperations: number;
+  /** Deepest nesting of arrays and objects accepted in a JSON body (docs/security.md). */
+  maxJsonDepth: number;
   dbPoolMax: number;
   logLevel: 'error' | 'warn' | 'info' | 'http' | 'debug';
   /** Path of the outbound connectors file (YAML); undefined = no connectors. */
@@ -115,6 +118,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RosterConfig {
     defaultPageSize: e.ROSTER_DEFAULT_PAGE_SIZE,
     maxPageSize: e.ROSTER_MAX_PAGE_SIZE,
     bulkMaxOperations: e.ROSTER_BULK_MAX_OPERATIONS,
+    maxJsonDepth: e.ROSTER_MAX_JSON_DEPTH,
     dbPoolMax: e.ROSTER_DB_POOL_MAX,
     logLevel: e.LOG_LEVEL,
     connectorsFile: e.ROSTER_CONNECTORS_FILE ? path.resolve(e.ROSTER_CONNECTORS_FILE) : undefined,

@@ -24,17 +24,16 @@ import type { WritePath } from '../write/write-path.js';
 import { accessLog } from './access-log.js';
 import { authenticate } from './auth.js';
 import { errorHandler } from './errors.js';
+import { checkRequestLine, DEFAULT_MAX_JSON_DEPTH, jsonBody } from './input-rules.js';
 import { rateLimit } from './rate-limit.js';
 import { requestId } from './request-id.js';
 import { securityHeaders } from './security-headers.js';
-
-const BODYLESS_METHODS = new Set(['GET', 'HEAD', 'DELETE']);
 
 export interface AppDependencies {
   db: Knex;
   writePath: WritePath;
   config: Pick<RosterConfig, 'bootstrapToken' | 'publicUrl' | 'maxBodyBytes' | 'defaultPageSize' | 'maxPageSize' | 'bulkMaxOperations'> &
-    Partial<Pick<RosterConfig, 'jwt' | 'oauth' | 'rateLimit'>>;
+    Partial<Pick<RosterConfig, 'jwt' | 'oauth' | 'rateLimit' | 'maxJsonDepth'>>;
 }
 
 export function createApp({ db, writePath, config }: AppDependencies): Express {
@@ -43,6 +42,8 @@ export function createApp({ db, writePath, config }: AppDependencies): Express {
   app.disable('etag'); // ETags are meta.version, set by the SCIM routes; not Express's body hash.
   app.set('query parser', 'simple');
   app.use(requestId, securityHeaders, accessLog, httpMetrics);
+  // Path and query strings are checked once, before any router decodes or uses them.
+  app.use(checkRequestLine);
   app.use(healthRouter(db));
   trackPool(db);
 
@@ -61,12 +62,11 @@ export function createApp({ db, writePath, config }: AppDependencies): Express {
       bulkMaxOperations: config.bulkMaxOperations,
       maxBodyBytes: config.maxBodyBytes,
     },
+    // Each route that takes a body parses it after its method and path matched (input-rules.ts):
+    // GET, HEAD and DELETE never read one, and a POST to a read-only endpoint is a 405 whatever it carries.
+    readBody: jsonBody({ maxBodyBytes: config.maxBodyBytes, maxJsonDepth: config.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH }),
   };
   const scim = express.Router();
-  const parseJson = express.json({ type: ['application/json', 'application/scim+json'], limit: config.maxBodyBytes, strict: false });
-  // GET, HEAD and DELETE carry no body in SCIM (a GET body has no meaning, RFC 9110 §9.3.1): they
-  // skip the parser, which would otherwise read an empty body for clients that send Content-Length: 0.
-  scim.use((req, res, next) => (BODYLESS_METHODS.has(req.method) ? next() : parseJson(req, res, next)));
   scim.use(...authenticated);
   scim.use(resourceRouter('User', deps));
   scim.use(resourceRouter('Group', deps));

@@ -5,7 +5,7 @@
  */
 import type { ErrorRequestHandler } from 'express';
 import { logger } from '../logging/logger.js';
-import { invalidSyntax, ScimError } from '../scim/errors.js';
+import { invalidSyntax, invalidValue, ScimError } from '../scim/errors.js';
 import { sendScim } from './scim-response.js';
 
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '53300', '08006', '08001', '08003']);
@@ -21,6 +21,8 @@ export function toScimError(error: unknown, requestId: string): ScimError {
   if (e.type === 'entity.too.large') return new ScimError(413, undefined, 'The request body is larger than this server accepts (see maxPayloadSize in /ServiceProviderConfig)');
   if (e.type === 'entity.parse.failed') return invalidSyntax('The request body is not valid JSON');
   if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') return invalidSyntax('Unsupported request body encoding; send UTF-8 JSON');
+  // The router's own decoder of path parameters; input-rules.ts refuses such paths first.
+  if (error instanceof URIError) return invalidValue('A URL path segment is not valid percent-encoded UTF-8');
   if (e.type === 'request.aborted') return invalidSyntax('The request body was not received completely');
   if (isDatabaseUnavailable(error)) {
     logger.error('database unavailable', { requestId, error: (error as Error).message });

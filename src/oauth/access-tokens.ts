@@ -17,6 +17,8 @@ import type { SigningKeyStore } from './signing-keys.js';
 const CLIENT_CACHE_MS = 5_000;
 /** Roster verifies its own tokens; the processes share one database clock within seconds. */
 const OWN_CLOCK_SKEW_SECONDS = 5;
+/** ROSTER_OAUTH_TOKEN_TTL_SECONDS's upper bound (src/config/env.ts). */
+const MAX_TOKEN_TTL_SECONDS = 86_400;
 
 export interface ClientPrincipal {
   name: string;
@@ -63,6 +65,9 @@ export class RosterAccessTokens {
           algorithms: [ROSTER_SIGNING_ALGORITHM],
           typ: 'at+jwt',
           clockTolerance: OWN_CLOCK_SKEW_SECONDS,
+          // Makes jose check iat: one in the future (beyond the skew) is refused. No token of
+          // Roster's lives longer than the largest TTL it can be configured with.
+          maxTokenAge: MAX_TOKEN_TTL_SECONDS,
           requiredClaims: ['exp', 'sub'],
         },
       ));

@@ -10,6 +10,7 @@ export const encodeJournalCursor = (id: number) => Buffer.from(`j:${id}`).toStri
 export function decodeJournalCursor(cursor: string | undefined): number | undefined {
   if (cursor === undefined || cursor === '') return undefined;
   const match = /^j:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!match) throw invalidCursor('The cursor is not valid; use the nextCursor of the previous page, or start again without one');
+  // Buffer's base64url decoder skips characters it does not know; only the exact issued text counts.
+  if (!match || encodeJournalCursor(Number(match[1])) !== cursor) throw invalidCursor('The cursor is not valid; use the nextCursor of the previous page, or start again without one');
   return Number(match[1]);
 }

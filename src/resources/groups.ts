@@ -34,11 +34,26 @@ async function resolveMembers(db: Knex, groupId: string, members: ReadonlyArray<
   const found = await resolveMemberTypes(db, untyped);
   const resolved = unique.map((m) => ({ value: m.value.toLowerCase(), type: m.type ?? found.get(m.value.toLowerCase()) ?? 'User' }));
   const missing = await findMissingMembers(db, resolved);
+  if (missing.length > 0) await refuseWrongMemberTypes(db, unique, missing);
   if (missing.length > 0) {
     const shown = missing.slice(0, 5).map((id) => `"${id}"`).join(', ');
     throw invalidValue(`Members must be existing Users or Groups; not found: ${shown}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}`);
   }
   return resolved;
+}
+
+/**
+ * A member sent with a `type` that does not match what its value names exists, but as the other
+ * type: say so, rather than "not found", which sent client developers looking for a missing user.
+ */
+async function refuseWrongMemberTypes(db: Knex, members: ReadonlyArray<MemberInput | MemberRef>, missing: readonly string[]): Promise<void> {
+  const typed = members.filter((m) => m.type && missing.includes(m.value.toLowerCase()));
+  if (typed.length === 0) return;
+  const actual = await resolveMemberTypes(db, typed.map((m) => m.value.toLowerCase()));
+  const wrong = typed.find((m) => actual.has(m.value.toLowerCase()));
+  if (!wrong) return;
+  const is = actual.get(wrong.value.toLowerCase());
+  throw invalidValue(`Member "${wrong.value}" is a ${is}, but its "type" says ${wrong.type}; send "type": "${is}" or leave "type" out`);
 }
 
 const summary = (rows: MemberRow[]) => rows.map((m) => ({ value: m.value, type: m.type }));

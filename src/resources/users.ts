@@ -17,6 +17,7 @@ import type { WriteContext } from '../write/write-path.js';
 import { leaveAllGroups, lockForWrite, mapUniqueViolation, type Preconditions } from './common.js';
 import { assertImmutablesKept } from './immutability.js';
 import { hashPassword } from './password.js';
+import { assertManagerExists } from './references.js';
 
 export interface WriteOutcome {
   row: ResourceRow;
@@ -35,6 +36,7 @@ const createChanges = (password: string | undefined) => (password !== undefined 
 
 export async function createUser({ tx, changes }: WriteContext, body: unknown): Promise<ResourceRow> {
   const { resource, password } = validateResourceBody('User', body);
+  await assertManagerExists(tx, resource);
   const id = randomUUID();
   const passwordHash = password !== undefined ? await hashPassword(password) : null;
   const row = await mapUniqueViolation(() => insertResource(tx, 'User', id, resource, { password_hash: passwordHash }), resource);
@@ -81,6 +83,7 @@ export async function replaceUser(context: WriteContext, id: string, body: unkno
   const current = await lockForWrite(context.tx, 'User', id, preconditions);
   const { resource, password } = validateResourceBody('User', body);
   assertImmutablesKept('User', current.resource, resource);
+  await assertManagerExists(context.tx, resource, current.resource);
   return storeUserChange(context, current, resource, password, 'replace');
 }
 
@@ -90,6 +93,7 @@ export async function patchUser(context: WriteContext, id: string, body: unknown
   const patched = applyPatch('User', current.resource, operations, { id });
   if (!patched.changed) return { row: current, changed: false };
   const { resource, password } = validateDocument('User', patched.resource);
+  await assertManagerExists(context.tx, resource, current.resource);
   return storeUserChange(context, current, resource, password, 'update');
 }
 

@@ -17,6 +17,8 @@ export interface CursorPosition {
 // restarts paging. Processes behind a load balancer share ROSTER_CURSOR_SECRET when set.
 const secret = process.env.ROSTER_CURSOR_SECRET ? Buffer.from(process.env.ROSTER_CURSOR_SECRET) : randomBytes(32);
 
+const ISSUED_FORM = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$/;
+
 export function queryFingerprint(parts: readonly unknown[]): string {
   return createHash('sha256').update(JSON.stringify(parts)).digest('base64url').slice(0, 16);
 }
@@ -32,9 +34,10 @@ export function encodeCursor(position: CursorPosition, fingerprint: string): str
 }
 
 export function decodeCursor(cursor: string, fingerprint: string): CursorPosition {
-  const [payload, signature] = cursor.split('.');
   const invalid = () => invalidCursor('The cursor is not valid for this query; start again without one (cursor=)');
-  if (!payload || !signature) throw invalid();
+  // Exactly the form encodeCursor writes: base64url payload, one ".", 22 characters of signature.
+  if (!ISSUED_FORM.test(cursor)) throw invalid();
+  const [payload, signature] = cursor.split('.') as [string, string];
   const expected = Buffer.from(sign(payload));
   const given = Buffer.from(signature);
   if (expected.length !== given.length || !timingSafeEqual(expected, given)) throw invalid();

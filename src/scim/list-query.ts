@@ -2,7 +2,8 @@
  * The query parameters of a list or search request (RFC 7644 §3.4.2, RFC 9865 cursors), read from
  * a GET query string or a POST /.search body and checked before anything touches the database.
  */
-import { invalidValue, ScimError } from './errors.js';
+import { invalidSyntax, invalidValue, ScimError } from './errors.js';
+import { SEARCH_REQUEST_SCHEMA } from './schema/urns.js';
 import type { FilterNode } from './filter/ast.js';
 import { parseFilter } from './filter/parse.js';
 
@@ -71,4 +72,18 @@ export function readListQuery(source: Source, limits: PagingLimits): ListQuery {
     ...(attributes !== undefined ? { attributes } : {}),
     ...(excludedAttributes !== undefined ? { excludedAttributes } : {}),
   };
+}
+
+/**
+ * The body of POST /.search and POST /{type}/.search: a SearchRequest (RFC 7644 §3.4.3), a JSON
+ * object whose "schemas" lists the SearchRequest URN. null, a number, {} or no body answered the
+ * unfiltered list before; a client that sent one meant something else.
+ */
+export function searchRequestOf(body: unknown): Source {
+  const isObject = typeof body === 'object' && body !== null && !Array.isArray(body);
+  const schemas = isObject ? (body as Source).schemas : undefined;
+  if (!isObject || !Array.isArray(schemas) || !schemas.some((s) => typeof s === 'string' && s.toLowerCase() === SEARCH_REQUEST_SCHEMA.toLowerCase())) {
+    throw invalidSyntax(`A .search request body must be a SearchRequest: a JSON object whose "schemas" lists "${SEARCH_REQUEST_SCHEMA}" (RFC 7644 §3.4.3)`);
+  }
+  return body as Source;
 }

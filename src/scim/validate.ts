@@ -41,10 +41,42 @@ function checkKnownAttributes(
       const hint = key.startsWith('urn:') ? ' (schema extension not supported by this resource type)' : '';
       throw invalidValue(`Unknown attribute "${where}${key}" for ${type}${hint}`);
     }
+    if (attribute.multiValued && Array.isArray(child)) checkElements(attribute, child, `${where}${attribute.name}`);
     if (attribute.type !== 'complex' || !attribute.subAttributes || child === null || child === undefined) continue;
     const elements = attribute.multiValued && Array.isArray(child) ? child : [child];
     for (const element of elements) {
       if (isPlainObject(element)) checkKnownAttributes(attribute.subAttributes, element, `${where}${attribute.name}.`, type);
+    }
+  }
+}
+
+/**
+ * Each value of a multi-valued attribute is one value of its declared type: an object with at
+ * least one sub-attribute for a complex attribute, never an array or an empty object. scimmy
+ * flattened `[[…]]` and `[{}]` into `[{}]`, which was then stored.
+ */
+function checkElements(attribute: AttributeInfo, elements: readonly unknown[], where: string): void {
+  elements.forEach((element, index) => {
+    const at = `${where}[${index}]`;
+    if (attribute.type === 'complex') {
+      if (!isPlainObject(element)) throw invalidValue(`"${at}" must be an object of ${attribute.name} sub-attributes (such as {"value": …}), not ${Array.isArray(element) ? 'an array' : element === null ? 'null' : `a ${typeof element}`}`);
+      if (Object.values(element).every((v) => v === null || v === undefined)) throw invalidValue(`"${at}" is an empty object; give at least its "value", or leave the element out`);
+    } else if (typeof element === 'object' && element !== null) {
+      throw invalidValue(`"${at}" must be a single ${attribute.type} value, not ${Array.isArray(element) ? 'an array' : 'an object'}`);
+    }
+  });
+}
+
+/**
+ * Required string attributes (userName, a group's displayName) hold something other than spaces:
+ * scimmy takes "" and "   " as values, and a blank userName is no name an IdP can match on.
+ */
+function checkRequiredNotBlank(type: ResourceTypeName, resource: Record<string, unknown>): void {
+  for (const attribute of coreAttributes(type).values()) {
+    if (!attribute.required || attribute.type !== 'string' || attribute.mutability === 'readOnly') continue;
+    const value = resource[attribute.name];
+    if (typeof value !== 'string' || value.trim() === '') {
+      throw invalidValue(`"${attribute.name}" is required and must not be empty or blank (${value === undefined ? 'missing' : JSON.stringify(value)})`);
     }
   }
 }
@@ -112,6 +144,25 @@ function managerStringToObject(body: Record<string, unknown>): Record<string, un
   const extension = key ? body[key] : undefined;
   if (!key || !isPlainObject(extension) || typeof extension.manager !== 'string') return body;
   return { ...body, [key]: { ...extension, manager: { value: extension.manager } } };
+}
+
+/**
+ * Some clients (found by a third-party conformance suite) repeat `schemas` inside an extension
+ * object: {"urn:…:enterprise:2.0:User": {"schemas": [...], "department": …}}. It says nothing the
+ * key does not, so it is accepted when it is a list of strings and not stored (decision 0403).
+ */
+function dropNestedExtensionSchemas(type: ResourceTypeName, body: Record<string, unknown>): Record<string, unknown> {
+  let out = body;
+  for (const [key, value] of Object.entries(body)) {
+    if (!canonicalExtensionUrn(type, key) || !isPlainObject(value)) continue;
+    const nestedKey = Object.keys(value).find((k) => k.toLowerCase() === 'schemas');
+    if (nestedKey === undefined) continue;
+    const nested = value[nestedKey];
+    if (!Array.isArray(nested) || !nested.every((s) => typeof s === 'string')) throw invalidValue(`"${key}:schemas" must be a list of schema URNs, if given`);
+    const { [nestedKey]: _dropped, ...rest } = value;
+    out = { ...out, [key]: rest };
+  }
+  return out;
 }
 
 /** Removes attributes the client may not set and the server keeps elsewhere. */
@@ -281,9 +332,12 @@ export function validateResourceBody(type: ResourceTypeName, rawBody: unknown, o
   // spelled as declared, its booleans real booleans, its manager an object), so the cheaper
   // coercion can take the raw body.
   const fast = options.fast ? coerceFast(type, rawBody) : undefined;
-  if (fast) return { resource: toStoredDocument(fast) };
+  if (fast) {
+    checkRequiredNotBlank(type, fast);
+    return { resource: toStoredDocument(fast) };
+  }
   checkSchemas(type, rawBody);
-  const body = managerStringToObject(coerceBooleanStrings(type, rawBody) as Record<string, unknown>);
+  const body = dropNestedExtensionSchemas(type, managerStringToObject(coerceBooleanStrings(type, rawBody) as Record<string, unknown>));
   checkKnownAttributes(coreAttributes(type), body, '', type);
   checkExtensions(type, body);
 
@@ -294,6 +348,7 @@ export function validateResourceBody(type: ResourceTypeName, rawBody: unknown, o
   rest.schemas = (schemas as unknown[]).filter((s) => typeof s === 'string' && known.includes(s.toLowerCase()));
   if (password !== undefined && password !== null && typeof password !== 'string') throw invalidValue('"password" must be a string');
   const coerced = coerceWithScimmy(type, rest);
+  checkRequiredNotBlank(type, coerced);
   return {
     resource: toStoredDocument(coerced),
     ...(typeof password === 'string' ? { password } : {}),

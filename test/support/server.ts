@@ -36,7 +36,7 @@ export interface TestResponse {
 }
 
 export async function startTestServer(
-  config: Partial<{ maxBodyBytes: number; maxPageSize: number; defaultPageSize: number; bulkMaxOperations: number }> &
+  config: Partial<{ maxBodyBytes: number; maxPageSize: number; defaultPageSize: number; bulkMaxOperations: number; maxJsonDepth: number }> &
     Pick<AppDependencies['config'], 'jwt' | 'oauth' | 'rateLimit'> &
     PolicyTestOptions & { connectors?: ConnectorSet } = {},
 ): Promise<TestServer> {
@@ -55,6 +55,7 @@ export async function startTestServer(
       defaultPageSize: config.defaultPageSize ?? 100,
       maxPageSize: config.maxPageSize ?? 1000,
       bulkMaxOperations: config.bulkMaxOperations ?? 1000,
+      maxJsonDepth: config.maxJsonDepth,
       jwt: config.jwt,
       oauth: config.oauth,
       rateLimit: config.rateLimit,

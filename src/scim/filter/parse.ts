@@ -19,6 +19,7 @@
  *   attrPath  = [URN ":"] ATTRNAME ["." ATTRNAME]
  * Inside `[ … ]` another `[` is rejected (the RFC has no nested value paths).
  */
+import { stringProblem } from '../text-rules.js';
 import { invalidFilter, invalidPath, type ScimError } from '../errors.js';
 import { COMPARE_OPS, type CompareOp, type FilterNode, type FilterValue, type PatchPath } from './ast.js';
 
@@ -90,6 +91,9 @@ function tokenize(text: string, fail: ErrorFactory): Token[] {
           `invalid string ${at(start)}: strings follow JSON rules (escapes \\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX, no raw control characters)`,
         );
       }
+      // A JSON escape can spell what the edge refuses in raw text (\u0000, a lone \ud800).
+      const problem = stringProblem(value);
+      if (problem) throw fail(`the string ${at(start)} ${problem}`);
       tokens.push({ kind: 'string', text: raw, pos: start, value });
     } else {
       const start = i;
@@ -284,6 +288,11 @@ export function parseFilter(text: string): FilterNode {
 export function parsePatchPath(text: string): PatchPath {
   checkLength(text, 'path', invalidPath);
   // Tokenizing can only fail inside a string literal, which only a bracketed filter contains.
+  // The grammar (RFC 7644 §3.5.2, Figure 7) has spaces only inside the filter of a value path;
+  // a space around the attribute path or the brackets was trimmed away before, and is refused now.
+  if (SPACE.test(text[0] ?? '') || SPACE.test(text[text.length - 1] ?? '')) {
+    throw invalidPath('path must not start or end with a space; remove the spaces around it');
+  }
   const tokens = tokenize(text, invalidFilter);
   const first = tokens[0]!;
   if (first.kind !== 'word') throw invalidPath(`path must start with an attribute name ${at(first.pos)}, found ${describe(first)}`);
@@ -291,6 +300,7 @@ export function parsePatchPath(text: string): PatchPath {
   const second = tokens[1]!;
   if (second.kind === 'end') return { attribute };
   if (second.kind !== '[') throw invalidPath(`unexpected ${describe(second)} ${at(second.pos)} after the attribute path "${attribute}"`);
+  if (second.pos !== first.pos + first.text.length) throw invalidPath(`a space ${at(first.pos + first.text.length)} separates "${attribute}" from "["; remove it`);
 
   const parser = new Parser(tokens, invalidFilter);
   parser.next();
@@ -299,6 +309,8 @@ export function parsePatchPath(text: string): PatchPath {
   const result: PatchPath = { attribute, filter: node.filter };
   const rest = parser.next();
   if (rest.kind === 'end') return result;
+  const closing = tokens[tokens.indexOf(rest) - 1]!;
+  if (rest.pos !== closing.pos + 1) throw invalidPath(`a space ${at(closing.pos + 1)} separates "]" from what follows; remove it`);
   const name = rest.kind === 'word' && rest.text.startsWith('.') ? rest.text.slice(1) : undefined;
   if (name === undefined || !ATTR_NAME.test(name) || parser.peek().kind !== 'end') {
     throw invalidPath(`unexpected ${describe(rest)} ${at(rest.pos)}: after "]" only a sub-attribute such as .value may follow`);

@@ -293,7 +293,14 @@ function normalizeElement(info: AttributeInfo, value: unknown): unknown {
 function normalizeValues(info: AttributeInfo, value: unknown): unknown[] {
   if (value === null) return [];
   const items = Array.isArray(value) ? value : [value];
-  return items.map((item) => normalizeElement(info, item)).filter((item) => item !== undefined);
+  return items
+    .map((item, index) => {
+      const element = normalizeElement(info, item);
+      // An element with no value ({} or {"value": null}) was dropped silently: the client meant something.
+      if (element === undefined && isObject(item)) throw invalidValue(`Element ${index} of the value for "${attributeLabel(info)}" is an empty object; give at least its "value"`);
+      return element;
+    })
+    .filter((item) => item !== undefined);
 }
 
 // ---------------------------------------------------------------------------------------------

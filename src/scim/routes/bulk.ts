@@ -97,7 +97,7 @@ const errorResult = (op: BulkOperation, error: ScimError): BulkResult => ({
 
 export function bulkRouter(deps: ScimDependencies): Router {
   const router = Router();
-  router.post('/Bulk', requireScope('scim:write'), async (req, res) => {
+  router.post('/Bulk', requireScope('scim:write'), deps.readBody, async (req, res) => {
     const { operations, failOnErrors } = readOperations(req.body, deps.limits.bulkMaxOperations);
     const baseUrl = baseUrlOf(req, deps.publicUrl);
     const actor = actorOf(req, 'bulk');

@@ -1,4 +1,4 @@
-import type { Request } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { Knex } from 'knex';
 import type { Actor, JournalSource } from '../../journal/entry.js';
 import { principalOf } from '../../http/auth.js';
@@ -10,6 +10,8 @@ export interface ScimDependencies {
   writePath: WritePath;
   limits: PagingLimits & { bulkMaxOperations: number; maxBodyBytes: number };
   publicUrl?: string | undefined;
+  /** Parses and checks a JSON body (src/http/input-rules.ts); routes that take a body mount it. */
+  readBody: RequestHandler;
 }
 
 export const SCIM_MOUNT = '/scim/v2';

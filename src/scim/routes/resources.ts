@@ -11,7 +11,7 @@ import { methodNotAllowed } from './method-not-allowed.js';
 import { notFound } from '../errors.js';
 import { etagOf, ifNoneMatchHits } from '../etag.js';
 import { listResources, readsGroups, renderRows } from '../list.js';
-import { readListQuery } from '../list-query.js';
+import { readListQuery, searchRequestOf } from '../list-query.js';
 import { OPERATIONS } from '../operations.js';
 import { keepsWholeDocument, parseSelection, type Selection } from '../projection.js';
 import { resourceLocation, ENDPOINT_BY_TYPE } from '../render.js';
@@ -48,12 +48,12 @@ export function resourceRouter(type: ResourceTypeName, deps: ScimDependencies): 
     sendScim(res, 200, await listResources(deps.db, type, query, baseUrlOf(req, deps.publicUrl)));
   });
 
-  router.post(`${path}/.search`, read, async (req, res) => {
-    const query = readListQuery((req.body ?? {}) as Record<string, unknown>, deps.limits);
+  router.post(`${path}/.search`, read, deps.readBody, async (req, res) => {
+    const query = readListQuery(searchRequestOf(req.body), deps.limits);
     sendScim(res, 200, await listResources(deps.db, type, query, baseUrlOf(req, deps.publicUrl)));
   });
 
-  router.post(path, write, async (req, res) => {
+  router.post(path, write, deps.readBody, async (req, res) => {
     const row = await deps.writePath.run(actorOf(req, 'scim'), (context) => operations.create(context, req.body));
     res.setHeader('Location', resourceLocation(baseUrlOf(req, deps.publicUrl), type, row.id));
     await respondWithResource(req, res, row, 201);
@@ -71,14 +71,14 @@ export function resourceRouter(type: ResourceTypeName, deps: ScimDependencies): 
     await respond(req, res, row, selection, 200);
   });
 
-  router.put(`${path}/:id`, write, async (req, res) => {
+  router.put(`${path}/:id`, write, deps.readBody, async (req, res) => {
     const { row } = await deps.writePath.run(actorOf(req, 'scim'), (context) =>
       operations.replace(context, idParam(req), req.body, { ifMatch: req.get('if-match') }),
     );
     await respondWithResource(req, res, row, 200);
   });
 
-  router.patch(`${path}/:id`, write, async (req, res) => {
+  router.patch(`${path}/:id`, write, deps.readBody, async (req, res) => {
     const { row } = await deps.writePath.run(actorOf(req, 'scim'), (context) =>
       operations.patch(context, idParam(req), req.body, { ifMatch: req.get('if-match') }),
     );

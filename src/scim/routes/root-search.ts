@@ -8,7 +8,7 @@ import { requireScope } from '../../http/auth.js';
 import { sendScim } from '../../http/scim-response.js';
 import { invalidValue, ScimError } from '../errors.js';
 import { countMatching, listResources, whereClause, type ListResponseBody } from '../list.js';
-import { readListQuery } from '../list-query.js';
+import { readListQuery, searchRequestOf } from '../list-query.js';
 import { LIST_RESPONSE_SCHEMA, type ResourceTypeName } from '../schema/urns.js';
 import { baseUrlOf, type ScimDependencies } from './context.js';
 import { methodNotAllowed } from './method-not-allowed.js';
@@ -17,8 +17,8 @@ const TYPES: ResourceTypeName[] = ['User', 'Group'];
 
 export function rootSearchRouter(deps: ScimDependencies): Router {
   const router = Router();
-  router.post('/.search', requireScope('scim:read'), async (req, res) => {
-    const query = readListQuery((req.body ?? {}) as Record<string, unknown>, deps.limits);
+  router.post('/.search', requireScope('scim:read'), deps.readBody, async (req, res) => {
+    const query = readListQuery(searchRequestOf(req.body), deps.limits);
     if (query.cursor !== undefined) throw invalidValue('Cursor paging is available per resource type (/Users/.search, /Groups/.search)');
     const applicable: ResourceTypeName[] = [];
     let firstError: unknown;

@@ -42,6 +42,10 @@ export function declareScimResources(): void {
       { schema: rosterHrExtension(), required: false },
     ],
   });
+  // scimmy declares members.display immutable, but Roster writes it (the member's current name),
+  // never the client: readOnly, as RFC 7643 §2.2 defines it (decision 0401).
+  const display = SCIMMY.Schemas.Group.definition.attribute('members.display') as unknown as { config: { mutable: unknown } } | undefined;
+  if (display) display.config.mutable = false;
   SCIMMY.Resources.declare(SCIMMY.Resources.Group, {});
 }
 
