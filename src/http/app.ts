@@ -14,7 +14,7 @@ import { accessRouter } from '../ops/access.js';
 import { connectorsOpsRouter } from '../ops/connectors.js';
 import { journalOpsRouter } from '../ops/journal-routes.js';
 import { healthRouter } from '../ops/health.js';
-import { notFound, ScimError } from '../scim/errors.js';
+import { notFound, notImplemented } from '../scim/errors.js';
 import { bulkRouter } from '../scim/routes/bulk.js';
 import { SCIM_MOUNT, type ScimDependencies } from '../scim/routes/context.js';
 import { discoveryRouter } from '../scim/routes/discovery.js';
@@ -74,7 +74,7 @@ export function createApp({ db, writePath, config }: AppDependencies): Express {
   scim.use(bulkRouter(deps));
   scim.use(discoveryRouter(deps));
   // RFC 7644 §3.11: a provider without /Me answers 501; Roster's tokens name clients, not users.
-  scim.all('/Me', (_req, _res, next) => next(new ScimError(501, undefined, '/Me is not supported: Roster tokens identify provisioning clients, not users')));
+  scim.all('/Me', (_req, _res, next) => next(notImplemented('/Me is not supported: Roster tokens identify provisioning clients, not users')));
   scim.use((req, _res, next) => next(notFound(`No SCIM endpoint at ${req.method} ${SCIM_MOUNT}${req.path}`)));
   // The SCIM surface is mounted before the OAuth and ops routers: it takes nearly all the traffic,
   // and every router mounted ahead of it is one more layer each SCIM request is matched against.

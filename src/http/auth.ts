@@ -9,7 +9,7 @@ import type { Authenticator, Principal } from '../auth/authenticator.js';
 import { KeySetUnavailable } from '../auth/jwt-failures.js';
 import { grants, type Scope } from '../auth/scopes.js';
 import { logger } from '../logging/logger.js';
-import { ScimError } from '../scim/errors.js';
+import { serviceUnavailable } from '../scim/errors.js';
 
 export function principalOf(req: Request): Principal {
   const principal = req.res?.locals.principal as Principal | undefined;
@@ -34,7 +34,7 @@ export function authenticate(authenticator: Authenticator): RequestHandler {
       (error: unknown) => {
         if (!(error instanceof KeySetUnavailable)) return next(error);
         logger.warn('JWT issuer key set unavailable', { requestId: res.locals.requestId, error: error.message });
-        next(new ScimError(503, undefined, 'The token cannot be verified now: the authorization server\'s key set is unreachable; retry later', { 'Retry-After': '30' }));
+        next(serviceUnavailable('The token cannot be verified now: the authorization server\'s key set is unreachable; retry later', '30'));
       },
     );
   };

@@ -5,17 +5,13 @@
  */
 import { STATUS_CODES, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { SCIM_ERROR_SCHEMA } from '../scim/errors.js';
+import { headersTooLarge, invalidSyntax, requestTimeout, type ScimError } from '../scim/errors.js';
 import { SCIM_CONTENT_TYPE } from './scim-response.js';
 
-function answerFor(code: string | undefined): { status: number; scimType?: string; detail: string } {
-  if (code === 'HPE_HEADER_OVERFLOW') return { status: 431, detail: 'The request headers are larger than this server accepts' };
-  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return { status: 408, detail: 'The request was not received in time' };
-  return {
-    status: 400,
-    scimType: 'invalidSyntax',
-    detail: 'The request is not valid HTTP/1.1; percent-encode non-ASCII characters in the URL (for example in a filter) and check the headers',
-  };
+function answerFor(code: string | undefined): ScimError {
+  if (code === 'HPE_HEADER_OVERFLOW') return headersTooLarge('The request headers are larger than this server accepts');
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return requestTimeout('The request was not received in time');
+  return invalidSyntax('The request is not valid HTTP/1.1; percent-encode non-ASCII characters in the URL (for example in a filter) and check the headers');
 }
 
 export function answerMalformedRequests(server: Server): void {
@@ -24,8 +20,11 @@ export function answerMalformedRequests(server: Server): void {
       socket.destroy();
       return;
     }
-    const { status, scimType, detail } = answerFor(error.code);
-    const body = JSON.stringify({ schemas: [SCIM_ERROR_SCHEMA], status: String(status), ...(scimType ? { scimType } : {}), detail });
+    const answer = answerFor(error.code);
+    const { status } = answer;
+    // The same wire format as every other SCIM error (ScimError.toJSON), written by hand because
+    // Express never sees this request.
+    const body = JSON.stringify(answer.toJSON());
     socket.end(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${SCIM_CONTENT_TYPE}\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,

@@ -5,7 +5,7 @@
  */
 import type { ErrorRequestHandler } from 'express';
 import { logger } from '../logging/logger.js';
-import { invalidSyntax, invalidValue, ScimError } from '../scim/errors.js';
+import { internalError, invalidSyntax, invalidValue, payloadTooLarge, ScimError, serviceUnavailable } from '../scim/errors.js';
 import { sendScim } from './scim-response.js';
 
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '53300', '08006', '08001', '08003']);
@@ -18,7 +18,7 @@ function isDatabaseUnavailable(error: unknown): boolean {
 export function toScimError(error: unknown, requestId: string): ScimError {
   if (error instanceof ScimError) return error;
   const e = error as { type?: string; status?: number; expose?: boolean };
-  if (e.type === 'entity.too.large') return new ScimError(413, undefined, 'The request body is larger than this server accepts (see maxPayloadSize in /ServiceProviderConfig)');
+  if (e.type === 'entity.too.large') return payloadTooLarge('The request body is larger than this server accepts (see maxPayloadSize in /ServiceProviderConfig)');
   if (e.type === 'entity.parse.failed') return invalidSyntax('The request body is not valid JSON');
   if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') return invalidSyntax('Unsupported request body encoding; send UTF-8 JSON');
   // The router's own decoder of path parameters; input-rules.ts refuses such paths first.
@@ -26,11 +26,11 @@ export function toScimError(error: unknown, requestId: string): ScimError {
   if (e.type === 'request.aborted') return invalidSyntax('The request body was not received completely');
   if (isDatabaseUnavailable(error)) {
     logger.error('database unavailable', { requestId, error: (error as Error).message });
-    return new ScimError(503, undefined, `The database is unavailable; retry later (request ${requestId})`, { 'Retry-After': '5' });
+    return serviceUnavailable(`The database is unavailable; retry later (request ${requestId})`, '5');
   }
   // The message and code locate the fault; stack traces stay out of logs as well as responses.
   logger.error('unexpected error', { requestId, error: (error as Error)?.message, code: (error as { code?: string })?.code });
-  return new ScimError(500, undefined, `Internal error; the server log has details under request id ${requestId}`);
+  return internalError(`Internal error; the server log has details under request id ${requestId}`);
 }
 
 export const errorHandler: ErrorRequestHandler = (error, _req, res, _next) => {

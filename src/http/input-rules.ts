@@ -17,7 +17,7 @@
  *   limit applies to the decoded body, so a small compressed bomb is still a 413.
  */
 import express, { type RequestHandler } from 'express';
-import { invalidSyntax, invalidValue, ScimError } from '../scim/errors.js';
+import { invalidSyntax, invalidValue, ScimError, unsupportedMediaType } from '../scim/errors.js';
 import { stringProblem } from '../scim/text-rules.js';
 
 export interface InputLimits {
@@ -160,9 +160,7 @@ function isSuspiciousEscape(bytes: Uint8Array, at: number): boolean {
 function checkContentEncoding(header: string | undefined): string {
   const coding = (header ?? 'identity').trim().toLowerCase() || 'identity';
   if (!ACCEPTED.has(coding)) {
-    throw new ScimError(
-      415,
-      undefined,
+    throw unsupportedMediaType(
       `Content-Encoding "${shown(header ?? '')}" is not supported; send the body uncompressed or with one of ${ACCEPTED_CONTENT_ENCODINGS.join(', ')}`,
       { 'Accept-Encoding': ACCEPTED_CONTENT_ENCODINGS.join(', ') },
     );
@@ -193,7 +191,7 @@ export function jsonBody(limits: InputLimits): RequestHandler {
       if (error) {
         // body-parser passes what verify threw on, with a status and type of its own added.
         if (error instanceof ScimError) {
-          next(new ScimError(error.status, error.scimType, error.detail, error.headers));
+          next(error.prefixed(''));
           return;
         }
         const e = error as { type?: string };

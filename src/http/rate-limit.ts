@@ -9,7 +9,7 @@ import type { Knex } from 'knex';
 import type { Principal } from '../auth/authenticator.js';
 import { logger } from '../logging/logger.js';
 import { countRateLimited } from '../metrics/auth-metrics.js';
-import { ScimError } from '../scim/errors.js';
+import { tooManyRequests } from '../scim/errors.js';
 import { pruneIdleBuckets, takeToken, type RateLimitSettings } from './rate-limit-store.js';
 
 /** About one request in this many also deletes idle buckets, so no timer is needed. */
@@ -31,7 +31,7 @@ export function rateLimit(db: Knex, settings: RateLimitSettings | undefined): Re
         if (decision.allowed) return next();
         countRateLimited();
         const seconds = String(decision.retryAfterSeconds);
-        next(new ScimError(429, undefined, `Too many requests for "${principal.name}": the limit is ${settings.perSecond}/s with bursts of ${settings.burst}; retry after ${seconds} s`, { 'Retry-After': seconds }));
+        next(tooManyRequests(`Too many requests for "${principal.name}": the limit is ${settings.perSecond}/s with bursts of ${settings.burst}; retry after ${seconds} s`, seconds));
       },
       (error: unknown) => next(error),
     );

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
-import { ScimError } from '../scim/errors.js';
+import { invalidFilter } from '../scim/errors.js';
 import type { FilterNode } from '../scim/filter/ast.js';
 import { parseFilter } from '../scim/filter/parse.js';
 import { filterToSql } from '../scim/filter/sql.js';
@@ -118,7 +118,7 @@ function checkFilter(when: string): FilterNode {
     const info = resolveAttribute('User', path);
     const key = info ? coreKey(info) : undefined;
     if (key && FORBIDDEN_IN_RULES.test(key)) {
-      throw new ScimError(400, 'invalidFilter', `${attributeLabel(info!)} cannot be used in a rule (rules read HR attributes, not groups or server metadata)`);
+      throw invalidFilter(`${attributeLabel(info!)} cannot be used in a rule (rules read HR attributes, not groups or server metadata)`);
     }
   }
   return filter;

@@ -2,7 +2,7 @@
  * The query parameters of a list or search request (RFC 7644 §3.4.2, RFC 9865 cursors), read from
  * a GET query string or a POST /.search body and checked before anything touches the database.
  */
-import { invalidSyntax, invalidValue, ScimError } from './errors.js';
+import { invalidSyntax, invalidValue } from './errors.js';
 import { SEARCH_REQUEST_SCHEMA } from './schema/urns.js';
 import type { FilterNode } from './filter/ast.js';
 import { parseFilter } from './filter/parse.js';
@@ -57,7 +57,7 @@ export function readListQuery(source: Source, limits: PagingLimits): ListQuery {
   const count = Math.min(limits.maxPageSize, Math.max(0, integer(source, 'count') ?? limits.defaultPageSize));
   const cursor = text(source, 'cursor');
   if (cursor !== undefined && source.startIndex !== undefined) {
-    throw new ScimError(400, 'invalidValue', 'Use either "cursor" or "startIndex" paging, not both');
+    throw invalidValue('Use either "cursor" or "startIndex" paging, not both');
   }
   const sortBy = text(source, 'sortBy');
   const attributes = text(source, 'attributes');

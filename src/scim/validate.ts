@@ -6,7 +6,7 @@
  */
 import SCIMMY from 'scimmy';
 import { coerceBooleanStrings } from './patch/boolean-strings.js';
-import { invalidSyntax, invalidValue, ScimError, type ScimType } from './errors.js';
+import { fromLibraryError, invalidSyntax, invalidValue } from './errors.js';
 import { canonicalExtensionUrn, coreAttributes, extensionAttributes, extensionUrns, type AttributeInfo } from './schema/catalog.js';
 import { declareScimResources } from './schema/scimmy-setup.js';
 import { CORE_SCHEMA_BY_TYPE, ENTERPRISE_USER_SCHEMA, type ResourceTypeName } from './schema/urns.js';
@@ -103,7 +103,7 @@ function checkSchemas(type: ResourceTypeName, body: Record<string, unknown>): vo
 export function fromScimmyError(error: unknown): never {
   if (error instanceof SCIMMY.Types.Error) {
     const e = error as unknown as { status: number; scimType?: string; message: string };
-    throw new ScimError(e.status, e.scimType as ScimType | undefined, e.message);
+    throw fromLibraryError(e.status, e.scimType, e.message);
   }
   if (error instanceof TypeError) throw invalidValue(error.message);
   throw error;

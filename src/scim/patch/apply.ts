@@ -653,7 +653,7 @@ export function applyPatch(
       applyOperation(ctx, operation);
     } catch (error) {
       if (error instanceof ScimError && operations.length > 1) {
-        throw new ScimError(error.status, error.scimType, `Operation ${index + 1} (${operation.op}): ${error.detail}`, error.headers);
+        throw error.prefixed(`Operation ${index + 1} (${operation.op}): `);
       }
       throw error;
     }

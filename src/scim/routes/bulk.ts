@@ -9,14 +9,14 @@ import { Router } from 'express';
 import { requireScope } from '../../http/auth.js';
 import { sendScim } from '../../http/scim-response.js';
 import { toScimError } from '../../http/errors.js';
-import { invalidSyntax, invalidValue, ScimError } from '../errors.js';
+import { conflict, invalidSyntax, invalidValue, payloadTooLarge, ScimError } from '../errors.js';
 import { etagOf } from '../etag.js';
 import { OPERATIONS } from '../operations.js';
 import { resourceLocation } from '../render.js';
 import { BULK_REQUEST_SCHEMA, BULK_RESPONSE_SCHEMA, type ResourceTypeName } from '../schema/urns.js';
 import { isPlainObject } from '../validate.js';
 import { actorOf, baseUrlOf, type ScimDependencies } from './context.js';
-import { methodNotAllowed } from './method-not-allowed.js';
+import { refuseOtherMethods } from './method-not-allowed.js';
 
 interface BulkOperation {
   index: number;
@@ -44,7 +44,7 @@ function readOperations(body: unknown, maxOperations: number): { operations: Bul
   if (!Array.isArray(schemas) || !schemas.includes(BULK_REQUEST_SCHEMA)) throw invalidSyntax(`"schemas" must include "${BULK_REQUEST_SCHEMA}"`);
   const raw = body.Operations;
   if (!Array.isArray(raw) || raw.length === 0) throw invalidValue('"Operations" must be a non-empty array');
-  if (raw.length > maxOperations) throw new ScimError(413, undefined, `The bulk request has ${raw.length} operations; the maximum is ${maxOperations}`);
+  if (raw.length > maxOperations) throw payloadTooLarge(`The bulk request has ${raw.length} operations; the maximum is ${maxOperations}`);
   const failOnErrors = body.failOnErrors;
   if (failOnErrors !== undefined && (!Number.isInteger(failOnErrors) || (failOnErrors as number) < 1)) throw invalidValue('"failOnErrors" must be a positive integer');
   const seen = new Set<string>();
@@ -131,7 +131,7 @@ export function bulkRouter(deps: ScimDependencies): Router {
     outer: while (pending.length > 0) {
       const ready = pending.filter((op) => referencedBulkIds(op).every((ref) => createdIds.has(ref) || !definedBy.has(ref) || !pending.some((p) => p.bulkId === ref)));
       if (ready.length === 0) {
-        for (const op of pending) results.set(op.index, errorResult(op, new ScimError(409, undefined, `Operation ${op.index} is part of a circular bulkId reference and was not run`)));
+        for (const op of pending) results.set(op.index, errorResult(op, conflict(`Operation ${op.index} is part of a circular bulkId reference and was not run`)));
         break;
       }
       for (const op of ready) {
@@ -150,6 +150,6 @@ export function bulkRouter(deps: ScimDependencies): Router {
     const ordered = operations.filter((op) => results.has(op.index)).map((op) => results.get(op.index)!);
     sendScim(res, 200, { schemas: [BULK_RESPONSE_SCHEMA], Operations: ordered });
   });
-  router.all('/Bulk', methodNotAllowed('POST'));
+  router.all('/Bulk', refuseOtherMethods('POST'));
   return router;
 }

@@ -9,7 +9,7 @@ import SCIMMYRouters from 'scimmy-routers';
 import { requireScope } from '../../http/auth.js';
 import { sendScim } from '../../http/scim-response.js';
 import { declareScimResources } from '../schema/scimmy-setup.js';
-import { methodNotAllowed } from './method-not-allowed.js';
+import { refuseOtherMethods } from './method-not-allowed.js';
 import { baseUrlOf, type ScimDependencies } from './context.js';
 
 export function discoveryRouter(deps: ScimDependencies): Router {
@@ -49,10 +49,10 @@ export function discoveryRouter(deps: ScimDependencies): Router {
       },
     });
   });
-  router.all('/ServiceProviderConfig', methodNotAllowed('GET'));
+  router.all('/ServiceProviderConfig', refuseOtherMethods('GET'));
   for (const endpoint of ['/Schemas', '/ResourceTypes']) {
     router.get([endpoint, `${endpoint}/*rest`], read, scimmyRouter);
-    router.all([endpoint, `${endpoint}/*rest`], methodNotAllowed('GET'));
+    router.all([endpoint, `${endpoint}/*rest`], refuseOtherMethods('GET'));
   }
   return router;
 }

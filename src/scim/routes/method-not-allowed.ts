@@ -1,8 +1,8 @@
 import type { RequestHandler } from 'express';
-import { ScimError } from '../errors.js';
+import { methodNotAllowed } from '../errors.js';
 
-export function methodNotAllowed(allowed: string): RequestHandler {
+export function refuseOtherMethods(allowed: string): RequestHandler {
   return (req, _res, next) => {
-    next(new ScimError(405, undefined, `${req.method} is not supported here; allowed: ${allowed}`, { Allow: allowed }));
+    next(methodNotAllowed(`${req.method} is not supported here; allowed: ${allowed}`, allowed));
   };
 }

@@ -7,7 +7,7 @@ import { requireScope } from '../../http/auth.js';
 import { sendScim } from '../../http/scim-response.js';
 import type { ReadRow, ResourceRow } from '../../store/rows.js';
 import { readResource, readUserGroups } from '../../store/resource-store.js';
-import { methodNotAllowed } from './method-not-allowed.js';
+import { refuseOtherMethods } from './method-not-allowed.js';
 import { notFound } from '../errors.js';
 import { etagOf, ifNoneMatchHits } from '../etag.js';
 import { listResources, readsGroups, renderRows } from '../list.js';
@@ -97,8 +97,8 @@ export function resourceRouter(type: ResourceTypeName, deps: ScimDependencies): 
     res.status(204).end();
   });
 
-  router.all(path, methodNotAllowed('GET, POST'));
-  router.all(`${path}/.search`, methodNotAllowed('POST'));
-  router.all(`${path}/:id`, methodNotAllowed('GET, PUT, PATCH, DELETE'));
+  router.all(path, refuseOtherMethods('GET, POST'));
+  router.all(`${path}/.search`, refuseOtherMethods('POST'));
+  router.all(`${path}/:id`, refuseOtherMethods('GET, PUT, PATCH, DELETE'));
   return router;
 }

@@ -11,7 +11,7 @@ import { countMatching, listResources, whereClause, type ListResponseBody } from
 import { readListQuery, searchRequestOf } from '../list-query.js';
 import { LIST_RESPONSE_SCHEMA, type ResourceTypeName } from '../schema/urns.js';
 import { baseUrlOf, type ScimDependencies } from './context.js';
-import { methodNotAllowed } from './method-not-allowed.js';
+import { refuseOtherMethods } from './method-not-allowed.js';
 
 const TYPES: ResourceTypeName[] = ['User', 'Group'];
 
@@ -52,6 +52,6 @@ export function rootSearchRouter(deps: ScimDependencies): Router {
     }
     sendScim(res, 200, { schemas: [LIST_RESPONSE_SCHEMA], totalResults, itemsPerPage: resources.length, startIndex: query.startIndex, Resources: resources });
   });
-  router.all('/.search', methodNotAllowed('POST'));
+  router.all('/.search', refuseOtherMethods('POST'));
   return router;
 }
