@@ -130,7 +130,7 @@ export async function patchGroup(context: WriteContext, id: string, body: unknow
 }
 
 export async function deleteGroup(context: WriteContext, id: string, preconditions: Preconditions): Promise<void> {
-  const current = await lockForWrite(context.tx, 'Group', id, preconditions);
+  const current = await lockForWrite(context.tx, 'Group', id, preconditions, 'delete');
   await refuseManagedGroupChange(context.tx, current, { deleting: true });
   await leaveAllGroups(context, id, 'Group');
   const removed = await removeAllMembers(context.tx, id);

@@ -3,6 +3,7 @@
  * 100,000-member group costs one index lookup and one insert.
  */
 import type { Knex } from 'knex';
+import { invalidValue } from '../scim/errors.js';
 import { isResourceId } from './rows.js';
 
 export interface MemberRow {
@@ -17,17 +18,30 @@ export interface GroupRef {
   type: 'direct' | 'indirect';
 }
 
-/** Adds members; returns those that were not members before (existing ones are left as they are). */
+/**
+ * Adds members; returns those that were not members before (existing ones are left as they are).
+ * A member deleted after the caller checked it exists (a concurrent DELETE that committed first)
+ * fails the foreign key on the member: that is the client naming a resource that is gone, 400.
+ */
 export async function addMembers(tx: Knex.Transaction, groupId: string, members: readonly MemberRow[]): Promise<MemberRow[]> {
   if (members.length === 0) return [];
-  const { rows } = (await tx.raw(
-    `INSERT INTO group_members (group_id, member_id, member_type)
-     SELECT ?, m.id, m.type FROM unnest(?::uuid[], ?::text[]) AS m(id, type)
-     ON CONFLICT (group_id, member_id) DO NOTHING
-     RETURNING member_id AS value, member_type AS type`,
-    [groupId, members.map((m) => m.value), members.map((m) => m.type)],
-  )) as { rows: MemberRow[] };
-  return rows;
+  try {
+    const { rows } = (await tx.raw(
+      `INSERT INTO group_members (group_id, member_id, member_type)
+       SELECT ?, m.id, m.type FROM unnest(?::uuid[], ?::text[]) AS m(id, type)
+       ON CONFLICT (group_id, member_id) DO NOTHING
+       RETURNING member_id AS value, member_type AS type`,
+      [groupId, members.map((m) => m.value), members.map((m) => m.type)],
+    )) as { rows: MemberRow[] };
+    return rows;
+  } catch (error) {
+    const e = error as { code?: string; constraint?: string; detail?: string };
+    if (e.code === '23503' && (e.constraint === 'group_members_member_user_fkey' || e.constraint === 'group_members_member_group_fkey')) {
+      const id = /=\(([0-9a-f-]{36})\)/.exec(e.detail ?? '')?.[1];
+      throw invalidValue(`Members must be existing Users or Groups; not found: ${id ? `"${id}" ` : ''}(deleted while this request ran)`);
+    }
+    throw error;
+  }
 }
 
 export async function removeMembers(tx: Knex.Transaction, groupId: string, memberIds: readonly string[]): Promise<MemberRow[]> {
