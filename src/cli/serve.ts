@@ -3,6 +3,7 @@
  * exists, listen, print how to call Roster, and shut down cleanly on SIGTERM/SIGINT.
  */
 import type { Server } from 'node:http';
+import { refusedCredentials } from '../auth/refused-credentials.js';
 import { countActiveTokens, createToken } from '../auth/token-store.js';
 import { SCOPES } from '../auth/scopes.js';
 import type { RosterConfig } from '../config/env.js';
@@ -53,7 +54,8 @@ async function startServing(
   sync.registerOutbox(writePath);
   // One worker per process runs every queue task; merge other task lists here.
   const worker = await startWorker(connectionStringOf(database.knex), { ...policyTasks(writePath), ...sync.tasks }, { concurrency: 4 + sync.concurrency });
-  const app = createApp({ db: database.knex, writePath, config });
+  const refusals = refusedCredentials(database.knex, config.authFailures);
+  const app = createApp({ db: database.knex, writePath, config, refusals });
   const server: Server = await new Promise((resolve) => {
     const listening = app.listen(config.port, config.host, () => resolve(listening));
   });
@@ -71,6 +73,7 @@ async function startServing(
     logger.info('shutting down', { signal });
     server.closeIdleConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    await refusals.journal.close(); // the refusals counted in the current window
     await worker.stop();
     await sync.stop();
     await database.close();

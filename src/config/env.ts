@@ -2,6 +2,7 @@
  * Deployment settings come from the environment (documented in .env.example) and are validated
  * once at start-up: a wrong value stops Roster with the variable's name and the fix.
  */
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -44,6 +45,22 @@ const envSchema = z.object({
   ROSTER_OAUTH_KEY_ROTATION_DAYS: integer(30, 1, 365),
   ROSTER_RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).max(100_000).default(50),
   ROSTER_RATE_LIMIT_BURST: integer(200, 1, 1_000_000),
+  // Refused credentials (docs/security.md): per-address limit and journal window, and the proxies
+  // whose X-Forwarded-For names the client address.
+  ROSTER_AUTH_FAILURE_LIMIT_PER_MINUTE: integer(30, 0, 100_000),
+  ROSTER_AUTH_FAILURE_BURST: integer(20, 1, 100_000),
+  ROSTER_AUTH_FAILURE_JOURNAL_WINDOW_SECONDS: integer(60, 0, 3600),
+  ROSTER_TRUST_PROXY: z
+    .string()
+    .default('false')
+    .transform((value, ctx) => {
+      const parsed = parseTrustProxy(value);
+      if (typeof parsed === 'string') {
+        ctx.addIssue({ code: 'custom', message: parsed });
+        return z.NEVER;
+      }
+      return parsed;
+    }),
   // Journal (docs/operations-journal.md): checkpoint signing key, and how long entries are kept.
   ROSTER_JOURNAL_KEY: z.string().min(32, 'must be at least 32 characters (e.g. openssl rand -hex 32)').optional(),
   ROSTER_JOURNAL_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).optional(),
@@ -73,9 +90,42 @@ export type RosterConfig = {
   oauth: { tokenTtlSeconds: number; keyRotationDays: number };
   /** Per-token token bucket; perSecond 0 switches limiting off. */
   rateLimit: { perSecond: number; burst: number };
+  /** Refused credentials: per-address limit (perMinute 0 = off) and journal window (0 = every refusal journaled). */
+  authFailures: { perMinute: number; burst: number; journalWindowSeconds: number };
+  /** express `trust proxy`: false (the socket's peer is the client), a hop count, or proxy addresses/ranges. */
+  trustProxy: TrustProxy;
   /** Journal checkpoint key (undefined = generated and stored in the database) and retention (undefined = keep forever). */
   journal: { keySecret: string | undefined; retentionDays: number | undefined };
 };
+
+export type TrustProxy = false | number | string[];
+
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * ROSTER_TRUST_PROXY: "false", a number of proxy hops, or a comma-separated list of proxy
+ * addresses, CIDR ranges and express's names (loopback, linklocal, uniquelocal). "true" is refused:
+ * it believes any X-Forwarded-For, so every client could pick the address it is counted under.
+ * Returns the problem as a string when the value is not one of these.
+ */
+export function parseTrustProxy(value: string): TrustProxy | string {
+  const trimmed = value.trim().toLowerCase();
+  if (trimmed === 'false' || trimmed === 'none') return false;
+  if (trimmed === 'true') return 'must not be "true" (any client could then choose its own address): give the proxy\'s address or range (e.g. 10.0.0.0/8, loopback) or the number of proxies in front of Roster';
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  const entries = trimmed.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = entries.filter((entry) => {
+    if (PROXY_NAMES.has(entry)) return false;
+    const [address, prefix, extra] = entry.split('/');
+    const family = isIP(address ?? '');
+    if (family === 0 || extra !== undefined) return true;
+    return prefix !== undefined && !(/^\d+$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+  });
+  if (entries.length === 0 || bad.length > 0) {
+    return `"${bad.join(', ') || value}" is not a proxy address, CIDR range, hop count or one of loopback, linklocal, uniquelocal`;
+  }
+  return entries;
+}
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -118,6 +168,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RosterConfig {
         : undefined,
     oauth: { tokenTtlSeconds: e.ROSTER_OAUTH_TOKEN_TTL_SECONDS, keyRotationDays: e.ROSTER_OAUTH_KEY_ROTATION_DAYS },
     rateLimit: { perSecond: e.ROSTER_RATE_LIMIT_PER_SECOND, burst: e.ROSTER_RATE_LIMIT_BURST },
+    authFailures: {
+      perMinute: e.ROSTER_AUTH_FAILURE_LIMIT_PER_MINUTE,
+      burst: e.ROSTER_AUTH_FAILURE_BURST,
+      journalWindowSeconds: e.ROSTER_AUTH_FAILURE_JOURNAL_WINDOW_SECONDS,
+    },
+    trustProxy: e.ROSTER_TRUST_PROXY,
     journal: { keySecret: e.ROSTER_JOURNAL_KEY, retentionDays: e.ROSTER_JOURNAL_RETENTION_DAYS },
   };
 }

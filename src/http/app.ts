@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 import { Authenticator } from '../auth/authenticator.js';
 import { ExternalJwtVerifier } from '../auth/external-jwt.js';
 import { journalAuthFailures } from '../auth/failure-journal.js';
+import { refusedCredentials, type RefusedCredentials } from '../auth/refused-credentials.js';
 import type { RosterConfig } from '../config/env.js';
 import { httpMetrics } from '../metrics/http-metrics.js';
 import { countCommittedJournalEntries } from '../metrics/journal-metrics.js';
@@ -35,11 +36,15 @@ export interface AppDependencies {
   db: Knex;
   writePath: WritePath;
   config: Pick<RosterConfig, 'bootstrapToken' | 'publicUrl' | 'maxBodyBytes' | 'defaultPageSize' | 'maxPageSize' | 'bulkMaxOperations'> &
-    Partial<Pick<RosterConfig, 'jwt' | 'oauth' | 'rateLimit'>>;
+    Partial<Pick<RosterConfig, 'jwt' | 'oauth' | 'rateLimit' | 'authFailures' | 'trustProxy'>>;
+  /** The refused-credential limit and journal; made from config.authFailures when not given (the caller flushes it at shutdown). */
+  refusals?: RefusedCredentials;
 }
 
-export function createApp({ db, writePath, config }: AppDependencies): Express {
+export function createApp({ db, writePath, config, refusals = refusedCredentials(db, config.authFailures) }: AppDependencies): Express {
   const app = express();
+  // Which address a request comes from (req.ip), for the refused-credential limit: ROSTER_TRUST_PROXY.
+  app.set('trust proxy', config.trustProxy ?? false);
   app.disable('x-powered-by');
   app.disable('etag'); // ETags are meta.version, set by the SCIM routes; not Express's body hash.
   app.set('query parser', 'simple');
@@ -50,7 +55,7 @@ export function createApp({ db, writePath, config }: AppDependencies): Express {
 
   // One authenticator for every route group: static tokens, Roster's OAuth tokens, external JWTs;
   // then the per-credential rate limit. Protected routers use `authenticated` first.
-  const oauth = createRosterOAuth(db, config.publicUrl, config.oauth);
+  const oauth = createRosterOAuth(db, config.publicUrl, refusals, config.oauth);
   const authenticator = new Authenticator(db, config.bootstrapToken, { rosterTokens: oauth.tokens, externalJwt: config.jwt ? new ExternalJwtVerifier(config.jwt) : undefined });
   const authenticated = [authenticate(authenticator), rateLimit(db, config.rateLimit)];
   const deps: ScimDependencies = {
@@ -88,6 +93,6 @@ export function createApp({ db, writePath, config }: AppDependencies): Express {
   app.use(journalOpsRouter({ db, authenticated, defaultPageSize: config.defaultPageSize, maxPageSize: config.maxPageSize }));
 
   app.use((req, _res, next) => next(notFound(`No endpoint at ${req.method} ${req.path}`)));
-  app.use(journalAuthFailures(db), countScimErrors, errorHandler);
+  app.use(journalAuthFailures(refusals.journal, refusals.limiter), countScimErrors, errorHandler);
   return app;
 }

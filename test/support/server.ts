@@ -3,6 +3,7 @@
  */
 import type { Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
+import { refusedCredentials, type RefusedCredentials } from '../../src/auth/refused-credentials.js';
 import { createApp, type AppDependencies } from '../../src/http/app.js';
 import { answerMalformedRequests } from '../../src/http/client-error.js';
 import { WritePath } from '../../src/write/write-path.js';
@@ -15,6 +16,8 @@ export interface TestServer {
   token: string;
   db: TestDatabase;
   writePath: WritePath;
+  /** The refused-credential limit and journal (flush() writes the counted refusals now). */
+  refusals: RefusedCredentials;
   request(method: string, path: string, options?: RequestOptions): Promise<TestResponse>;
   close(): Promise<void>;
 }
@@ -33,14 +36,16 @@ export interface TestResponse {
   text: string;
 }
 
-export async function startTestServer(config: Partial<{ maxBodyBytes: number; maxPageSize: number; defaultPageSize: number; bulkMaxOperations: number }> & Pick<AppDependencies['config'], 'jwt' | 'oauth' | 'rateLimit'> & PolicyTestOptions = {}): Promise<TestServer> {
+export async function startTestServer(config: Partial<{ maxBodyBytes: number; maxPageSize: number; defaultPageSize: number; bulkMaxOperations: number }> & Pick<AppDependencies['config'], 'jwt' | 'oauth' | 'rateLimit' | 'authFailures' | 'trustProxy'> & PolicyTestOptions = {}): Promise<TestServer> {
   const db = await createTestDatabase();
   const token = 'test_' + randomBytes(24).toString('base64url');
   const writePath = new WritePath(db.knex);
   const policy = await startTestPolicy(writePath, config);
+  const refusals = refusedCredentials(db.knex, config.authFailures);
   const app = createApp({
     db: db.knex,
     writePath,
+    refusals,
     config: {
       bootstrapToken: token,
       publicUrl: undefined,
@@ -51,6 +56,8 @@ export async function startTestServer(config: Partial<{ maxBodyBytes: number; ma
       jwt: config.jwt,
       oauth: config.oauth,
       rateLimit: config.rateLimit,
+      authFailures: config.authFailures,
+      trustProxy: config.trustProxy,
     },
   });
   const server: Server = await new Promise((resolve) => {
@@ -90,10 +97,12 @@ export async function startTestServer(config: Partial<{ maxBodyBytes: number; ma
     token,
     db,
     writePath,
+    refusals,
     request,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await refusals.journal.close();
       await policy.stop();
       await db.drop();
     },
