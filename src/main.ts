@@ -19,13 +19,14 @@ import { logger, setLogLevel } from './logging/logger.js';
 import { PolicyFileMissingError } from './policy/load.js';
 import { PolicyError } from './policy/policy-file.js';
 import { PolicyStartError } from './policy/startup.js';
+import { SecretsKeyError } from './secrets/startup.js';
 
 /**
  * Mistakes the operator fixes (a bad setting, argument or policy file, a policy that would revoke
  * too much at start): the message says what to do, and the exit status is 2, with no error log.
  */
 function isOperatorMistake(error: unknown): error is Error {
-  return [ConfigError, UsageError, PolicyError, PolicyFileMissingError, PolicyStartError].some((kind) => error instanceof kind);
+  return [ConfigError, UsageError, PolicyError, PolicyFileMissingError, PolicyStartError, SecretsKeyError].some((kind) => error instanceof kind);
 }
 
 const program = new Command('roster').description('Roster: SCIM 2.0 provisioning gateway');

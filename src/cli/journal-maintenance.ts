@@ -50,10 +50,11 @@ export function registerJournalMaintenance(journal: Command, journalConfig: () =
     .description('walk the hash chain and report the first entry that was edited, deleted or inserted (exit 1)')
     .action(async () => {
       const { keySecret } = journalConfig();
-      const ok = await withDatabase(async (db) => {
+      const ok = await withDatabase(async (db, { secrets }) => {
         let progress: Progress | undefined;
         const report = await verifyJournal(db, {
           keySecret,
+          secrets,
           onProgress: (checked, total) => {
             progress ??= new Progress('Verifying', total);
             progress.update(checked);
@@ -82,12 +83,13 @@ export function registerJournalMaintenance(journal: Command, journalConfig: () =
         throw new UsageError('No retention period: set ROSTER_JOURNAL_RETENTION_DAYS (e.g. 365), or pass --older-than 365d');
       }
       const cutoff = new Date(Date.now() - ms);
-      const refused = await withDatabase(async (db) => {
+      const refused = await withDatabase(async (db, { secrets }) => {
         try {
           const result = await purgeJournal(db, {
             cutoff,
             actor: cliActor(undefined),
             keySecret,
+            secrets,
             onProgress: (removed) => process.stderr.write(`Purged ${fmt(removed)} entries so far…\n`),
           });
           process.stdout.write(

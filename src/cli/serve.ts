@@ -18,6 +18,7 @@ import { createApp } from '../http/app.js';
 import { logger } from '../logging/logger.js';
 import { WritePath } from '../write/write-path.js';
 import { answerMalformedRequests } from '../http/client-error.js';
+import { openSecrets } from '../secrets/startup.js';
 
 export async function serve(config: RosterConfig): Promise<void> {
   // A bad connectors or policy file stops start-up here, before the database is opened or migrated.
@@ -41,6 +42,7 @@ async function startServing(
 ): Promise<void> {
   const applied = await migrateToLatest(database.knex);
   if (applied.length > 0) logger.info('migrations applied', { applied });
+  const secrets = await openSecrets(database.knex, config.secrets, { embedded: database.embedded, dataDir: config.dataDir });
 
   let firstToken: string | undefined;
   if (!config.bootstrapToken && (await countActiveTokens(database.knex)) === 0) {
@@ -55,7 +57,7 @@ async function startServing(
   // One worker per process runs every queue task; merge other task lists here.
   const worker = await startWorker(connectionStringOf(database.knex), { ...policyTasks(writePath), ...sync.tasks }, { concurrency: 4 + sync.concurrency });
   const refusals = refusedCredentials(database.knex, config.authFailures);
-  const app = createApp({ db: database.knex, writePath, config, refusals });
+  const app = createApp({ db: database.knex, writePath, config, refusals, secrets });
   const server: Server = await new Promise((resolve) => {
     const listening = app.listen(config.port, config.host, () => resolve(listening));
   });

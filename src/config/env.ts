@@ -5,6 +5,9 @@
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
+import { parseSecretsKey } from '../secrets/secret-box.js';
+
+const SECRETS_KEY_FORMAT = 'must be 32 random bytes as 64 hex digits or base64 (make one with: openssl rand -hex 32)';
 
 const integer = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
@@ -64,6 +67,22 @@ const envSchema = z.object({
   // Journal (docs/operations-journal.md): checkpoint signing key, and how long entries are kept.
   ROSTER_JOURNAL_KEY: z.string().min(32, 'must be at least 32 characters (e.g. openssl rand -hex 32)').optional(),
   ROSTER_JOURNAL_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).optional(),
+  // Secrets at rest (docs/security.md): the key that seals stored secrets, and old keys while rotating.
+  ROSTER_SECRETS_KEY: z
+    .string()
+    .transform((value, ctx) => parseSecretsKey(value) ?? (ctx.addIssue({ code: 'custom', message: SECRETS_KEY_FORMAT }), z.NEVER))
+    .optional(),
+  ROSTER_SECRETS_KEY_PREVIOUS: z
+    .string()
+    .transform((value, ctx) => {
+      const keys = value.split(',').map((k) => k.trim()).filter(Boolean).map(parseSecretsKey);
+      if (keys.length === 0 || keys.some((k) => k === undefined)) {
+        ctx.addIssue({ code: 'custom', message: `must be a comma-separated list of old keys, each ${SECRETS_KEY_FORMAT.replace('must be ', '')}` });
+        return z.NEVER;
+      }
+      return keys as Buffer[];
+    })
+    .optional(),
 });
 
 export type RosterConfig = {
@@ -96,6 +115,8 @@ export type RosterConfig = {
   trustProxy: TrustProxy;
   /** Journal checkpoint key (undefined = generated and stored in the database) and retention (undefined = keep forever). */
   journal: { keySecret: string | undefined; retentionDays: number | undefined };
+  /** The key stored secrets are sealed with (undefined: generated into the data folder when embedded, else plain text), and old keys that still open. */
+  secrets: { key: Buffer | undefined; previousKeys: Buffer[] };
 };
 
 export type TrustProxy = false | number | string[];
@@ -175,5 +196,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RosterConfig {
     },
     trustProxy: e.ROSTER_TRUST_PROXY,
     journal: { keySecret: e.ROSTER_JOURNAL_KEY, retentionDays: e.ROSTER_JOURNAL_RETENTION_DAYS },
+    secrets: { key: e.ROSTER_SECRETS_KEY, previousKeys: e.ROSTER_SECRETS_KEY_PREVIOUS ?? [] },
   };
 }

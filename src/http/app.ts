@@ -6,6 +6,7 @@ import { ExternalJwtVerifier } from '../auth/external-jwt.js';
 import { journalAuthFailures } from '../auth/failure-journal.js';
 import { refusedCredentials, type RefusedCredentials } from '../auth/refused-credentials.js';
 import type { RosterConfig } from '../config/env.js';
+import type { SecretBox } from '../secrets/secret-box.js';
 import { httpMetrics } from '../metrics/http-metrics.js';
 import { countCommittedJournalEntries } from '../metrics/journal-metrics.js';
 import { metricsRouter } from '../metrics/metrics-route.js';
@@ -39,9 +40,11 @@ export interface AppDependencies {
     Partial<Pick<RosterConfig, 'jwt' | 'oauth' | 'rateLimit' | 'authFailures' | 'trustProxy'>>;
   /** The refused-credential limit and journal; made from config.authFailures when not given (the caller flushes it at shutdown). */
   refusals?: RefusedCredentials;
+  /** Seals stored secrets (OAuth signing keys); undefined stores them in plain text. */
+  secrets?: SecretBox | undefined;
 }
 
-export function createApp({ db, writePath, config, refusals = refusedCredentials(db, config.authFailures) }: AppDependencies): Express {
+export function createApp({ db, writePath, config, refusals = refusedCredentials(db, config.authFailures), secrets }: AppDependencies): Express {
   const app = express();
   // Which address a request comes from (req.ip), for the refused-credential limit: ROSTER_TRUST_PROXY.
   app.set('trust proxy', config.trustProxy ?? false);
@@ -55,7 +58,7 @@ export function createApp({ db, writePath, config, refusals = refusedCredentials
 
   // One authenticator for every route group: static tokens, Roster's OAuth tokens, external JWTs;
   // then the per-credential rate limit. Protected routers use `authenticated` first.
-  const oauth = createRosterOAuth(db, config.publicUrl, refusals, config.oauth);
+  const oauth = createRosterOAuth(db, config.publicUrl, refusals, config.oauth, secrets);
   const authenticator = new Authenticator(db, config.bootstrapToken, { rosterTokens: oauth.tokens, externalJwt: config.jwt ? new ExternalJwtVerifier(config.jwt) : undefined });
   const authenticated = [authenticate(authenticator), rateLimit(db, config.rateLimit)];
   const deps: ScimDependencies = {

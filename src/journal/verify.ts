@@ -4,6 +4,7 @@
  * deleted or inserted out of band, how many entries it checked, and the head hash to write down.
  */
 import type { Knex } from 'knex';
+import type { SecretBox } from '../secrets/secret-box.js';
 import { readChainHead } from './chain-head.js';
 import { ChainWalker, describeRow, type ChainFinding } from './chain-walk.js';
 import { checkpointSignatureValid, listCheckpoints, type Checkpoint } from './checkpoint.js';
@@ -14,6 +15,8 @@ import { JOURNAL_COLUMNS, type JournalRow } from './row.js';
 export interface VerifyOptions {
   /** ROSTER_JOURNAL_KEY, when set. */
   keySecret?: string | undefined;
+  /** Opens the stored checkpoint key when it is sealed at rest. */
+  secrets?: SecretBox | undefined;
   batchSize?: number;
   onProgress?: (checked: number, total: number) => void;
 }
@@ -27,9 +30,9 @@ export interface VerifyReport {
   finding?: ChainFinding | { kind: 'checkpoint' | 'truncated'; entryId?: number; seq?: number | null; message: string };
 }
 
-async function checkCheckpoints(db: Knex, checkpoints: Checkpoint[], keySecret: string | undefined): Promise<string | undefined> {
+async function checkCheckpoints(db: Knex, checkpoints: Checkpoint[], keySecret: string | undefined, secrets: SecretBox | undefined): Promise<string | undefined> {
   for (const checkpoint of checkpoints) {
-    const key = await keyById(db, checkpoint.keyId, keySecret);
+    const key = await keyById(db, checkpoint.keyId, keySecret, secrets);
     if (!key) {
       return `checkpoint #${checkpoint.id} (through position ${checkpoint.throughSeq}) is signed with key ${checkpoint.keyId}, which this process does not have: set ROSTER_JOURNAL_KEY to the key in use when it was written`;
     }
@@ -52,7 +55,7 @@ export async function verifyJournal(db: Knex, options: VerifyOptions = {}): Prom
     ...rest,
   });
 
-  const checkpointProblem = await checkCheckpoints(db, checkpoints, options.keySecret);
+  const checkpointProblem = await checkCheckpoints(db, checkpoints, options.keySecret, options.secrets);
   if (checkpointProblem) return report({ ok: false, checked: 0, finding: { kind: 'checkpoint', message: checkpointProblem } });
 
   const walker = new ChainWalker(start, head.seq);

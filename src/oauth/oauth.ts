@@ -6,6 +6,7 @@
 import { Router } from 'express';
 import type { Knex } from 'knex';
 import type { RefusedCredentials } from '../auth/refused-credentials.js';
+import type { SecretBox } from '../secrets/secret-box.js';
 import { RosterAccessTokens } from './access-tokens.js';
 import { oauthDiscovery } from './discovery.js';
 import { rosterTokenIdentity } from './issuer.js';
@@ -25,9 +26,15 @@ export interface RosterOAuth {
   router: Router;
 }
 
-export function createRosterOAuth(db: Knex, publicUrl: string | undefined, refusals: RefusedCredentials, settings: OAuthSettings = DEFAULT_OAUTH_SETTINGS): RosterOAuth {
+export function createRosterOAuth(
+  db: Knex,
+  publicUrl: string | undefined,
+  refusals: RefusedCredentials,
+  settings: OAuthSettings = DEFAULT_OAUTH_SETTINGS,
+  secrets?: SecretBox,
+): RosterOAuth {
   const identity = rosterTokenIdentity(publicUrl);
-  const keys = new SigningKeyStore(db, settings);
+  const keys = new SigningKeyStore(db, settings, secrets);
   const tokens = new RosterAccessTokens(db, keys, identity, settings.tokenTtlSeconds);
   const router = Router();
   router.use(tokenEndpoint(db, tokens, refusals));

@@ -4,17 +4,21 @@
  * the rotation period, the next process that needs to sign creates a new one (under an advisory
  * lock, so concurrent processes create one key, not several). Older keys stay published, for
  * verification only, until every token they signed has expired; then they are deleted.
- * Private keys are imported as non-extractable CryptoKeys and never leave this module.
+ * Private keys are imported as non-extractable CryptoKeys and never leave this module; they are
+ * stored sealed under ROSTER_SECRETS_KEY when one is configured (decision 0421).
  */
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import type { Knex } from 'knex';
+import type { SecretBox } from '../secrets/secret-box.js';
+import { openPrivateJwk, storedPrivateJwk } from '../secrets/stored-secrets.js';
 import { ROSTER_SIGNING_ALGORITHM } from './issuer.js';
 
 interface KeyRow {
   kid: string;
   algorithm: string;
   public_jwk: JWK;
-  private_jwk: JWK;
+  /** The JWK, or (sealed at rest) a string. */
+  private_jwk: JWK | string;
   created_at: Date;
 }
 
@@ -40,6 +44,8 @@ export class SigningKeyStore {
   constructor(
     private readonly db: Knex,
     private readonly settings: SigningKeySettings,
+    /** Seals private keys at rest; undefined stores them in plain text (no ROSTER_SECRETS_KEY). */
+    private readonly secrets?: SecretBox,
   ) {}
 
   /** Seconds a key stays published: it signs for the rotation period, its tokens live one TTL more, plus an hour of margin. */
@@ -102,7 +108,7 @@ export class SigningKeyStore {
       kid,
       algorithm: ROSTER_SIGNING_ALGORITHM,
       public_jwk: { ...publicJwk, kid, alg: ROSTER_SIGNING_ALGORITHM, use: 'sig' },
-      private_jwk: await exportJWK(privateKey),
+      private_jwk: storedPrivateJwk(this.secrets, kid, await exportJWK(privateKey)),
     });
     // Keys whose tokens have all expired are no longer needed by anyone.
     await tx('oauth_signing_keys')
@@ -130,7 +136,7 @@ export class SigningKeyStore {
     const newest = rows[0];
     const rotationDue = !newest || Date.now() - newest.created_at.getTime() > this.settings.keyRotationDays * 86_400_000;
     const signing = newest && !rotationDue
-      ? { kid: newest.kid, key: (await importJWK(newest.private_jwk, newest.algorithm, { extractable: false })) as CryptoKey }
+      ? { kid: newest.kid, key: (await importJWK(openPrivateJwk(this.secrets, newest.kid, newest.private_jwk), newest.algorithm, { extractable: false })) as CryptoKey }
       : undefined;
     return { signing, verifying, published: rows.map((row) => row.public_jwk), loadedAt: Date.now() };
   }

@@ -5,6 +5,7 @@ import type { Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { refusedCredentials, type RefusedCredentials } from '../../src/auth/refused-credentials.js';
 import { createApp, type AppDependencies } from '../../src/http/app.js';
+import type { SecretBox } from '../../src/secrets/secret-box.js';
 import { answerMalformedRequests } from '../../src/http/client-error.js';
 import { WritePath } from '../../src/write/write-path.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
@@ -36,8 +37,9 @@ export interface TestResponse {
   text: string;
 }
 
-export async function startTestServer(config: Partial<{ maxBodyBytes: number; maxPageSize: number; defaultPageSize: number; bulkMaxOperations: number }> & Pick<AppDependencies['config'], 'jwt' | 'oauth' | 'rateLimit' | 'authFailures' | 'trustProxy'> & PolicyTestOptions = {}): Promise<TestServer> {
-  const db = await createTestDatabase();
+export async function startTestServer(config: Partial<{ maxBodyBytes: number; maxPageSize: number; defaultPageSize: number; bulkMaxOperations: number }> & Pick<AppDependencies['config'], 'jwt' | 'oauth' | 'rateLimit' | 'authFailures' | 'trustProxy'> & PolicyTestOptions & { secrets?: SecretBox; db?: TestDatabase } = {}): Promise<TestServer> {
+  // A given database is the caller's (not dropped at close); otherwise a fresh one.
+  const db = config.db ?? (await createTestDatabase());
   const token = 'test_' + randomBytes(24).toString('base64url');
   const writePath = new WritePath(db.knex);
   const policy = await startTestPolicy(writePath, config);
@@ -46,6 +48,7 @@ export async function startTestServer(config: Partial<{ maxBodyBytes: number; ma
     db: db.knex,
     writePath,
     refusals,
+    secrets: config.secrets,
     config: {
       bootstrapToken: token,
       publicUrl: undefined,
@@ -104,7 +107,7 @@ export async function startTestServer(config: Partial<{ maxBodyBytes: number; ma
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await refusals.journal.close();
       await policy.stop();
-      await db.drop();
+      if (!config.db) await db.drop();
     },
   };
 }
