@@ -19,6 +19,9 @@ import { logger } from '../logging/logger.js';
 import { WritePath } from '../write/write-path.js';
 import { answerMalformedRequests } from '../http/client-error.js';
 import { openSecrets } from '../secrets/startup.js';
+import { HeadPublisher } from '../journal/head-publisher.js';
+import { describeSink } from '../journal/head-sinks.js';
+import { startJournalKeys } from '../journal/process-keys.js';
 
 export async function serve(config: RosterConfig): Promise<void> {
   // A bad connectors or policy file stops start-up here, before the database is opened or migrated.
@@ -43,6 +46,11 @@ async function startServing(
   const applied = await migrateToLatest(database.knex);
   if (applied.length > 0) logger.info('migrations applied', { applied });
   const secrets = await openSecrets(database.knex, config.secrets, { embedded: database.embedded, dataDir: config.dataDir });
+  const journalKey = await startJournalKeys(database.knex, config.journal.keySecret, secrets);
+  const { headSink, headIntervalSeconds } = config.journal;
+  const headPublisher = headSink ? new HeadPublisher(database.knex, headSink, journalKey, headIntervalSeconds) : undefined;
+  if (headSink) logger.info('publishing signed journal heads', { sink: describeSink(headSink), everySeconds: headIntervalSeconds });
+  else if (!database.embedded) logger.warn('ROSTER_JOURNAL_HEAD_SINK is not set: no journal head is kept outside the database (docs/security.md)');
 
   let firstToken: string | undefined;
   if (!config.bootstrapToken && (await countActiveTokens(database.knex)) === 0) {
@@ -67,6 +75,7 @@ async function startServing(
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const baseUrl = `${config.publicUrl ?? `http://${host}:${port}`}/scim/v2`;
   printWelcome(baseUrl, firstToken, config.bootstrapToken !== undefined, database.embedded);
+  headPublisher?.start();
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -76,6 +85,7 @@ async function startServing(
     server.closeIdleConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await refusals.journal.close(); // the refusals counted in the current window
+    await headPublisher?.stop(); // the last head, after the last entries
     await worker.stop();
     await sync.stop();
     await database.close();

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { loadConfig } from '../config/env.js';
 import { openDatabase } from '../db/database.js';
 import { migrateToLatest } from '../db/knex.js';
+import { startJournalKeys } from '../journal/process-keys.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import { openSecrets } from '../secrets/startup.js';
 
@@ -11,7 +12,8 @@ export interface DatabaseContext {
 }
 
 /**
- * Opens the configured database (migrated, stored secrets opened as `serve` does), runs a CLI
+ * Opens the configured database (migrated, stored secrets opened and journal keys set as `serve`
+ * does), runs a CLI
  * action, and closes it again. Messages about the secrets key go to stderr, so that a command's
  * output (an export, a report) stays clean.
  */
@@ -22,6 +24,8 @@ export async function withDatabase<T>(action: (db: Knex, context: DatabaseContex
     if (options.migrate === false) return await action(database.knex, { secrets: undefined });
     await migrateToLatest(database.knex);
     const secrets = await openSecrets(database.knex, config.secrets, { embedded: database.embedded, dataDir: config.dataDir }, (line) => process.stderr.write(line + '\n'), false);
+    // Entries this command appends are sealed like those of `serve` (journal/seal.ts).
+    await startJournalKeys(database.knex, config.journal.keySecret, secrets);
     return await action(database.knex, { secrets });
   } finally {
     await database.close();

@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
+import { parseHeadSink, type HeadSink } from '../journal/head-sinks.js';
 import { parseSecretsKey } from '../secrets/secret-box.js';
 
 const SECRETS_KEY_FORMAT = 'must be 32 random bytes as 64 hex digits or base64 (make one with: openssl rand -hex 32)';
@@ -67,6 +68,19 @@ const envSchema = z.object({
   // Journal (docs/operations-journal.md): checkpoint signing key, and how long entries are kept.
   ROSTER_JOURNAL_KEY: z.string().min(32, 'must be at least 32 characters (e.g. openssl rand -hex 32)').optional(),
   ROSTER_JOURNAL_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).optional(),
+  // Signed journal heads published outside PostgreSQL (docs/security.md): where, and how often.
+  ROSTER_JOURNAL_HEAD_SINK: z
+    .string()
+    .transform((value, ctx) => {
+      const sink = parseHeadSink(value);
+      if (typeof sink === 'string') {
+        ctx.addIssue({ code: 'custom', message: `${sink}; give a file path, a file: URL or an http(s):// URL` });
+        return z.NEVER;
+      }
+      return sink;
+    })
+    .optional(),
+  ROSTER_JOURNAL_HEAD_INTERVAL_SECONDS: integer(60, 1, 86_400),
   // Secrets at rest (docs/security.md): the key that seals stored secrets, and old keys while rotating.
   ROSTER_SECRETS_KEY: z
     .string()
@@ -114,7 +128,7 @@ export type RosterConfig = {
   /** express `trust proxy`: false (the socket's peer is the client), a hop count, or proxy addresses/ranges. */
   trustProxy: TrustProxy;
   /** Journal checkpoint key (undefined = generated and stored in the database) and retention (undefined = keep forever). */
-  journal: { keySecret: string | undefined; retentionDays: number | undefined };
+  journal: { keySecret: string | undefined; retentionDays: number | undefined; headSink: HeadSink | undefined; headIntervalSeconds: number };
   /** The key stored secrets are sealed with (undefined: generated into the data folder when embedded, else plain text), and old keys that still open. */
   secrets: { key: Buffer | undefined; previousKeys: Buffer[] };
 };
@@ -195,7 +209,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RosterConfig {
       journalWindowSeconds: e.ROSTER_AUTH_FAILURE_JOURNAL_WINDOW_SECONDS,
     },
     trustProxy: e.ROSTER_TRUST_PROXY,
-    journal: { keySecret: e.ROSTER_JOURNAL_KEY, retentionDays: e.ROSTER_JOURNAL_RETENTION_DAYS },
+    journal: {
+      keySecret: e.ROSTER_JOURNAL_KEY,
+      retentionDays: e.ROSTER_JOURNAL_RETENTION_DAYS,
+      headSink: e.ROSTER_JOURNAL_HEAD_SINK,
+      headIntervalSeconds: e.ROSTER_JOURNAL_HEAD_INTERVAL_SECONDS,
+    },
     secrets: { key: e.ROSTER_SECRETS_KEY, previousKeys: e.ROSTER_SECRETS_KEY_PREVIOUS ?? [] },
   };
 }
