@@ -11,7 +11,9 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { keyById, signingKey } from '../src/journal/key.js';
+import { rosterTokenIdentity } from '../src/oauth/issuer.js';
 import { createClient } from '../src/oauth/client-store.js';
 import { SecretBox, SecretOpenError, secretsKeyId } from '../src/secrets/secret-box.js';
 import { sealedKeyIds } from '../src/secrets/stored-secrets.js';
@@ -53,6 +55,31 @@ async function issueAndUse(secrets: SecretBox | undefined, clientName: string): 
 async function storedPrivateKeys(): Promise<Array<{ kid: string; type: string; text: string }>> {
   const { rows } = await db.knex.raw(`SELECT kid, jsonb_typeof(private_jwk) AS type, private_jwk::text AS text FROM oauth_signing_keys ORDER BY created_at`);
   return rows;
+}
+
+/**
+ * What someone who can write the database would do: insert a key pair of their own as the newest
+ * signing key, then sign tokens with it. Returns a function minting a token for a new client.
+ */
+async function plantSigningKey(target: TestDatabase): Promise<(clientName: string) => Promise<string>> {
+  const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+  const publicJwk = { ...(await exportJWK(publicKey)), kid: 'planted', alg: 'ES256', use: 'sig' };
+  await target.knex.raw(`INSERT INTO oauth_signing_keys (kid, algorithm, public_jwk, private_jwk, created_at) VALUES ('planted', 'ES256', ?::jsonb, ?::jsonb, now() + interval '1 minute')`, [
+    JSON.stringify(publicJwk),
+    JSON.stringify(await exportJWK(privateKey)),
+  ]);
+  const identity = rosterTokenIdentity(undefined);
+  return async (clientName) => {
+    const { record } = await createClient(target.knex, clientName, ['scim:read']);
+    return new SignJWT({ scope: 'scim:read', client_id: record.clientId })
+      .setProtectedHeader({ alg: 'ES256', kid: 'planted', typ: 'at+jwt' })
+      .setIssuer(identity.issuer)
+      .setAudience(identity.audience)
+      .setSubject(record.clientId)
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(privateKey);
+  };
 }
 
 describe('SecretBox', () => {
@@ -111,6 +138,35 @@ describe('secrets at rest in the database', () => {
     await issueAndUse(box, 'after-rotation');
     // The old key alone no longer opens anything.
     await assert.rejects(openSecrets(db.knex, { key: k1, previousKeys: [] }, external, quiet), (e: Error) => e instanceof SecretsKeyError && /ROSTER_SECRETS_KEY/.test(e.message));
+  });
+
+  test('a signing key inserted in SQL (plain text, next to sealed keys) is neither adopted, published nor trusted', async () => {
+    const box = new SecretBox(k2);
+    const attacker = await plantSigningKey(db);
+    assert.equal((await openSecrets(db.knex, { key: k2, previousKeys: [] }, external, quiet))?.currentKeyId, box.currentKeyId);
+    const { rows } = await db.knex.raw(`SELECT jsonb_typeof(private_jwk) AS type FROM oauth_signing_keys WHERE kid = 'planted'`);
+    assert.equal(rows[0].type, 'object', 'the start-up does not seal (adopt) a plain key next to sealed ones');
+    const server = await startTestServer({ db, secrets: box });
+    try {
+      const jwks = (await (await fetch(`${server.url}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> };
+      assert.ok(jwks.keys.length > 0 && !jwks.keys.some((k) => k.kid === 'planted'), 'not published');
+      assert.equal((await server.request('GET', '/Users', { token: await attacker('planted-client') })).status, 401, 'a token signed with it is refused');
+    } finally {
+      await server.close();
+    }
+    // The same planted key in a deployment without ROSTER_SECRETS_KEY is trusted: what sealing prevents.
+    const plain = await createTestDatabase();
+    try {
+      const planted = await plantSigningKey(plain);
+      const server = await startTestServer({ db: plain });
+      try {
+        assert.equal((await server.request('GET', '/Users', { token: await planted('plain-client') })).status, 200);
+      } finally {
+        await server.close();
+      }
+    } finally {
+      await plain.drop();
+    }
   });
 
   test('missing or wrong key: `roster serve` stops with exit 2 and a message naming ROSTER_SECRETS_KEY, no stack trace', async () => {

@@ -8,7 +8,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
-import type { SecretBox } from '../secrets/secret-box.js';
+import { SEALED_PREFIX, type SecretBox } from '../secrets/secret-box.js';
 import { openJournalSecret, storedJournalSecret } from '../secrets/stored-secrets.js';
 
 export interface JournalKey {
@@ -43,7 +43,9 @@ export async function keyById(db: Knex, keyId: string, envSecret: string | undef
 }
 
 async function storedKey(db: Knex, secrets: SecretBox | undefined): Promise<JournalKey | undefined> {
-  const { rows } = (await db.raw(`SELECT key_id, secret FROM journal_keys ORDER BY created_at, key_id LIMIT 1`)) as { rows: Array<{ key_id: string; secret: string }> };
+  // With sealed secrets, a plain row was not written by Roster (stored-secrets.ts): never chosen.
+  const trusted = secrets ? `WHERE secret LIKE '${SEALED_PREFIX}%'` : '';
+  const { rows } = (await db.raw(`SELECT key_id, secret FROM journal_keys ${trusted} ORDER BY created_at, key_id LIMIT 1`)) as { rows: Array<{ key_id: string; secret: string }> };
   const row = rows[0];
   return row ? { id: row.key_id, secret: openJournalSecret(secrets, row.key_id, row.secret), source: 'database' } : undefined;
 }

@@ -87,6 +87,9 @@ export async function openSecrets(
   const resealed = await resealStoredSecrets(db, box).catch((error: unknown) => {
     throw new SecretsKeyError(`A stored secret could not be opened with ROSTER_SECRETS_KEY or ROSTER_SECRETS_KEY_PREVIOUS: ${(error as Error).message}. See docs/security.md, "Secrets at rest".`);
   });
-  if (resealed > 0) logger.info('stored secrets sealed under the current ROSTER_SECRETS_KEY', { count: resealed, keyId: box.currentKeyId });
+  if (resealed.sealed > 0) logger.info('stored secrets sealed under the current ROSTER_SECRETS_KEY', { count: resealed.sealed, keyId: box.currentKeyId });
+  if (resealed.untrusted > 0) {
+    logger.warn('stored secrets in plain text next to sealed ones are not used: they were not written by Roster (inserted in SQL?)', { count: resealed.untrusted });
+  }
   return box;
 }

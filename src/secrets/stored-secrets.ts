@@ -4,6 +4,11 @@
  * which is how a key rotation and the first start with a key both complete). Without a SecretBox
  * (no key configured, DATABASE_URL set, nothing sealed yet) values are stored as before, in plain
  * text; the start-up warns about that (startup.ts).
+ *
+ * With a SecretBox only sealed values are trusted: a plain one next to sealed ones was written by
+ * someone without the key (a row inserted in SQL to make Roster sign with, or accept, a key of
+ * theirs), so it is refused, never adopted. Plain values are sealed only by the first start with a
+ * key, while nothing is sealed yet (an existing deployment turning sealing on).
  */
 import type { Knex } from 'knex';
 import { isSealed, SecretOpenError, SEALED_PREFIX, type SecretBox } from './secret-box.js';
@@ -16,6 +21,13 @@ function open(box: SecretBox | undefined, value: string, context: string): strin
   return box.open(value, context);
 }
 
+/** A plain value where a sealed one is required. */
+export class UntrustedPlainSecret extends SecretOpenError {}
+
+function refusePlain(box: SecretBox | undefined, context: string): void {
+  if (box) throw new UntrustedPlainSecret(`${context} is stored in plain text although secrets are sealed: it was not written by Roster, so it is not used`);
+}
+
 const signingKeyContext = (kid: string) => `oauth_signing_keys:${kid}`;
 const journalKeyContext = (keyId: string) => `journal_keys:${keyId}`;
 
@@ -25,15 +37,20 @@ export function storedPrivateJwk(box: SecretBox | undefined, kid: string, jwk: o
 }
 
 export function openPrivateJwk<T extends object>(box: SecretBox | undefined, kid: string, stored: T | string): T {
-  return isSealed(stored) ? (JSON.parse(open(box, stored, signingKeyContext(kid))) as T) : (stored as T);
+  if (isSealed(stored)) return JSON.parse(open(box, stored, signingKeyContext(kid))) as T;
+  refusePlain(box, signingKeyContext(kid));
+  return stored as T;
 }
 
 /** What to store in journal_keys.secret (text). */
 export const storedJournalSecret = (box: SecretBox | undefined, keyId: string, secret: string): string =>
   box ? box.seal(secret, journalKeyContext(keyId)) : secret;
 
-export const openJournalSecret = (box: SecretBox | undefined, keyId: string, stored: string): string =>
-  isSealed(stored) ? open(box, stored, journalKeyContext(keyId)) : stored;
+export function openJournalSecret(box: SecretBox | undefined, keyId: string, stored: string): string {
+  if (isSealed(stored)) return open(box, stored, journalKeyContext(keyId));
+  refusePlain(box, journalKeyContext(keyId));
+  return stored;
+}
 
 /** The ids of the keys the database's sealed secrets were sealed with. */
 export async function sealedKeyIds(db: Knex): Promise<string[]> {
@@ -58,27 +75,39 @@ export async function plaintextSecretCount(db: Knex): Promise<number> {
 }
 
 /**
- * Seals every stored secret that is in plain text or sealed with a previous key under the current
- * key, in one transaction (rows locked, so two starting processes do it once). Returns how many.
+ * Seals under the current key every stored secret sealed with a previous key and, when nothing is
+ * sealed yet, every plain one; in one transaction (rows locked, so two starting processes do it
+ * once). Returns how many were sealed, and how many plain values were left untrusted.
  */
-export async function resealStoredSecrets(db: Knex, box: SecretBox): Promise<number> {
+export async function resealStoredSecrets(db: Knex, box: SecretBox): Promise<{ sealed: number; untrusted: number }> {
   return db.transaction(async (tx) => {
+    await tx.raw(`LOCK TABLE oauth_signing_keys, journal_keys IN SHARE ROW EXCLUSIVE MODE`);
+    const adoptPlain = (await sealedKeyIds(tx)).length === 0;
     let count = 0;
-    const keys = (await tx.raw(`SELECT kid, private_jwk FROM oauth_signing_keys ORDER BY kid FOR UPDATE`)) as { rows: Array<{ kid: string; private_jwk: object | string }> };
+    let untrusted = 0;
+    const keys = (await tx.raw(`SELECT kid, private_jwk FROM oauth_signing_keys ORDER BY kid`)) as { rows: Array<{ kid: string; private_jwk: object | string }> };
     for (const row of keys.rows) {
       if (typeof row.private_jwk === 'string' && !box.needsResealing(row.private_jwk)) continue;
-      const jwk = openPrivateJwk(box, row.kid, row.private_jwk);
+      if (typeof row.private_jwk !== 'string' && !adoptPlain) {
+        untrusted++;
+        continue;
+      }
+      const jwk = typeof row.private_jwk === 'string' ? openPrivateJwk(box, row.kid, row.private_jwk) : row.private_jwk;
       await tx.raw(`UPDATE oauth_signing_keys SET private_jwk = ?::jsonb WHERE kid = ?`, [JSON.stringify(box.seal(JSON.stringify(jwk), signingKeyContext(row.kid))), row.kid]);
       count++;
     }
-    const journalKeys = (await tx.raw(`SELECT key_id, secret FROM journal_keys ORDER BY key_id FOR UPDATE`)) as { rows: Array<{ key_id: string; secret: string }> };
+    const journalKeys = (await tx.raw(`SELECT key_id, secret FROM journal_keys ORDER BY key_id`)) as { rows: Array<{ key_id: string; secret: string }> };
     for (const row of journalKeys.rows) {
       if (!box.needsResealing(row.secret)) continue;
-      const secret = openJournalSecret(box, row.key_id, row.secret);
+      if (!isSealed(row.secret) && !adoptPlain) {
+        untrusted++;
+        continue;
+      }
+      const secret = isSealed(row.secret) ? openJournalSecret(box, row.key_id, row.secret) : row.secret;
       await tx.raw(`UPDATE journal_keys SET secret = ? WHERE key_id = ?`, [storedJournalSecret(box, row.key_id, secret), row.key_id]);
       count++;
     }
-    return count;
+    return { sealed: count, untrusted };
   });
 }
 
