@@ -14,7 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Knex } from 'knex';
-import { loadExpectedHeads } from '../src/journal/expected-heads.js';
+import { loadConfig, ConfigError } from '../src/config/env.js';
+import { loadExpectedHeads, parseHeadValue } from '../src/journal/expected-heads.js';
 import { chainLink, entryDigest, type EntryBody } from '../src/journal/hash.js';
 import { HeadPublisher } from '../src/journal/head-publisher.js';
 import { HEADS_FILE_IN_DIRECTORY, type HeadSink } from '../src/journal/head-sinks.js';
@@ -107,6 +108,17 @@ async function verifyAgainstSink({ db, sink }: Setup) {
 }
 
 describe('journal heads kept outside the database', () => {
+  test('ROSTER_JOURNAL_HEAD_SINK takes a path, a file: URL or an http(s) URL; --expect-head values', () => {
+    assert.deepEqual(loadConfig({ ROSTER_JOURNAL_HEAD_SINK: 'https://audit.example.com/heads' }).journal.headSink, { kind: 'http', url: 'https://audit.example.com/heads' });
+    assert.deepEqual(loadConfig({ ROSTER_JOURNAL_HEAD_SINK: 'file:///var/audit/heads.jsonl' }).journal.headSink, { kind: 'file', path: '/var/audit/heads.jsonl' });
+    assert.equal(loadConfig({ ROSTER_JOURNAL_HEAD_SINK: '/var/audit' }).journal.headSink?.kind, 'file');
+    assert.equal(loadConfig({}).journal.headIntervalSeconds, 60);
+    assert.throws(() => loadConfig({ ROSTER_JOURNAL_HEAD_SINK: 's3://bucket/heads' }), (e: Error) => e instanceof ConfigError && /ROSTER_JOURNAL_HEAD_SINK/.test(e.message));
+    assert.throws(() => loadConfig({ ROSTER_JOURNAL_HEAD_INTERVAL_SECONDS: '0' }), ConfigError);
+    assert.deepEqual(parseHeadValue(`12:${'ab'.repeat(32)}`), { seq: 12, hash: 'ab'.repeat(32) });
+    assert.equal(parseHeadValue('12:abc'), undefined);
+  });
+
   test('a deleted tail with a rewound chain head verifies on its own, but not against the published head', async () => {
     const s = await setup();
     const published = await s.publisher.publishIfMoved();
