@@ -23,7 +23,8 @@ const FLOOD_ADDRESS = '203.0.113.7';
 const FLOOD_REQUESTS = 300;
 const FLOOD_ROUNDS = 6;
 const FLOOD_PER_SECOND = 30;
-const BASELINE_MS = 800;
+/** Each quiet phase lasts as long as a burst, so both sides of a round get as many samples. */
+const BASELINE_MS = ((FLOOD_REQUESTS / FLOOD_ROUNDS) * 1000) / FLOOD_PER_SECOND;
 
 /**
  * The flood client, in a child process so the client's own work does not run on the server's
@@ -126,8 +127,9 @@ describe('a flood of refused credentials', () => {
     const journalBefore = await authJournalCount();
     // Phases without and with the flood alternate, so a drift in the machine's load (other work on
     // it) weighs on both sides alike: each round measures PATCHes for BASELINE_MS, then PATCHes
-    // while a burst of 1/FLOOD_ROUNDS of the flood is answered. The p50s compare all samples of
-    // each side; the rounds' own ratios are printed to show the spread.
+    // while a burst of 1/FLOOD_ROUNDS of the flood is answered, and compares the two p50s. The
+    // test asserts the median of the rounds' ratios: a load spike from elsewhere on a shared
+    // machine lands in one phase of one round and would otherwise decide the result.
     const client = floodClient(`${server.scimUrl}/Users`, FLOOD_REQUESTS / FLOOD_ROUNDS, FLOOD_PER_SECOND, 4);
     await client.ready;
     const baseline: number[] = [];
@@ -161,12 +163,12 @@ describe('a flood of refused credentials', () => {
     assert.ok(entries.every((e: { reason: { address: string } }) => e.reason.address === FLOOD_ADDRESS), 'counted under the forwarded client address');
     assert.ok(!JSON.stringify(entries).includes('wrong-token'), 'no credential in the journal');
 
-    const ratio = median(during) / median(baseline);
+    const ratio = median(ratios);
     console.log(
       `PATCH p50 without the flood ${median(baseline).toFixed(1)} ms, during it ${median(during).toFixed(1)} ms (${baseline.length} and ${during.length} samples, ${JSON.stringify(statuses)}); ` +
-        `ratio ${ratio.toFixed(2)} (per round ${ratios.map((r) => r.toFixed(2)).join(' ')})`,
+        `ratio per round ${ratios.map((r) => r.toFixed(2)).join(' ')}, median ${ratio.toFixed(2)}`,
     );
-    assert.ok(ratio <= 1.5, `p50 during the flood is ${ratio.toFixed(2)}x the p50 without it`);
+    assert.ok(ratio <= 1.5, `p50 during the flood is ${ratio.toFixed(2)}x the p50 without it (median of ${FLOOD_ROUNDS} rounds)`);
   });
 
   test('a valid token from a limited address is still served; X-Forwarded-For from an untrusted peer is ignored', async () => {
