@@ -18,6 +18,7 @@ const LAYERS = [
   ['write path', '^src/write/'],
   ['journal', '^src/journal/'],
   ['store', '^src/store/'],
+  ['stored secrets', '^src/secrets/'],
   ['database', '^src/db/'],
   ['queue', '^src/queue/'],
   ['SCIM vocabulary (schema, filter, patch, validation, errors)', '^src/scim/'],

@@ -12,7 +12,9 @@ import { startTestServer, USER_SCHEMA, type TestServer } from './support/server.
 const run = promisify(execFile);
 let server: TestServer;
 before(async () => {
-  server = await startTestServer();
+  // Every refusal journaled at once, no per-address limit: this file checks each refusal's entry.
+  // The default (counted per minute) is tested in test/auth-flood.test.ts.
+  server = await startTestServer({ authFailures: { perMinute: 0, burst: 1, journalWindowSeconds: 0 } });
 });
 after(async () => {
   await server.close();

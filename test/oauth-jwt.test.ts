@@ -20,7 +20,11 @@ before(async () => {
   ec = await makeKey('ES256', 'ec-1');
   es384 = await makeKey('ES384', 'ec384-1');
   jwks = await startJwksServer([rsa, ec, es384]);
+  // Every refusal journaled at once and no per-address limit (ROSTER_AUTH_FAILURE_JOURNAL_WINDOW_SECONDS=0,
+  // ROSTER_AUTH_FAILURE_LIMIT_PER_MINUTE=0), so each refusal's entry can be checked by its request id;
+  // the default (counted per minute) is tested in test/auth-flood.test.ts.
   server = await startTestServer({
+    authFailures: { perMinute: 0, burst: 1, journalWindowSeconds: 0 },
     jwt: { issuer: ISSUER, audience: AUDIENCE, jwksUrl: jwks.url, algorithms: ['RS256', 'ES256'], clockSkewSeconds: 30, jwksRefreshCooldownSeconds: 0 },
   });
 });

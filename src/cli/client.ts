@@ -74,8 +74,8 @@ export function registerClientCommands(program: Command): void {
     .description('sign new access tokens with a fresh key now (older keys stay published until their tokens expire)')
     .action(async () => {
       const config = loadConfig();
-      await withDatabase(async (db) => {
-        const kid = await new SigningKeyStore(db, config.oauth).rotate();
+      await withDatabase(async (db, { secrets }) => {
+        const kid = await new SigningKeyStore(db, config.oauth, secrets).rotate();
         process.stdout.write(`New signing key ${kid}. Every Roster process signs with it within a minute; tokens signed before stay valid until they expire.\n`);
       });
     });

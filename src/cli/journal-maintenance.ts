@@ -4,6 +4,8 @@
  */
 import type { Command } from 'commander';
 import type { RosterConfig } from '../config/env.js';
+import { loadExpectedHeads, parseHeadValue, type ExpectedHead, type ExpectedHeadSource } from '../journal/expected-heads.js';
+import { parseHeadSink, type HeadSink } from '../config/head-sink.js';
 import { parseDuration } from '../journal/time.js';
 import { purgeJournal, PurgeRefusedError } from '../journal/purge.js';
 import { verifyJournal, type VerifyReport } from '../journal/verify.js';
@@ -30,7 +32,10 @@ export function printVerifyReport(report: VerifyReport, out: NodeJS.WritableStre
     out.write(
       `Journal verified: ${fmt(report.checked)} entries checked ${describeStart(report)}; the chain is intact.\n` +
         `Head: position ${fmt(report.head.seq)}, hash ${report.head.hash}\n` +
-        `Keep the head hash somewhere outside this database: a later verify that reaches it proves nothing before it changed.\n`,
+        (report.sealed > 0 ? `Keyed seals checked: ${fmt(report.sealed)}.\n` : '') +
+        (report.headsChecked > 0
+          ? `The chain reaches all ${fmt(report.headsChecked)} head(s) kept outside the database.\n`
+          : `Keep the head outside this database (ROSTER_JOURNAL_HEAD_SINK) and verify with --expect-head: a rewound chain is only visible against it.\n`),
     );
     return;
   }
@@ -41,16 +46,42 @@ export function printVerifyReport(report: VerifyReport, out: NodeJS.WritableStre
   );
 }
 
+/** What `--expect-head` names; a UsageError when it names nothing usable. */
+function expectedHeadSource(value: string, configuredSink: HeadSink | undefined): ExpectedHeadSource {
+  const head = parseHeadValue(value);
+  if (head) return { kind: 'value', ...head };
+  if (value === 'sink') {
+    if (!configuredSink) throw new UsageError('--expect-head sink needs ROSTER_JOURNAL_HEAD_SINK (or give the heads file or URL itself)');
+    return { kind: 'sink', sink: configuredSink };
+  }
+  const sink = parseHeadSink(value);
+  if (typeof sink === 'string') throw new UsageError(`--expect-head must be SEQ:HASH (64 hex digits), "sink", a heads file or an http(s) URL: ${sink}`);
+  return { kind: 'sink', sink };
+}
+
 export function registerJournalMaintenance(journal: Command, journalConfig: () => RosterConfig['journal']): void {
   journal
     .command('verify')
     .description('walk the hash chain and report the first entry that was edited, deleted or inserted (exit 1)')
-    .action(async () => {
-      const { keySecret } = journalConfig();
-      const ok = await withDatabase(async (db) => {
+    .option('--expect-head <head>', 'also check the chain against heads kept outside the database: SEQ:HASH, "sink" (ROSTER_JOURNAL_HEAD_SINK), a heads file, or an http(s) URL')
+    .action(async (flags: { expectHead?: string }) => {
+      const { keySecret, headSink } = journalConfig();
+      const source = flags.expectHead === undefined ? undefined : expectedHeadSource(flags.expectHead, headSink);
+      const ok = await withDatabase(async (db, { secrets }) => {
+        let expectedHeads: ExpectedHead[] | undefined;
+        if (source) {
+          const loaded = await loadExpectedHeads(db, source, { keySecret, secrets });
+          if ('problem' in loaded) {
+            process.stdout.write(`Journal verification FAILED before the walk:\n  ${loaded.problem}\n`);
+            return false;
+          }
+          expectedHeads = loaded.heads;
+        }
         let progress: Progress | undefined;
         const report = await verifyJournal(db, {
           keySecret,
+          secrets,
+          expectedHeads,
           onProgress: (checked, total) => {
             progress ??= new Progress('Verifying', total);
             progress.update(checked);
@@ -79,12 +110,13 @@ export function registerJournalMaintenance(journal: Command, journalConfig: () =
         throw new UsageError('No retention period: set ROSTER_JOURNAL_RETENTION_DAYS (e.g. 365), or pass --older-than 365d');
       }
       const cutoff = new Date(Date.now() - ms);
-      const refused = await withDatabase(async (db) => {
+      const refused = await withDatabase(async (db, { secrets }) => {
         try {
           const result = await purgeJournal(db, {
             cutoff,
             actor: cliActor(undefined),
             keySecret,
+            secrets,
             onProgress: (removed) => process.stderr.write(`Purged ${fmt(removed)} entries so far…\n`),
           });
           process.stdout.write(

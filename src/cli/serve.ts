@@ -3,6 +3,7 @@
  * exists, listen, print how to call Roster, and shut down cleanly on SIGTERM/SIGINT.
  */
 import type { Server } from 'node:http';
+import { refusedCredentials } from '../auth/refused-credentials.js';
 import { countActiveTokens, createToken } from '../auth/token-store.js';
 import { composeWritePath } from '../compose.js';
 import { SCOPES } from '../auth/scopes.js';
@@ -18,6 +19,10 @@ import { startSync } from '../sync/startup.js';
 import { createApp } from '../http/app.js';
 import { logger } from '../logging/logger.js';
 import { answerMalformedRequests } from '../http/client-error.js';
+import { openSecrets } from '../secrets/startup.js';
+import { HeadPublisher } from '../journal/head-publisher.js';
+import { describeSink } from '../journal/head-sinks.js';
+import { startJournalKeys } from '../journal/process-keys.js';
 
 export async function serve(config: RosterConfig): Promise<void> {
   // A bad connectors or policy file stops start-up here, before the database is opened or migrated.
@@ -43,6 +48,12 @@ async function startServing(
 ): Promise<void> {
   const applied = await migrateToLatest(database.knex);
   if (applied.length > 0) logger.info('migrations applied', { applied });
+  const secrets = await openSecrets(database.knex, config.secrets, { embedded: database.embedded, dataDir: config.dataDir });
+  const journalKey = await startJournalKeys(database.knex, config.journal.keySecret, secrets);
+  const { headSink, headIntervalSeconds } = config.journal;
+  const headPublisher = headSink ? new HeadPublisher(database.knex, headSink, journalKey, headIntervalSeconds) : undefined;
+  if (headSink) logger.info('publishing signed journal heads', { sink: describeSink(headSink), everySeconds: headIntervalSeconds });
+  else if (!database.embedded) logger.warn('ROSTER_JOURNAL_HEAD_SINK is not set: no journal head is kept outside the database (docs/security.md)');
 
   let firstToken: string | undefined;
   if (!config.bootstrapToken && (await countActiveTokens(database.knex)) === 0) {
@@ -54,7 +65,8 @@ async function startServing(
   await startPolicy(writePath, policyFile);
   // One worker per process runs every queue task; merge other task lists here.
   const worker = await startWorker(connectionStringOf(database.knex), { ...policyTasks(writePath), ...sync.tasks }, { concurrency: 4 + sync.concurrency });
-  const app = createApp({ db: database.knex, writePath, config });
+  const refusals = refusedCredentials(database.knex, config.authFailures);
+  const app = createApp({ db: database.knex, writePath, config, refusals, secrets });
   const server: Server = await new Promise((resolve) => {
     const listening = app.listen(config.port, config.host, () => resolve(listening));
   });
@@ -64,6 +76,7 @@ async function startServing(
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const baseUrl = `${config.publicUrl ?? `http://${host}:${port}`}/scim/v2`;
   printWelcome(baseUrl, firstToken, config.bootstrapToken !== undefined, database.embedded, policyLine);
+  headPublisher?.start();
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -72,6 +85,8 @@ async function startServing(
     logger.info('shutting down', { signal });
     server.closeIdleConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    await refusals.journal.close(); // the refusals counted in the current window
+    await headPublisher?.stop(); // the last head, after the last entries
     await worker.stop();
     await sync.stop();
     await database.close();

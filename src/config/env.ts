@@ -2,9 +2,14 @@
  * Deployment settings come from the environment (documented in .env.example) and are validated
  * once at start-up: a wrong value stops Roster with the variable's name and the fix.
  */
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import { OperatorError } from '../lib/operator-error.js';
+import { parseHeadSink, type HeadSink } from './head-sink.js';
+import { parseSecretsKey } from '../lib/secret-box.js';
+
+const SECRETS_KEY_FORMAT = 'must be 32 random bytes as 64 hex digits or base64 (make one with: openssl rand -hex 32)';
 
 const integer = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
@@ -46,9 +51,54 @@ const envSchema = z.object({
   ROSTER_OAUTH_KEY_ROTATION_DAYS: integer(30, 1, 365),
   ROSTER_RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).max(100_000).default(50),
   ROSTER_RATE_LIMIT_BURST: integer(200, 1, 1_000_000),
+  // Refused credentials (docs/security.md): per-address limit and journal window, and the proxies
+  // whose X-Forwarded-For names the client address.
+  ROSTER_AUTH_FAILURE_LIMIT_PER_MINUTE: integer(30, 0, 100_000),
+  ROSTER_AUTH_FAILURE_BURST: integer(20, 1, 100_000),
+  ROSTER_AUTH_FAILURE_JOURNAL_WINDOW_SECONDS: integer(60, 0, 3600),
+  ROSTER_TRUST_PROXY: z
+    .string()
+    .default('false')
+    .transform((value, ctx) => {
+      const parsed = parseTrustProxy(value);
+      if (typeof parsed === 'string') {
+        ctx.addIssue({ code: 'custom', message: parsed });
+        return z.NEVER;
+      }
+      return parsed;
+    }),
   // Journal (docs/journal.md): checkpoint signing key, and how long entries are kept.
   ROSTER_JOURNAL_KEY: z.string().min(32, 'must be at least 32 characters (e.g. openssl rand -hex 32)').optional(),
   ROSTER_JOURNAL_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).optional(),
+  // Signed journal heads published outside PostgreSQL (docs/security.md): where, and how often.
+  ROSTER_JOURNAL_HEAD_SINK: z
+    .string()
+    .transform((value, ctx) => {
+      const sink = parseHeadSink(value);
+      if (typeof sink === 'string') {
+        ctx.addIssue({ code: 'custom', message: `${sink}; give a file path, a file: URL or an http(s):// URL` });
+        return z.NEVER;
+      }
+      return sink;
+    })
+    .optional(),
+  ROSTER_JOURNAL_HEAD_INTERVAL_SECONDS: integer(60, 1, 86_400),
+  // Secrets at rest (docs/security.md): the key that seals stored secrets, and old keys while rotating.
+  ROSTER_SECRETS_KEY: z
+    .string()
+    .transform((value, ctx) => parseSecretsKey(value) ?? (ctx.addIssue({ code: 'custom', message: SECRETS_KEY_FORMAT }), z.NEVER))
+    .optional(),
+  ROSTER_SECRETS_KEY_PREVIOUS: z
+    .string()
+    .transform((value, ctx) => {
+      const keys = value.split(',').map((k) => k.trim()).filter(Boolean).map(parseSecretsKey);
+      if (keys.length === 0 || keys.some((k) => k === undefined)) {
+        ctx.addIssue({ code: 'custom', message: `must be a comma-separated list of old keys, each ${SECRETS_KEY_FORMAT.replace('must be ', '')}` });
+        return z.NEVER;
+      }
+      return keys as Buffer[];
+    })
+    .optional(),
 });
 
 /**
@@ -83,9 +133,44 @@ export type RosterConfig = {
   oauth: { tokenTtlSeconds: number; keyRotationDays: number };
   /** Per-token token bucket; perSecond 0 switches limiting off. */
   rateLimit: { perSecond: number; burst: number };
+  /** Refused credentials: per-address limit (perMinute 0 = off) and journal window (0 = every refusal journaled). */
+  authFailures: { perMinute: number; burst: number; journalWindowSeconds: number };
+  /** express `trust proxy`: false (the socket's peer is the client), a hop count, or proxy addresses/ranges. */
+  trustProxy: TrustProxy;
   /** Journal checkpoint key (undefined = generated and stored in the database) and retention (undefined = keep forever). */
-  journal: { keySecret: string | undefined; retentionDays: number | undefined };
+  journal: { keySecret: string | undefined; retentionDays: number | undefined; headSink: HeadSink | undefined; headIntervalSeconds: number };
+  /** The key stored secrets are sealed with (undefined: generated into the data folder when embedded, else plain text), and old keys that still open. */
+  secrets: { key: Buffer | undefined; previousKeys: Buffer[] };
 };
+
+export type TrustProxy = false | number | string[];
+
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * ROSTER_TRUST_PROXY: "false", a number of proxy hops, or a comma-separated list of proxy
+ * addresses, CIDR ranges and express's names (loopback, linklocal, uniquelocal). "true" is refused:
+ * it believes any X-Forwarded-For, so every client could pick the address it is counted under.
+ * Returns the problem as a string when the value is not one of these.
+ */
+export function parseTrustProxy(value: string): TrustProxy | string {
+  const trimmed = value.trim().toLowerCase();
+  if (trimmed === 'false' || trimmed === 'none') return false;
+  if (trimmed === 'true') return 'must not be "true" (any client could then choose its own address): give the proxy\'s address or range (e.g. 10.0.0.0/8, loopback) or the number of proxies in front of Roster';
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  const entries = trimmed.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = entries.filter((entry) => {
+    if (PROXY_NAMES.has(entry)) return false;
+    const [address, prefix, extra] = entry.split('/');
+    const family = isIP(address ?? '');
+    if (family === 0 || extra !== undefined) return true;
+    return prefix !== undefined && !(/^\d+$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+  });
+  if (entries.length === 0 || bad.length > 0) {
+    return `"${bad.join(', ') || value}" is not a proxy address, CIDR range, hop count or one of loopback, linklocal, uniquelocal`;
+  }
+  return entries;
+}
 
 export class ConfigError extends OperatorError {
   override name = 'ConfigError';
@@ -129,6 +214,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RosterConfig {
         : undefined,
     oauth: { tokenTtlSeconds: e.ROSTER_OAUTH_TOKEN_TTL_SECONDS, keyRotationDays: e.ROSTER_OAUTH_KEY_ROTATION_DAYS },
     rateLimit: { perSecond: e.ROSTER_RATE_LIMIT_PER_SECOND, burst: e.ROSTER_RATE_LIMIT_BURST },
-    journal: { keySecret: e.ROSTER_JOURNAL_KEY, retentionDays: e.ROSTER_JOURNAL_RETENTION_DAYS },
+    authFailures: {
+      perMinute: e.ROSTER_AUTH_FAILURE_LIMIT_PER_MINUTE,
+      burst: e.ROSTER_AUTH_FAILURE_BURST,
+      journalWindowSeconds: e.ROSTER_AUTH_FAILURE_JOURNAL_WINDOW_SECONDS,
+    },
+    trustProxy: e.ROSTER_TRUST_PROXY,
+    journal: {
+      keySecret: e.ROSTER_JOURNAL_KEY,
+      retentionDays: e.ROSTER_JOURNAL_RETENTION_DAYS,
+      headSink: e.ROSTER_JOURNAL_HEAD_SINK,
+      headIntervalSeconds: e.ROSTER_JOURNAL_HEAD_INTERVAL_SECONDS,
+    },
+    secrets: { key: e.ROSTER_SECRETS_KEY, previousKeys: e.ROSTER_SECRETS_KEY_PREVIOUS ?? [] },
   };
 }

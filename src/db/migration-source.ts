@@ -13,6 +13,8 @@ import * as journalOutbox from '../../migrations/20261122000800_journal_outbox.j
 import * as journalChainAtCommit from '../../migrations/20261122000900_journal_chain_at_commit.js';
 import * as journalLinkLargeAppends from '../../migrations/20261202000100_journal_link_large_appends.js';
 import * as syncLinkReferences from '../../migrations/20261207130100_sync_link_references.js';
+import * as membersReferenceResources from '../../migrations/20261207145100_members_reference_resources.js';
+import * as journalSeals from '../../migrations/20261207145200_journal_seals.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -30,6 +32,8 @@ const migrations: ReadonlyArray<readonly [string, Migration]> = [
   ['20261122000900_journal_chain_at_commit', journalChainAtCommit],
   ['20261202000100_journal_link_large_appends', journalLinkLargeAppends],
   ['20261207130100_sync_link_references', syncLinkReferences],
+  ['20261207145100_members_reference_resources', membersReferenceResources],
+  ['20261207145200_journal_seals', journalSeals],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

@@ -4,7 +4,9 @@ import type { Knex } from 'knex';
 import { Authenticator } from '../auth/authenticator.js';
 import { ExternalJwtVerifier } from '../auth/external-jwt.js';
 import { journalAuthFailures } from '../auth/failure-journal.js';
+import { refusedCredentials, type RefusedCredentials } from '../auth/refused-credentials.js';
 import type { RosterConfig } from '../config/env.js';
+import type { SecretBox } from '../lib/secret-box.js';
 import { httpMetrics } from '../metrics/http-metrics.js';
 import { metricsRouter } from '../ops/metrics.js';
 import { trackPool } from '../metrics/pool-metrics.js';
@@ -33,11 +35,17 @@ export interface AppDependencies {
   db: Knex;
   writePath: WritePath;
   config: Pick<RosterConfig, 'bootstrapToken' | 'publicUrl' | 'maxBodyBytes' | 'defaultPageSize' | 'maxPageSize' | 'bulkMaxOperations'> &
-    Partial<Pick<RosterConfig, 'jwt' | 'oauth' | 'rateLimit' | 'maxJsonDepth'>>;
+    Partial<Pick<RosterConfig, 'jwt' | 'oauth' | 'rateLimit' | 'maxJsonDepth' | 'authFailures' | 'trustProxy'>>;
+  /** The refused-credential limit and journal; made from config.authFailures when not given (the caller flushes it at shutdown). */
+  refusals?: RefusedCredentials;
+  /** Seals stored secrets (OAuth signing keys); undefined stores them in plain text. */
+  secrets?: SecretBox | undefined;
 }
 
-export function createApp({ db, writePath, config }: AppDependencies): Express {
+export function createApp({ db, writePath, config, refusals = refusedCredentials(db, config.authFailures), secrets }: AppDependencies): Express {
   const app = express();
+  // Which address a request comes from (req.ip), for the refused-credential limit: ROSTER_TRUST_PROXY.
+  app.set('trust proxy', config.trustProxy ?? false);
   app.disable('x-powered-by');
   app.disable('etag'); // ETags are meta.version, set by the SCIM routes; not Express's body hash.
   app.set('query parser', 'simple');
@@ -49,7 +57,7 @@ export function createApp({ db, writePath, config }: AppDependencies): Express {
 
   // One authenticator for every route group: static tokens, Roster's OAuth tokens, external JWTs;
   // then the per-credential rate limit. Protected routers use `authenticated` first.
-  const oauth = createRosterOAuth(db, config.publicUrl, config.oauth);
+  const oauth = createRosterOAuth(db, config.publicUrl, refusals, config.oauth, secrets);
   const authenticator = new Authenticator(db, config.bootstrapToken, { rosterTokens: oauth.tokens, externalJwt: config.jwt ? new ExternalJwtVerifier(config.jwt) : undefined });
   const authenticated = [authenticate(authenticator), rateLimit(db, config.rateLimit)];
   const deps: ScimDependencies = {
@@ -86,6 +94,6 @@ export function createApp({ db, writePath, config }: AppDependencies): Express {
   app.use(journalOpsRouter({ db, authenticated, defaultPageSize: config.defaultPageSize, maxPageSize: config.maxPageSize }));
 
   app.use((req, _res, next) => next(notFound(`No endpoint at ${req.method} ${req.path}`)));
-  app.use(journalAuthFailures(db), countScimErrors, errorHandler);
+  app.use(journalAuthFailures(refusals.journal, refusals.limiter), countScimErrors, errorHandler);
   return app;
 }

@@ -1,7 +1,7 @@
 /**
  * Bearer authentication and scope checks. Failures are AuthFailure errors: 401 with
  * `WWW-Authenticate: Bearer` and the RFC 6750 error code, or 403 naming the missing scope. They
- * are journaled (source `auth`) by `journalAuthFailures` before the error handler renders them.
+ * are journaled or counted (source `auth`, decision 0420) by `journalAuthFailures` before the error handler renders them.
  */
 import type { Request, RequestHandler } from 'express';
 import { AuthFailure } from '../auth/auth-failure.js';

@@ -16,6 +16,7 @@
 import type { Knex } from 'knex';
 import type { Actor, JournalEntryInput } from './entry.js';
 import { canonicalJson, ENTRY_BODY_COLUMNS, entryDigestOfTexts, type EntryBodyTexts } from './hash.js';
+import { sealEntry } from './seal.js';
 import { resolveResourceNames, memberIdsOf } from './subjects.js';
 
 /**
@@ -119,5 +120,9 @@ function pendingRow(actor: Actor, entry: JournalEntryInput, resourceName: string
     // A JSON null would become jsonb 'null', not SQL NULL: absent keys are NULL.
     if (text !== null) json += `${json === '' ? '' : ','}"${column}":${text}`;
   }
-  return { json: `{${json}}`, digest: entryDigestOfTexts(texts) };
+  const digest = entryDigestOfTexts(texts);
+  // The keyed seal (seal.ts), when this process has a journal key: hex and colons only.
+  const seal = sealEntry(digest);
+  if (seal) json += `,"seal":"${seal}"`;
+  return { json: `{${json}}`, digest };
 }

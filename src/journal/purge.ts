@@ -6,6 +6,7 @@
  * leaves a journal that still verifies.
  */
 import type { Knex } from 'knex';
+import type { SecretBox } from '../lib/secret-box.js';
 import { appendJournal } from './append.js';
 import { readChainHead } from './chain-head.js';
 import { ChainWalker } from './chain-walk.js';
@@ -19,6 +20,8 @@ export interface PurgeOptions {
   cutoff: Date;
   actor: Actor;
   keySecret?: string | undefined;
+  /** Opens the stored checkpoint key when it is sealed at rest. */
+  secrets?: SecretBox | undefined;
   batchSize?: number;
   onProgress?: (removed: number) => void;
 }
@@ -39,7 +42,7 @@ const PURGE_LOCK = `SELECT pg_advisory_xact_lock(hashtext('roster.journal_purge'
 
 export async function purgeJournal(db: Knex, options: PurgeOptions): Promise<PurgeResult> {
   const batchSize = options.batchSize ?? 10_000;
-  const key = await signingKey(db, options.keySecret);
+  const key = await signingKey(db, options.keySecret, options.secrets);
   const result: PurgeResult = { removed: 0, checkpoints: 0, throughSeq: 0 };
   for (;;) {
     const removed = await db.transaction(async (tx) => {

@@ -21,11 +21,13 @@ export interface JournalRow {
   after: unknown;
   changes: unknown;
   reason: unknown;
+  /** The keyed seal (seal.ts), or null for an entry written without a journal key. */
+  seal?: string | null;
 }
 
 export const JOURNAL_COLUMNS = [
   'id', 'seq', 'prev_hash', 'hash', 'chain_version', 'at', 'actor', 'source', 'request_id', 'action',
-  'resource_type', 'resource_id', 'resource_name', 'member_ids', 'before', 'after', 'changes', 'reason',
+  'resource_type', 'resource_id', 'resource_name', 'member_ids', 'before', 'after', 'changes', 'reason', 'seal',
 ] as const;
 
 /** The fields every outward view of an entry shares: when, who, what, and about which resource. */
@@ -46,7 +48,7 @@ export function contentOfRow(row: JournalRow, seq: number): ChainedContent {
   return { seq, ...bodyOfRow(row), at: row.at.toISOString() };
 }
 
-function bodyOfRow(row: JournalRow): EntryBody {
+export function bodyOfRow(row: JournalRow): EntryBody {
   return {
     actor: row.actor,
     source: row.source,

@@ -5,6 +5,8 @@
  */
 import { Router } from 'express';
 import type { Knex } from 'knex';
+import type { RefusedCredentials } from '../auth/refused-credentials.js';
+import type { SecretBox } from '../lib/secret-box.js';
 import { RosterAccessTokens } from './access-tokens.js';
 import { oauthDiscovery } from './discovery.js';
 import { rosterTokenIdentity } from './issuer.js';
@@ -24,12 +26,18 @@ export interface RosterOAuth {
   router: Router;
 }
 
-export function createRosterOAuth(db: Knex, publicUrl: string | undefined, settings: OAuthSettings = DEFAULT_OAUTH_SETTINGS): RosterOAuth {
+export function createRosterOAuth(
+  db: Knex,
+  publicUrl: string | undefined,
+  refusals: RefusedCredentials,
+  settings: OAuthSettings = DEFAULT_OAUTH_SETTINGS,
+  secrets?: SecretBox,
+): RosterOAuth {
   const identity = rosterTokenIdentity(publicUrl);
-  const keys = new SigningKeyStore(db, settings);
+  const keys = new SigningKeyStore(db, settings, secrets);
   const tokens = new RosterAccessTokens(db, keys, identity, settings.tokenTtlSeconds);
   const router = Router();
-  router.use(tokenEndpoint(db, tokens));
+  router.use(tokenEndpoint(db, tokens, refusals));
   router.use(oauthDiscovery(keys, identity, publicUrl));
   return { keys, tokens, router };
 }

@@ -4,17 +4,22 @@
  * the rotation period, the next process that needs to sign creates a new one (under an advisory
  * lock, so concurrent processes create one key, not several). Older keys stay published, for
  * verification only, until every token they signed has expired; then they are deleted.
- * Private keys are imported as non-extractable CryptoKeys and never leave this module.
+ * Private keys are imported as non-extractable CryptoKeys and never leave this module; they are
+ * stored sealed under ROSTER_SECRETS_KEY when one is configured (decision 0421).
  */
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import type { Knex } from 'knex';
+import type { SecretBox } from '../lib/secret-box.js';
+import { openPrivateJwk, storedPrivateJwk } from '../secrets/stored-secrets.js';
+import { logger } from '../logging/logger.js';
 import { ROSTER_SIGNING_ALGORITHM } from './issuer.js';
 
 interface KeyRow {
   kid: string;
   algorithm: string;
   public_jwk: JWK;
-  private_jwk: JWK;
+  /** The JWK, or (sealed at rest) a string. */
+  private_jwk: JWK | string;
   created_at: Date;
 }
 
@@ -40,6 +45,8 @@ export class SigningKeyStore {
   constructor(
     private readonly db: Knex,
     private readonly settings: SigningKeySettings,
+    /** Seals private keys at rest; undefined stores them in plain text (no ROSTER_SECRETS_KEY). */
+    private readonly secrets?: SecretBox,
   ) {}
 
   /** Seconds a key stays published: it signs for the rotation period, its tokens live one TTL more, plus an hour of margin. */
@@ -102,7 +109,7 @@ export class SigningKeyStore {
       kid,
       algorithm: ROSTER_SIGNING_ALGORITHM,
       public_jwk: { ...publicJwk, kid, alg: ROSTER_SIGNING_ALGORITHM, use: 'sig' },
-      private_jwk: await exportJWK(privateKey),
+      private_jwk: storedPrivateJwk(this.secrets, kid, await exportJWK(privateKey)),
     });
     // Keys whose tokens have all expired are no longer needed by anyone.
     await tx('oauth_signing_keys')
@@ -125,13 +132,32 @@ export class SigningKeyStore {
       .where('created_at', '>', this.db.raw('now() - make_interval(secs => ?)', [this.publishedForSeconds]))
       .orderBy('created_at', 'desc')
       .select('kid', 'algorithm', 'public_jwk', 'private_jwk', 'created_at');
+    const trusted = this.secrets ? this.sealedOnly(rows) : rows.map((row) => ({ row, publicJwk: row.public_jwk }));
     const verifying = new Map<string, CryptoKey>();
-    for (const row of rows) verifying.set(row.kid, (await importJWK(row.public_jwk, row.algorithm)) as CryptoKey);
-    const newest = rows[0];
+    for (const { row, publicJwk } of trusted) verifying.set(row.kid, (await importJWK(publicJwk, row.algorithm)) as CryptoKey);
+    const newest = trusted[0]?.row;
     const rotationDue = !newest || Date.now() - newest.created_at.getTime() > this.settings.keyRotationDays * 86_400_000;
     const signing = newest && !rotationDue
-      ? { kid: newest.kid, key: (await importJWK(newest.private_jwk, newest.algorithm, { extractable: false })) as CryptoKey }
+      ? { kid: newest.kid, key: (await importJWK(openPrivateJwk(this.secrets, newest.kid, newest.private_jwk), newest.algorithm, { extractable: false })) as CryptoKey }
       : undefined;
-    return { signing, verifying, published: rows.map((row) => row.public_jwk), loadedAt: Date.now() };
+    return { signing, verifying, published: trusted.map(({ publicJwk }) => publicJwk), loadedAt: Date.now() };
+  }
+
+  /**
+   * With sealed keys, only rows whose private key opens are keys Roster made; their public key is
+   * taken from the sealed private key, not from `public_jwk`, which anyone who can write the
+   * database could have set to a key of their own (to have Roster accept their tokens).
+   */
+  private sealedOnly(rows: KeyRow[]): Array<{ row: KeyRow; publicJwk: JWK }> {
+    const trusted: Array<{ row: KeyRow; publicJwk: JWK }> = [];
+    for (const row of rows) {
+      try {
+        const { d: _private, ...publicPart } = openPrivateJwk(this.secrets, row.kid, row.private_jwk);
+        trusted.push({ row, publicJwk: { ...publicPart, kid: row.kid, alg: row.algorithm, use: 'sig' } });
+      } catch (error) {
+        logger.warn('an OAuth signing key is not used: it does not open with ROSTER_SECRETS_KEY', { kid: row.kid, error: (error as Error).message });
+      }
+    }
+    return trusted;
   }
 }

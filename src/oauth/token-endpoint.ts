@@ -5,7 +5,8 @@
  */
 import express, { Router, type ErrorRequestHandler } from 'express';
 import type { Knex } from 'knex';
-import { journalAuthFailure } from '../auth/failure-journal.js';
+import { clientAddressKey } from '../auth/client-address.js';
+import type { RefusedCredentials } from '../auth/refused-credentials.js';
 import { grants, isScope } from '../auth/scopes.js';
 import { appendJournal } from '../journal/append.js';
 import { logger } from '../logging/logger.js';
@@ -38,7 +39,7 @@ function requestedScopes(requested: string | undefined, granted: readonly string
   return scopes;
 }
 
-export function tokenEndpoint(db: Knex, tokens: RosterAccessTokens): Router {
+export function tokenEndpoint(db: Knex, tokens: RosterAccessTokens, refusals: RefusedCredentials): Router {
   const router = Router();
   router.post(TOKEN_PATH, express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 20 }), async (req, res, next) => {
     const requestId = String(res.locals.requestId ?? '');
@@ -70,24 +71,38 @@ export function tokenEndpoint(db: Knex, tokens: RosterAccessTokens): Router {
     res.status(405).setHeader('Allow', 'POST');
     res.json({ error: 'invalid_request', error_description: 'Use POST for the token endpoint' });
   });
-  router.use(TOKEN_PATH, oauthErrors(db));
+  router.use(TOKEN_PATH, oauthErrors(refusals));
   return router;
 }
 
-/** Renders token-endpoint errors in the OAuth format (not SCIM), journaling each refusal. */
-function oauthErrors(db: Knex): ErrorRequestHandler {
+/**
+ * Renders token-endpoint errors in the OAuth format (not SCIM). Each refusal is journaled or
+ * counted (failure-journal.ts); an address over its refusal limit gets 429 with Retry-After.
+ */
+function oauthErrors({ journal, limiter }: RefusedCredentials): ErrorRequestHandler {
   return (error, req, res, next) => {
     const oauthError = asOAuthError(error);
     if (!oauthError) return next(error);
-    void journalAuthFailure(db, {
+    const address = clientAddressKey(req.ip);
+    const record = {
       status: oauthError.status,
       reason: oauthError.code,
       detail: oauthError.description,
       method: req.method,
       path: TOKEN_PATH,
       requestId: String(res.locals.requestId ?? ''),
+      address,
       ...(oauthError.claimedClientId ? { claimed: { client_id: oauthError.claimedClientId.slice(0, 200) } } : {}),
-    }).finally(() => sendOAuthError(res, oauthError));
+    };
+    const limit = limiter.take(address);
+    if (!limit.allowed) {
+      void journal.record(record, { limited: true });
+      res.setHeader('Retry-After', String(limit.retryAfterSeconds));
+      res.setHeader('Cache-Control', 'no-store');
+      res.status(429).json({ error: 'invalid_request', error_description: `Too many refused token requests from this address; retry after ${limit.retryAfterSeconds} s` });
+      return;
+    }
+    void journal.record(record).finally(() => sendOAuthError(res, oauthError));
   };
 }
 

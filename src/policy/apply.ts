@@ -83,7 +83,7 @@ export async function applyPolicy(writePath: WritePath, policy: Policy, options:
     const batch = users.slice(i, i + batchSize);
     await writePath.run(actor, async (context) => {
       // Lock the batch in id order first, so a concurrent SCIM write cannot deadlock with us.
-      await context.tx.raw(`SELECT id FROM users WHERE id = ANY(?::uuid[]) ORDER BY id FOR UPDATE`, [batch]);
+      await context.tx.raw(`SELECT id FROM users WHERE id = ANY(?::uuid[]) ORDER BY id FOR NO KEY UPDATE`, [batch]);
       for (const userId of batch) await reconcileUserById(context, policy, userId);
     });
     options.onProgress?.(Math.min(i + batchSize, users.length), users.length);

@@ -48,7 +48,7 @@ export async function grantException(writePath: WritePath, userName: string, gro
   const outcome = await writePath.run(options.actor, async (context) => {
     const policy = await appliedPolicy(context.tx);
     if (!policy) throw new ExceptionError('No policy is applied; apply one first (npm run roster -- policy apply)');
-    await context.tx('users').select('id').where({ id: userId }).forUpdate();
+    await context.tx('users').select('id').where({ id: userId }).forNoKeyUpdate();
     // A new grant replaces an open one for the same group (extending or shortening it).
     await context.tx('policy_exceptions').where({ user_id: userId, group_id: group.id }).whereNull('ended_at').update({ ended_at: context.tx.fn.now(), ended_by: 'replaced' });
     await context.tx('policy_exceptions').insert({ id, user_id: userId, group_id: group.id, reason, granted_by: options.actor.name, expires_at: expiresAt });
@@ -68,7 +68,7 @@ export async function revokeException(writePath: WritePath, userName: string, gr
   const outcome = await writePath.run(actor, async (context) => {
     const policy = await appliedPolicy(context.tx);
     if (!policy) throw new ExceptionError('No policy is applied');
-    await context.tx('users').select('id').where({ id: userId }).forUpdate();
+    await context.tx('users').select('id').where({ id: userId }).forNoKeyUpdate();
     const ended = (await context.tx('policy_exceptions')
       .where({ user_id: userId, group_id: group.id })
       .whereNull('ended_at')

@@ -90,7 +90,7 @@ export async function reconcileUsers(
 
 /** Locks the user and reconciles it (re-evaluation jobs, apply, grants). */
 export async function reconcileUserById(context: ChangeContext, policy: Policy, userId: string, now?: Date): Promise<ReconcileOutcome | undefined> {
-  const row = (await context.tx('users').select('resource').where({ id: userId }).forUpdate().first()) as { resource: Record<string, unknown> } | undefined;
+  const row = (await context.tx('users').select('resource').where({ id: userId }).forNoKeyUpdate().first()) as { resource: Record<string, unknown> } | undefined;
   if (!row) return undefined;
   return reconcileUser(context, policy, userId, row.resource, undefined, now);
 }

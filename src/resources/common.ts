@@ -11,14 +11,15 @@ export interface Preconditions {
   ifMatch?: string | undefined;
 }
 
-/** Locks the row for this transaction and checks If-Match against the version it holds. */
+/** Locks the row for this transaction (how strongly: lockResource) and checks If-Match against the version it holds. */
 export async function lockForWrite(
   tx: Knex.Transaction,
   type: ResourceTypeName,
   id: string,
   preconditions: Preconditions,
+  purpose: 'change' | 'delete' = 'change',
 ): Promise<ResourceRow> {
-  const row = await lockResource(tx, type, id);
+  const row = await lockResource(tx, type, id, purpose);
   if (!row) throw notFound(`${type} ${id} not found`);
   checkIfMatch(preconditions.ifMatch, row.version);
   return row;

@@ -13,6 +13,7 @@ import { parsePatchRequest } from '../scim/patch/operations.js';
 import { validateDocument, validateResourceBody, type MemberInput } from '../scim/validate.js';
 import {
   addMembers,
+  MemberGone,
   findMissingMembers,
   removeAllMembers,
   removeMembers,
@@ -58,12 +59,23 @@ async function refuseWrongMemberTypes(db: Knex, members: ReadonlyArray<MemberInp
 
 const summary = (rows: MemberRow[]) => rows.map((m) => ({ value: m.value, type: m.type }));
 
+/** Adds members; one deleted while this request ran is the client naming a resource that is gone (400). */
+async function addExistingMembers(tx: Knex.Transaction, groupId: string, members: MemberRow[]): Promise<MemberRow[]> {
+  try {
+    return await addMembers(tx, groupId, members);
+  } catch (error) {
+    if (!(error instanceof MemberGone)) throw error;
+    const id = error.memberId;
+    throw invalidValue(`Members must be existing Users or Groups; not found: ${id ? `"${id}" ` : ''}(deleted while this request ran)`);
+  }
+}
+
 export async function createGroup(context: WriteContext, body: unknown): Promise<ResourceRow> {
   const { resource, members = [] } = validateResourceBody('Group', body);
   const id = randomUUID();
   const resolved = await resolveMembers(context.tx, id, members);
   const row = await mapUniqueViolation(() => insertResource(context.tx, 'Group', id, resource), resource);
-  const added = await addMembers(context.tx, id, resolved);
+  const added = await addExistingMembers(context.tx, id, resolved);
   context.changes.record({
     action: 'create',
     resourceType: 'Group',
@@ -109,7 +121,7 @@ async function recordGroupChange(
 /** Makes the membership exactly `desired`, touching only rows that differ. */
 async function setMembers(tx: Knex.Transaction, groupId: string, desired: MemberRow[]): Promise<MembershipEffect> {
   const removed = await removeMembersExcept(tx, groupId, desired.map((m) => m.value));
-  const added = await addMembers(tx, groupId, desired);
+  const added = await addExistingMembers(tx, groupId, desired);
   return { added, removed };
 }
 
@@ -130,7 +142,7 @@ export async function patchGroup(context: WriteContext, id: string, body: unknow
   const { add, remove, removeAll } = patched.membership;
   const toAdd = add.length ? await resolveMembers(context.tx, id, add) : [];
   const removed = removeAll ? await removeAllMembers(context.tx, id) : await removeMembers(context.tx, id, remove.map((v) => v.toLowerCase()));
-  const added = await addMembers(context.tx, id, toAdd);
+  const added = await addExistingMembers(context.tx, id, toAdd);
   // A replace of the whole list re-adds members that were already there: report only the net effect.
   const addedIds = new Set(added.map((m) => m.value));
   const removedIds = new Set(removed.map((m) => m.value));
@@ -140,7 +152,7 @@ export async function patchGroup(context: WriteContext, id: string, body: unknow
 }
 
 export async function deleteGroup(context: WriteContext, id: string, preconditions: Preconditions): Promise<void> {
-  const current = await lockForWrite(context.tx, 'Group', id, preconditions);
+  const current = await lockForWrite(context.tx, 'Group', id, preconditions, 'delete');
   await context.guards.beforeGroupChange?.(context.tx, current, { deleting: true });
   await leaveAllGroups(context, id, 'Group');
   const removed = await removeAllMembers(context.tx, id);

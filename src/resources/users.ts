@@ -98,7 +98,7 @@ export async function patchUser(context: WriteContext, id: string, body: unknown
 }
 
 export async function deleteUser(context: WriteContext, id: string, preconditions: Preconditions): Promise<void> {
-  const current = await lockForWrite(context.tx, 'User', id, preconditions);
+  const current = await lockForWrite(context.tx, 'User', id, preconditions, 'delete');
   await leaveAllGroups(context, id, 'User');
   await deleteResource(context.tx, 'User', id);
   context.changes.record({ action: 'delete', resourceType: 'User', resourceId: id, before: current.resource });

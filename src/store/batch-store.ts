@@ -48,10 +48,13 @@ export async function insertResources(
   return rows.map((r) => ({ ...byId.get(r.id)!, resource: r.resource }));
 }
 
-/** Reads and row-locks the resources, in id order (so concurrent batches cannot deadlock), by id. */
+/**
+ * Reads and row-locks the resources, in id order (so concurrent batches cannot deadlock), by id.
+ * FOR NO KEY UPDATE, like lockResource for a change.
+ */
 export async function lockResources(tx: Knex.Transaction, type: ResourceTypeName, ids: readonly string[]): Promise<Map<string, ResourceRow>> {
   if (ids.length === 0) return new Map();
-  const { rows } = (await tx.raw(`SELECT ${COLUMNS.join(', ')} FROM ${TABLE_BY_TYPE[type]} WHERE id = ANY(?::uuid[]) ORDER BY id FOR UPDATE`, [
+  const { rows } = (await tx.raw(`SELECT ${COLUMNS.join(', ')} FROM ${TABLE_BY_TYPE[type]} WHERE id = ANY(?::uuid[]) ORDER BY id FOR NO KEY UPDATE`, [
     [...new Set(ids.map((id) => id.toLowerCase()))],
   ])) as { rows: ResourceRow[] };
   return new Map(rows.map((row) => [row.id, row]));

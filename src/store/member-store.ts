@@ -6,17 +6,37 @@
 import type { Knex } from 'knex';
 import { isResourceId, type MemberRow } from './rows.js';
 
-/** Adds members; returns those that were not members before (existing ones are left as they are). */
+/** A member was deleted after the caller checked that it exists (a concurrent DELETE committed first). */
+export class MemberGone extends Error {
+  override name = 'MemberGone';
+  constructor(readonly memberId: string | undefined) {
+    super(`member ${memberId ?? '(unknown)'} no longer exists`);
+  }
+}
+
+/**
+ * Adds members; returns those that were not members before (existing ones are left as they are).
+ * A member deleted after the caller checked it exists fails the foreign key on the member, and is
+ * reported as MemberGone (the resources answer it as the client naming a resource that is gone).
+ */
 export async function addMembers(tx: Knex.Transaction, groupId: string, members: readonly MemberRow[]): Promise<MemberRow[]> {
   if (members.length === 0) return [];
-  const { rows } = (await tx.raw(
-    `INSERT INTO group_members (group_id, member_id, member_type)
-     SELECT ?, m.id, m.type FROM unnest(?::uuid[], ?::text[]) AS m(id, type)
-     ON CONFLICT (group_id, member_id) DO NOTHING
-     RETURNING member_id AS value, member_type AS type`,
-    [groupId, members.map((m) => m.value), members.map((m) => m.type)],
-  )) as { rows: MemberRow[] };
-  return rows;
+  try {
+    const { rows } = (await tx.raw(
+      `INSERT INTO group_members (group_id, member_id, member_type)
+       SELECT ?, m.id, m.type FROM unnest(?::uuid[], ?::text[]) AS m(id, type)
+       ON CONFLICT (group_id, member_id) DO NOTHING
+       RETURNING member_id AS value, member_type AS type`,
+      [groupId, members.map((m) => m.value), members.map((m) => m.type)],
+    )) as { rows: MemberRow[] };
+    return rows;
+  } catch (error) {
+    const e = error as { code?: string; constraint?: string; detail?: string };
+    if (e.code === '23503' && (e.constraint === 'group_members_member_user_fkey' || e.constraint === 'group_members_member_group_fkey')) {
+      throw new MemberGone(/=\(([0-9a-f-]{36})\)/.exec(e.detail ?? '')?.[1]);
+    }
+    throw error;
+  }
 }
 
 export async function removeMembers(tx: Knex.Transaction, groupId: string, memberIds: readonly string[]): Promise<MemberRow[]> {

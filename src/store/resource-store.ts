@@ -99,10 +99,23 @@ export async function readUserGroups(db: Knex, id: string): Promise<GroupRef[]> 
   return row?.groups ?? [];
 }
 
-/** Reads and row-locks a resource for the rest of the transaction, so concurrent writers queue. */
-export async function lockResource(tx: Knex.Transaction, type: ResourceTypeName, id: string): Promise<ResourceRow | undefined> {
+/**
+ * Reads and row-locks a resource for the rest of the transaction, so concurrent writers queue.
+ * A change takes FOR NO KEY UPDATE (what its UPDATE takes anyway): it queues behind other writers
+ * of the row but not behind a membership insert naming it, whose foreign key check holds KEY SHARE
+ * (waiting there would deadlock with a group write that locked the group first). A delete takes
+ * FOR UPDATE, which does wait for those inserts to commit, so it then sees, removes and journals
+ * every membership of the row (migration 20261207145100).
+ */
+export async function lockResource(
+  tx: Knex.Transaction,
+  type: ResourceTypeName,
+  id: string,
+  purpose: 'change' | 'delete' = 'change',
+): Promise<ResourceRow | undefined> {
   if (!isResourceId(id)) return undefined;
-  return (await tx(TABLE_BY_TYPE[type]).select(COLUMNS).where({ id }).forUpdate().first()) as ResourceRow | undefined;
+  const query = tx(TABLE_BY_TYPE[type]).select(COLUMNS).where({ id });
+  return (await (purpose === 'delete' ? query.forUpdate() : query.forNoKeyUpdate()).first()) as ResourceRow | undefined;
 }
 
 export async function insertResource(

@@ -3,7 +3,9 @@
  */
 import type { Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
+import { refusedCredentials, type RefusedCredentials } from '../../src/auth/refused-credentials.js';
 import { createApp, type AppDependencies } from '../../src/http/app.js';
+import type { SecretBox } from '../../src/lib/secret-box.js';
 import { answerMalformedRequests } from '../../src/http/client-error.js';
 import { composeWritePath } from '../../src/compose.js';
 import type { ConnectorSet } from '../../src/sync/connector.js';
@@ -17,6 +19,8 @@ export interface TestServer {
   token: string;
   db: TestDatabase;
   writePath: WritePath;
+  /** The refused-credential limit and journal (flush() writes the counted refusals now). */
+  refusals: RefusedCredentials;
   request(method: string, path: string, options?: RequestOptions): Promise<TestResponse>;
   close(): Promise<void>;
 }
@@ -37,17 +41,21 @@ export interface TestResponse {
 
 export async function startTestServer(
   config: Partial<{ maxBodyBytes: number; maxPageSize: number; defaultPageSize: number; bulkMaxOperations: number; maxJsonDepth: number }> &
-    Pick<AppDependencies['config'], 'jwt' | 'oauth' | 'rateLimit'> &
-    PolicyTestOptions & { connectors?: ConnectorSet } = {},
+    Pick<AppDependencies['config'], 'jwt' | 'oauth' | 'rateLimit' | 'authFailures' | 'trustProxy'> &
+    PolicyTestOptions & { connectors?: ConnectorSet; secrets?: SecretBox; db?: TestDatabase } = {},
 ): Promise<TestServer> {
-  const db = await createTestDatabase();
+  // A given database is the caller's (not dropped at close); otherwise a fresh one.
+  const db = config.db ?? (await createTestDatabase());
   const token = 'test_' + randomBytes(24).toString('base64url');
   // Composed as `serve` composes it (src/compose.ts).
   const writePath = composeWritePath(db.knex, { policy: config.policy !== undefined, connectors: config.connectors, metrics: true });
   const policy = await startTestPolicy(writePath, config);
+  const refusals = refusedCredentials(db.knex, config.authFailures);
   const app = createApp({
     db: db.knex,
     writePath,
+    refusals,
+    secrets: config.secrets,
     config: {
       bootstrapToken: token,
       publicUrl: undefined,
@@ -59,6 +67,8 @@ export async function startTestServer(
       jwt: config.jwt,
       oauth: config.oauth,
       rateLimit: config.rateLimit,
+      authFailures: config.authFailures,
+      trustProxy: config.trustProxy,
     },
   });
   const server: Server = await new Promise((resolve) => {
@@ -98,12 +108,14 @@ export async function startTestServer(
     token,
     db,
     writePath,
+    refusals,
     request,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await refusals.journal.close();
       await policy.stop();
-      await db.drop();
+      if (!config.db) await db.drop();
     },
   };
 }
