@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
+import { parseRoleMap, type ConsoleSettings } from './console.js';
 
 const integer = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
@@ -47,6 +48,18 @@ const envSchema = z.object({
   // Journal (docs/operations-journal.md): checkpoint signing key, and how long entries are kept.
   ROSTER_JOURNAL_KEY: z.string().min(32, 'must be at least 32 characters (e.g. openssl rand -hex 32)').optional(),
   ROSTER_JOURNAL_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).optional(),
+  // Ops console (docs/console.md): OpenID Connect sign-in, the claim that carries groups or roles
+  // and its mapping to console roles, session limits, and sign-in with a Roster token.
+  ROSTER_CONSOLE_OIDC_ISSUER: z.string().url('must be the issuer URL of your OpenID Connect provider, e.g. https://login.microsoftonline.com/<tenant>/v2.0').optional(),
+  ROSTER_CONSOLE_OIDC_CLIENT_ID: z.string().min(1).optional(),
+  ROSTER_CONSOLE_OIDC_CLIENT_SECRET: z.string().min(1).optional(),
+  ROSTER_CONSOLE_OIDC_REDIRECT_URI: z.string().url('must be the absolute callback URL registered at the provider, ending in /console/callback').optional(),
+  ROSTER_CONSOLE_OIDC_SCOPES: z.string().default('openid profile email'),
+  ROSTER_CONSOLE_ROLES_CLAIM: z.string().min(1).default('groups'),
+  ROSTER_CONSOLE_ROLE_MAP: z.string().optional(),
+  ROSTER_CONSOLE_IDLE_MINUTES: integer(30, 1, 1440),
+  ROSTER_CONSOLE_SESSION_HOURS: integer(12, 1, 168),
+  ROSTER_CONSOLE_TOKEN_SIGN_IN: z.enum(['on', 'off'], { message: 'must be on or off' }).default('on'),
 });
 
 export type RosterConfig = {
@@ -75,6 +88,8 @@ export type RosterConfig = {
   rateLimit: { perSecond: number; burst: number };
   /** Journal checkpoint key (undefined = generated and stored in the database) and retention (undefined = keep forever). */
   journal: { keySecret: string | undefined; retentionDays: number | undefined };
+  /** The ops console at /console (src/config/console.ts). */
+  console: ConsoleSettings;
 };
 
 export class ConfigError extends Error {
@@ -97,6 +112,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RosterConfig {
     throw new ConfigError('Invalid configuration: set ROSTER_JWT_ISSUER, ROSTER_JWT_AUDIENCE and ROSTER_JWKS_URL together (or none of them)');
   }
   return {
+    console: consoleSettings(e),
     port: e.PORT,
     host: e.HOST,
     databaseUrl: e.DATABASE_URL,
@@ -119,5 +135,41 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RosterConfig {
     oauth: { tokenTtlSeconds: e.ROSTER_OAUTH_TOKEN_TTL_SECONDS, keyRotationDays: e.ROSTER_OAUTH_KEY_ROTATION_DAYS },
     rateLimit: { perSecond: e.ROSTER_RATE_LIMIT_PER_SECOND, burst: e.ROSTER_RATE_LIMIT_BURST },
     journal: { keySecret: e.ROSTER_JOURNAL_KEY, retentionDays: e.ROSTER_JOURNAL_RETENTION_DAYS },
+  };
+}
+
+function consoleSettings(e: z.infer<typeof envSchema>): ConsoleSettings {
+  const oidcKeys = [e.ROSTER_CONSOLE_OIDC_ISSUER, e.ROSTER_CONSOLE_OIDC_CLIENT_ID].filter((v) => v !== undefined).length;
+  if (oidcKeys === 1) {
+    throw new ConfigError('Invalid configuration: set ROSTER_CONSOLE_OIDC_ISSUER and ROSTER_CONSOLE_OIDC_CLIENT_ID together (or neither, for no SSO sign-in)');
+  }
+  let oidc: ConsoleSettings['oidc'];
+  if (e.ROSTER_CONSOLE_OIDC_ISSUER && e.ROSTER_CONSOLE_OIDC_CLIENT_ID) {
+    const publicUrl = e.ROSTER_PUBLIC_URL?.replace(/\/+$/, '');
+    const redirectUri = e.ROSTER_CONSOLE_OIDC_REDIRECT_URI ?? (publicUrl ? `${publicUrl}/console/callback` : undefined);
+    if (!redirectUri) {
+      throw new ConfigError('Invalid configuration: ROSTER_CONSOLE_OIDC_REDIRECT_URI (or ROSTER_PUBLIC_URL, giving <url>/console/callback) is needed for SSO sign-in');
+    }
+    if (!e.ROSTER_CONSOLE_ROLE_MAP) {
+      throw new ConfigError('Invalid configuration: ROSTER_CONSOLE_ROLE_MAP must map values of the ROSTER_CONSOLE_ROLES_CLAIM claim to console roles, e.g. Roster-Operators=operator,Roster-Auditors=auditor,Staff=viewer');
+    }
+    const roleMap = parseRoleMap(e.ROSTER_CONSOLE_ROLE_MAP);
+    if (typeof roleMap === 'string') throw new ConfigError(`Invalid configuration: ROSTER_CONSOLE_ROLE_MAP: ${roleMap}`);
+    oidc = {
+      issuer: e.ROSTER_CONSOLE_OIDC_ISSUER,
+      clientId: e.ROSTER_CONSOLE_OIDC_CLIENT_ID,
+      clientSecret: e.ROSTER_CONSOLE_OIDC_CLIENT_SECRET,
+      redirectUri,
+      scopes: e.ROSTER_CONSOLE_OIDC_SCOPES.split(/[\s,]+/).filter(Boolean),
+      rolesClaim: e.ROSTER_CONSOLE_ROLES_CLAIM,
+      roleMap,
+    };
+    if (!oidc.scopes.includes('openid')) throw new ConfigError('Invalid configuration: ROSTER_CONSOLE_OIDC_SCOPES must include openid');
+  }
+  return {
+    oidc,
+    tokenSignIn: e.ROSTER_CONSOLE_TOKEN_SIGN_IN === 'on',
+    idleMs: e.ROSTER_CONSOLE_IDLE_MINUTES * 60_000,
+    absoluteMs: e.ROSTER_CONSOLE_SESSION_HOURS * 3_600_000,
   };
 }

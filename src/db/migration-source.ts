@@ -12,6 +12,7 @@ import * as nestedGroupIndex from '../../migrations/20261122000700_nested_group_
 import * as journalOutbox from '../../migrations/20261122000800_journal_outbox.js';
 import * as journalChainAtCommit from '../../migrations/20261122000900_journal_chain_at_commit.js';
 import * as journalLinkLargeAppends from '../../migrations/20261202000100_journal_link_large_appends.js';
+import * as consoleSessions from '../../migrations/20261207160000_console_sessions.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -28,6 +29,7 @@ const migrations: ReadonlyArray<readonly [string, Migration]> = [
   ['20261122000800_journal_outbox', journalOutbox],
   ['20261122000900_journal_chain_at_commit', journalChainAtCommit],
   ['20261202000100_journal_link_large_appends', journalLinkLargeAppends],
+  ['20261207160000_console_sessions', consoleSessions],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

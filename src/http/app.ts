@@ -14,6 +14,7 @@ import { createRosterOAuth } from '../oauth/oauth.js';
 import { accessRouter } from '../ops/access.js';
 import { connectorsOpsRouter } from '../ops/connectors.js';
 import { journalOpsRouter } from '../ops/journal-routes.js';
+import { consoleRouter, DEFAULT_CONSOLE_SETTINGS } from '../console/router.js';
 import { healthRouter } from '../ops/health.js';
 import { notFound, ScimError } from '../scim/errors.js';
 import { bulkRouter } from '../scim/routes/bulk.js';
@@ -35,7 +36,7 @@ export interface AppDependencies {
   db: Knex;
   writePath: WritePath;
   config: Pick<RosterConfig, 'bootstrapToken' | 'publicUrl' | 'maxBodyBytes' | 'defaultPageSize' | 'maxPageSize' | 'bulkMaxOperations'> &
-    Partial<Pick<RosterConfig, 'jwt' | 'oauth' | 'rateLimit'>>;
+    Partial<Pick<RosterConfig, 'jwt' | 'oauth' | 'rateLimit' | 'console'>>;
 }
 
 export function createApp({ db, writePath, config }: AppDependencies): Express {
@@ -86,6 +87,8 @@ export function createApp({ db, writePath, config }: AppDependencies): Express {
   app.use(accessRouter(db, authenticated));
   app.use(connectorsOpsRouter(db, authenticated));
   app.use(journalOpsRouter({ db, authenticated, defaultPageSize: config.defaultPageSize, maxPageSize: config.maxPageSize }));
+  // The ops console: HTML pages with their own sign-in, sessions, CSRF checks and error pages.
+  app.use(consoleRouter({ db, authenticator, settings: config.console ?? DEFAULT_CONSOLE_SETTINGS, publicUrl: config.publicUrl }));
 
   app.use((req, _res, next) => next(notFound(`No endpoint at ${req.method} ${req.path}`)));
   app.use(journalAuthFailures(db), countScimErrors, errorHandler);

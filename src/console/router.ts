@@ -1,0 +1,165 @@
+/**
+ * The ops console at /console (docs/console.md): server-rendered pages over the same queries and
+ * actions the CLI and the ops API use, behind sign-in, with a strict Content-Security-Policy.
+ * The order of things for every console request is written here once:
+ *   headers → static files → session → sign-in routes → sign-in required → form body and CSRF on
+ *   POST → the page's permission → the page → console errors as HTML pages.
+ */
+import { fileURLToPath } from 'node:url';
+import express, { Router, type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
+import type { Knex } from 'knex';
+import type { Authenticator } from '../auth/authenticator.js';
+import type { ConsoleSettings } from '../config/console.js';
+import { logger } from '../logging/logger.js';
+import { streamJournalExport } from '../ops/journal-export.js';
+import { approveGuardPause, retryParked } from '../sync/operator-actions.js';
+import { activeConnectors } from '../sync/registry.js';
+import { html, type Fragment } from './html.js';
+import { notice, page } from './layout.js';
+import { connectorBody, connectorsBody } from './pages/connectors.js';
+import { groupBody, groupsBody } from './pages/groups.js';
+import { entryBody, filterInput, journalBody, journalEntry, parseFilterInput } from './pages/journal.js';
+import { overviewBody } from './pages/overview.js';
+import { peopleBody, personBody } from './pages/people.js';
+import { may, type Permission } from './permissions.js';
+import { ConsoleRefusal } from './refusal.js';
+import { consoleActor, loadSession, requireCsrf, requirePermission, requireSignIn, sessionOf, signedIn } from './sessions.js';
+import { signInRouter } from './sign-in.js';
+import { sweepExpired } from './session-store.js';
+
+export const DEFAULT_CONSOLE_SETTINGS: ConsoleSettings = { oidc: undefined, tokenSignIn: true, idleMs: 30 * 60_000, absoluteMs: 12 * 3_600_000 };
+
+/** HTML from Roster's own origin only: no inline script or style, no framing, forms post here only. */
+export const CONSOLE_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+const consoleHeaders: RequestHandler = (_req, res, next) => {
+  res.setHeader('Content-Security-Policy', CONSOLE_CSP);
+  res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
+  res.setHeader('Referrer-Policy', 'same-origin');
+  next();
+};
+
+const STATIC_DIR = fileURLToPath(new URL('./static/', import.meta.url));
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const SWEEP_EVERY_MS = 10 * 60_000;
+
+export interface ConsoleOptions {
+  db: Knex;
+  authenticator: Authenticator;
+  settings: ConsoleSettings;
+  publicUrl: string | undefined;
+}
+
+const param = (req: Request, name: string): string => String(req.params[name]);
+const queryText = (req: Request, name: string): string | undefined => (typeof req.query[name] === 'string' ? req.query[name] : undefined);
+
+export function consoleRouter({ db, authenticator, settings, publicUrl }: ConsoleOptions): Router {
+  const router = Router();
+  const form = express.urlencoded({ extended: false, limit: '64kb' });
+  let lastSweep = 0;
+
+  const send = (res: Response, title: string, section: string | undefined, body: Fragment, status = 200) => {
+    res.status(status).type('html').send(page({ title, session: sessionOf(res), section, body }).text);
+  };
+  const can = (res: Response, permission: Permission) => may(signedIn(res).roles, permission);
+  const read = requirePermission(db, 'read');
+  // Form parsing and the CSRF check run for every console POST (below); operator actions add the role check.
+  const operate = requirePermission(db, 'operate');
+
+  router.use('/console', consoleHeaders);
+  router.use('/console/static', express.static(STATIC_DIR, { index: false, fallthrough: false, setHeaders: (res) => res.setHeader('Cache-Control', 'public, max-age=3600') }));
+  router.use('/console', loadSession(db, settings), (_req, _res, next) => {
+    // Expired sessions are deleted as they are met; the sweep removes the ones never met again.
+    if (Date.now() - lastSweep > SWEEP_EVERY_MS) {
+      lastSweep = Date.now();
+      void sweepExpired(db, settings).catch((error: unknown) => logger.warn('console session sweep failed', { error: (error as Error).message }));
+    }
+    next();
+  });
+  router.use(signInRouter({ db, settings, authenticator, publicUrl }));
+  router.use('/console', requireSignIn);
+  // A state-changing request without the CSRF token stops here, whatever it targets.
+  router.post('/console/{*rest}', form, requireCsrf);
+
+  router.get('/console', read, async (_req, res) => send(res, 'Overview', '/console', await overviewBody(db)));
+
+  router.get('/console/people', read, async (req, res) => {
+    const { body, status } = await peopleBody(db, { q: queryText(req, 'q'), filter: queryText(req, 'filter'), cursor: queryText(req, 'cursor') });
+    send(res, 'People', '/console/people', body, status);
+  });
+  router.get('/console/people/:id', read, async (req, res) => {
+    const after = queryText(req, 'historyAfter');
+    const person = UUID.test(param(req, 'id')) ? await personBody(db, param(req, 'id').toLowerCase(), after && /^\d{1,15}$/.test(after) ? Number(after) : undefined) : undefined;
+    if (!person) throw new ConsoleRefusal(404, `No person with id ${param(req, 'id')}`);
+    send(res, person.title, '/console/people', person.body);
+  });
+
+  router.get('/console/groups', read, async (req, res) => send(res, 'Groups', '/console/groups', await groupsBody(db, { q: queryText(req, 'q'), after: queryText(req, 'after') })));
+  router.get('/console/groups/:id', read, async (req, res) => {
+    const after = queryText(req, 'membersAfter');
+    const group = UUID.test(param(req, 'id')) ? await groupBody(db, param(req, 'id').toLowerCase(), after && UUID.test(after) ? after.toLowerCase() : undefined) : undefined;
+    if (!group) throw new ConsoleRefusal(404, `No group with id ${param(req, 'id')}`);
+    send(res, group.title, '/console/groups', group.body);
+  });
+
+  router.get('/console/journal', read, async (req, res) => {
+    const { body, status } = await journalBody(db, req.query, can(res, 'audit'));
+    send(res, 'Journal', '/console/journal', body, status);
+  });
+  router.get('/console/journal/export', requirePermission(db, 'audit'), async (req, res) => {
+    const filter = parseFilterInput(filterInput(req.query));
+    if (typeof filter === 'string') throw new ConsoleRefusal(400, filter);
+    const format = queryText(req, 'format') === 'ndjson' ? 'ndjson' : 'csv';
+    res.setHeader('Content-Disposition', `attachment; filename="roster-journal.${format === 'csv' ? 'csv' : 'ndjson'}"`);
+    await streamJournalExport(db, filter, format, res);
+  });
+  router.get('/console/journal/:id', read, async (req, res) => {
+    const id = /^\d{1,15}$/.test(param(req, 'id')) ? Number(param(req, 'id')) : undefined;
+    const row = id === undefined ? undefined : await journalEntry(db, id);
+    if (!row) throw new ConsoleRefusal(404, `No journal entry ${param(req, 'id')}`);
+    send(res, `Journal entry #${row.id}`, '/console/journal', entryBody(row));
+  });
+
+  router.get('/console/connectors', read, async (_req, res) => send(res, 'Connectors', '/console/connectors', await connectorsBody(db)));
+  router.get('/console/connectors/:name', read, async (req, res) => {
+    const body = await connectorBody(db, param(req, 'name'), signedIn(res), can(res, 'operate'), req.query);
+    if (!body) throw new ConsoleRefusal(404, `No connector named ${param(req, 'name')}`);
+    send(res, `Connector ${param(req, 'name')}`, '/console/connectors', body);
+  });
+  router.post('/console/connectors/:name/parked/:type/:id/retry', operate, async (req, res) => {
+    const connector = activeConnectors().get(param(req, 'name'));
+    const type = param(req, 'type');
+    if (!connector || (type !== 'User' && type !== 'Group') || !UUID.test(param(req, 'id'))) throw new ConsoleRefusal(404, 'No such connector or parked object');
+    const [outcome] = await retryParked(db, connector, consoleActor(res), param(req, 'id'));
+    const done = outcome ? outcome.outcome : 'none';
+    res.redirect(303, `/console/connectors/${encodeURIComponent(connector.name)}?done=${done}${outcome?.reason ? `&detail=${encodeURIComponent(outcome.reason)}` : ''}`);
+  });
+  router.post('/console/connectors/:name/approve', operate, async (req, res) => {
+    const name = param(req, 'name');
+    if (!activeConnectors().get(name)) throw new ConsoleRefusal(404, `No connector named ${name}`);
+    const { wasPaused, woken } = await approveGuardPause(db, name, consoleActor(res));
+    res.redirect(303, `/console/connectors/${encodeURIComponent(name)}?done=${wasPaused ? 'approved' : 'not-paused'}&detail=${woken}`);
+  });
+
+  router.use('/console', (req, _res, next) => next(new ConsoleRefusal(404, `No console page at ${req.path}`)));
+  router.use('/console', consoleErrors);
+  return router;
+}
+
+/** Console errors as pages: refusals with their message, anything else as a 500 naming the request id (logged, never shown). */
+const consoleErrors: ErrorRequestHandler = (error: unknown, req, res, _next) => {
+  if (res.headersSent) return res.destroy();
+  const refusal = error instanceof ConsoleRefusal ? error : undefined;
+  const status = refusal?.status ?? (isClientError(error) ? 400 : 500);
+  if (!refusal && status === 500) logger.error('console page failed', { requestId: res.locals.requestId, path: req.path, error: (error as Error).stack ?? String(error) });
+  const message = refusal?.message ?? (status === 400 ? 'The request could not be read' : `Something went wrong on Roster's side; the log has the details under request id ${String(res.locals.requestId)}`);
+  const title = status === 403 ? 'Not allowed' : status === 404 ? 'Not found' : status === 401 ? 'Signed out' : status === 400 ? 'Bad request' : 'Error';
+  const signInLink = status === 401 ? html`<p><a href="/console/sign-in">Sign in</a></p>` : '';
+  res.status(status).type('html').send(page({ title, session: sessionOf(res), body: html`${notice('error', message)}${signInLink}` }).text);
+};
+
+function isClientError(error: unknown): boolean {
+  const status = (error as { status?: unknown; statusCode?: unknown } | null)?.status ?? (error as { statusCode?: unknown } | null)?.statusCode;
+  return typeof status === 'number' && status >= 400 && status < 500;
+}
