@@ -33,7 +33,7 @@ export interface TestResponse {
   text: string;
 }
 
-export async function startTestServer(config: Partial<{ maxBodyBytes: number; maxPageSize: number; defaultPageSize: number; bulkMaxOperations: number }> & Pick<AppDependencies['config'], 'jwt' | 'oauth' | 'rateLimit'> & PolicyTestOptions = {}): Promise<TestServer> {
+export async function startTestServer(config: Partial<{ maxBodyBytes: number; maxPageSize: number; defaultPageSize: number; bulkMaxOperations: number }> & Pick<AppDependencies['config'], 'jwt' | 'oauth' | 'rateLimit' | 'console'> & PolicyTestOptions = {}): Promise<TestServer> {
   const db = await createTestDatabase();
   const token = 'test_' + randomBytes(24).toString('base64url');
   const writePath = new WritePath(db.knex);
@@ -51,6 +51,7 @@ export async function startTestServer(config: Partial<{ maxBodyBytes: number; ma
       jwt: config.jwt,
       oauth: config.oauth,
       rateLimit: config.rateLimit,
+      console: config.console,
     },
   });
   const server: Server = await new Promise((resolve) => {

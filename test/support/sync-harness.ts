@@ -23,8 +23,8 @@ export interface RosterA {
   close(): Promise<void>;
 }
 
-export async function startRosterA(connectors: unknown[], env: Record<string, string>, options: { worker?: boolean } = {}): Promise<RosterA> {
-  const server = await startTestServer();
+export async function startRosterA(connectors: unknown[], env: Record<string, string>, options: { worker?: boolean; server?: Parameters<typeof startTestServer>[0] } = {}): Promise<RosterA> {
+  const server = await startTestServer(options.server);
   const set = ConnectorSet.fromConfig(parseConnectors({ connectors }, env));
   registerOutboxHook(server.writePath, set);
   setActiveConnectors(set); // what `serve` does, for GET /ops/connectors
