@@ -14,7 +14,7 @@ import { listParked } from '../src/sync/parked.js';
 import { browserSkip, startBrowser, type TestBrowser } from './support/browser.js';
 import { startFaultTarget, type FaultTarget } from './support/fault-target.js';
 import { startOidcProvider, type TestOidcProvider } from './support/oidc-provider.js';
-import { ENTERPRISE, USER_SCHEMA } from './support/server.js';
+import { ENTERPRISE, PATCH_OP, USER_SCHEMA } from './support/server.js';
 import { startRosterA, waitFor, type RosterA } from './support/sync-harness.js';
 
 const POLICY = `version: 1
@@ -111,7 +111,7 @@ test('sign in through the OpenID Connect provider; a person without a mapped rol
 });
 
 test('find a person and see why they have a group', { skip: browserSkip, timeout: 120_000 }, async () => {
-  await scimUser('alice@example.com', { displayName: 'Alice Analyst', title: 'Senior Analyst', [ENTERPRISE]: { department: 'Finance' } });
+  const alice = await scimUser('alice@example.com', { displayName: 'Alice Analyst', title: 'Senior Analyst', [ENTERPRISE]: { department: 'Finance' } });
   await scimUser('bob@example.com', { displayName: 'Bob Builder', title: 'Engineer', [ENTERPRISE]: { department: 'Engineering' } });
   const { page } = browser;
   await signInThroughProvider(page, 'olivia');
@@ -137,12 +137,19 @@ test('find a person and see why they have a group', { skip: browserSkip, timeout
   await checkAccessibility();
   await page.getByRole('link', { name: 'Groups', exact: true }).click();
   await checkAccessibility();
+  // Her promotion, found in the journal with the API's filters, shows before and after.
+  const promoted = await roster.server.request('PATCH', `/Users/${alice}`, { body: { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'title', value: 'Lead Analyst' }] } });
+  assert.equal(promoted.status, 200, promoted.text);
   await page.getByRole('link', { name: 'Journal', exact: true }).click();
   await page.getByLabel('User (userName)').fill('alice@example.com');
+  await page.getByLabel('Action(s)').fill('update');
   await page.getByRole('button', { name: 'Filter' }).click();
   await checkAccessibility();
   await page.locator('main table tbody tr a[href^="/console/journal/"]').first().click();
   await page.getByRole('heading', { name: 'What changed' }).waitFor();
+  const diff = page.getByRole('table', { name: 'Before and after' }).getByRole('row', { name: /title/ });
+  assert.equal(await diff.locator('del').innerText(), 'Senior Analyst');
+  assert.equal(await diff.locator('ins').innerText(), 'Lead Analyst');
   await checkAccessibility();
   await browser.screenshot('console-journal-entry');
 });

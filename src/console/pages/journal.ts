@@ -92,6 +92,6 @@ export function entryBody(row: JournalRow): Html {
       <dt>Chain</dt><dd>seq ${row.seq ?? 'pending'} · hash <code>${row.hash ?? '—'}</code></dd></dl>
     <section aria-labelledby="diff"><h2 id="diff">What changed</h2>${changesTable(pathChanges(row), 'Before and after')}</section>
     ${row.reason !== null ? html`<section aria-labelledby="reason"><h2 id="reason">Reason</h2><pre>${JSON.stringify(row.reason, null, 2)}</pre></section>` : ''}
-    ${row.changes !== null && !Array.isArray(row.changes) ? html`<details><summary>Recorded changes (raw)</summary><pre>${JSON.stringify(row.changes, null, 2)}</pre></details>` : ''}
+    ${row.changes !== null && !Array.isArray(row.changes) ? html`<details${pathChanges(row).length === 0 ? ' open' : ''}><summary>Recorded changes (raw)</summary><pre>${JSON.stringify(row.changes, null, 2)}</pre></details>` : ''}
     <p class="muted">Entry ${valueText(row.id)} of the tamper-evident journal (docs/operations-journal.md).</p>`;
 }
