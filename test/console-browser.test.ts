@@ -205,6 +205,33 @@ test('approve a guard pause', { skip: browserSkip, timeout: 120_000 }, async () 
   await browser.screenshot('console-connector-approved');
 });
 
+test('preview and apply a policy change with a reason', { skip: browserSkip, timeout: 120_000 }, async () => {
+  const { page } = browser;
+  await signInThroughProvider(page, 'olivia');
+  await page.getByRole('link', { name: 'Policy', exact: true }).click();
+  assert.match(await page.getByRole('table', { name: /Rules of policy\.yaml/ }).innerText(), /finance-analyst/);
+  await checkAccessibility();
+  const changed = `${POLICY}  - name: engineering
+    when: '${ENTERPRISE}:department eq "Engineering"'
+    groups: [Engineering Tools]
+`;
+  await page.getByLabel(/Policy file \(YAML\)/).fill(changed);
+  await page.getByRole('button', { name: 'Preview the plan' }).click();
+  const groups = await page.getByRole('table', { name: 'Groups' }).innerText();
+  assert.match(groups, /Engineering Tools\s+\+1\s+−0\s+bob@example\.com/);
+  await checkAccessibility();
+  await browser.screenshot('console-policy-plan');
+  await page.getByLabel('Reason (kept in the journal)').fill('Engineering gets its tools group (ticket ENG-42)');
+  await page.getByRole('button', { name: /^Apply version/ }).click();
+  assert.match(await page.locator('[role="status"]').first().innerText(), /Applied version [0-9a-f]+: 1 user\(s\) brought in line/);
+  const entry = await roster.server.db.knex('journal').where({ action: 'policy.apply' }).orderBy('id', 'desc').first();
+  assert.equal(entry.actor, `console:Olivia Operator <olivia@${op.issuer}>`);
+  assert.equal(entry.reason.statedReason, 'Engineering gets its tools group (ticket ENG-42)');
+  const bob = await roster.server.request('GET', `/Users?filter=${encodeURIComponent('userName eq "bob@example.com"')}`);
+  assert.deepEqual(bob.body.Resources[0].groups.map((g: { display: string }) => g.display), ['Engineering Tools']);
+  await browser.screenshot('console-policy-applied');
+});
+
 /** Submits a form built in the page (as a forged or hand-made request would), with or without the CSRF token. */
 async function submitForm(page: Page, action: string, csrf: string | undefined): Promise<void> {
   await Promise.all([

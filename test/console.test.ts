@@ -200,3 +200,46 @@ test('console settings: the role map, the claim, and the OIDC keys that belong t
   assert.equal(config.console.idleMs, 30 * 60_000);
   assert.throws(() => loadConfig({ ROSTER_CONSOLE_TOKEN_SIGN_IN: 'maybe' }), /ROSTER_CONSOLE_TOKEN_SIGN_IN: must be on or off/);
 });
+
+test('policy: a broken file lists its problems; a viewer may preview but not apply; the mass-revoke guard refuses and changes nothing', async () => {
+  await withServer(async (server) => {
+    for (let i = 0; i < 3; i++) await createUser(server, { userName: `fin${i}@example.com`, title: 'Analyst', [ENTERPRISE]: { department: 'Finance' } });
+    const operator = new ConsoleClient(server.url);
+    await operator.signInWithToken(server.token);
+    const csrf = await operator.csrfToken();
+
+    const broken = await operator.post('/console/policy/plan', { _csrf: csrf, policy: 'version: 1\nroles:\n  - name: x\n    when: "title eq"\n    groups: [A]\n' });
+    assert.equal(broken.status, 400);
+    assert.match(broken.text, /not a valid policy/);
+    assert.match(broken.text, /policy\.yaml:4/);
+
+    const { token } = await createToken(server.db.knex, 'reader', ['ops:read']);
+    const viewer = new ConsoleClient(server.url);
+    await viewer.signInWithToken(token);
+    const viewerCsrf = await viewer.csrfToken();
+    const emptied = 'version: 1\nroles: []\n';
+    const preview = await viewer.post('/console/policy/plan', { _csrf: viewerCsrf, policy: emptied });
+    assert.equal(preview.status, 200);
+    assert.match(preview.text, /3 would lose access/);
+    assert.match(preview.text, /Applying needs the operator role/);
+    const version = /version <strong>([0-9a-f]+)<\/strong>/.exec(preview.text)![1]!;
+    assert.equal((await viewer.post('/console/policy/apply', { _csrf: viewerCsrf, policy: emptied, version, reason: 'cleaning up' })).status, 403);
+
+    const before = await server.db.knex.raw(`SELECT count(*)::int AS n FROM group_members`);
+    const guarded = await operator.post('/console/policy/apply', { _csrf: csrf, policy: emptied, version, reason: 'cleaning up' });
+    assert.equal(guarded.status, 409);
+    assert.match(guarded.text, /mass-revoke guard refused: 3 of 3 users/);
+    assert.deepEqual((await server.db.knex.raw(`SELECT count(*)::int AS n FROM group_members`)).rows, before.rows);
+    const noReason = await operator.post('/console/policy/apply', { _csrf: csrf, policy: emptied, version, reason: '' });
+    assert.equal(noReason.status, 400);
+  });
+});
+
+test('every console setting is documented in .env.example', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const example = await readFile('.env.example', 'utf8');
+  const source = await readFile('src/config/env.ts', 'utf8');
+  const names = [...source.matchAll(/\b(ROSTER_CONSOLE_[A-Z_]+):/g)].map((m) => m[1]!);
+  assert.ok(names.length >= 10);
+  for (const name of names) assert.match(example, new RegExp(`#${name}=`), `${name} in .env.example`);
+});

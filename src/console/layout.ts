@@ -11,6 +11,7 @@ export const NAV = [
   { path: '/console/groups', label: 'Groups' },
   { path: '/console/journal', label: 'Journal' },
   { path: '/console/connectors', label: 'Connectors' },
+  { path: '/console/policy', label: 'Policy' },
 ] as const;
 
 export interface PageOptions {

@@ -12,7 +12,11 @@ import type { Authenticator } from '../auth/authenticator.js';
 import type { ConsoleSettings } from '../config/console.js';
 import { logger } from '../logging/logger.js';
 import { streamJournalExport } from '../ops/journal-export.js';
+import { applyPolicy, MassRevokeError } from '../policy/apply.js';
+import { computePlan } from '../policy/plan.js';
+import { parsePolicy, PolicyError, type Policy } from '../policy/policy-file.js';
 import { approveGuardPause, retryParked } from '../sync/operator-actions.js';
+import type { WritePath } from '../write/write-path.js';
 import { activeConnectors } from '../sync/registry.js';
 import { html, type Fragment } from './html.js';
 import { notice, page } from './layout.js';
@@ -21,6 +25,7 @@ import { groupBody, groupsBody } from './pages/groups.js';
 import { entryBody, filterInput, journalBody, journalEntry, parseFilterInput } from './pages/journal.js';
 import { overviewBody } from './pages/overview.js';
 import { peopleBody, personBody } from './pages/people.js';
+import { planBody, policyBody, policySourceName } from './pages/policy.js';
 import { may, type Permission } from './permissions.js';
 import { ConsoleRefusal } from './refusal.js';
 import { consoleActor, loadSession, requireCsrf, requirePermission, requireSignIn, sessionOf, signedIn } from './sessions.js';
@@ -46,6 +51,8 @@ const SWEEP_EVERY_MS = 10 * 60_000;
 
 export interface ConsoleOptions {
   db: Knex;
+  /** The write path every change goes through (policy apply). */
+  writePath: WritePath;
   authenticator: Authenticator;
   settings: ConsoleSettings;
   publicUrl: string | undefined;
@@ -54,7 +61,7 @@ export interface ConsoleOptions {
 const param = (req: Request, name: string): string => String(req.params[name]);
 const queryText = (req: Request, name: string): string | undefined => (typeof req.query[name] === 'string' ? req.query[name] : undefined);
 
-export function consoleRouter({ db, authenticator, settings, publicUrl }: ConsoleOptions): Router {
+export function consoleRouter({ db, writePath, authenticator, settings, publicUrl }: ConsoleOptions): Router {
   const router = Router();
   const form = express.urlencoded({ extended: false, limit: '64kb' });
   let lastSweep = 0;
@@ -140,6 +147,40 @@ export function consoleRouter({ db, authenticator, settings, publicUrl }: Consol
     if (!activeConnectors().get(name)) throw new ConsoleRefusal(404, `No connector named ${name}`);
     const { wasPaused, woken } = await approveGuardPause(db, name, consoleActor(res));
     res.redirect(303, `/console/connectors/${encodeURIComponent(name)}?done=${wasPaused ? 'approved' : 'not-paused'}&detail=${woken}`);
+  });
+
+  /** The pasted policy, or its problems shown on the policy page (400). */
+  const pastedPolicy = async (req: Request, res: Response): Promise<Policy | undefined> => {
+    const body = req.body as Record<string, unknown>;
+    const text = typeof body.policy === 'string' ? body.policy : '';
+    try {
+      return parsePolicy(text, await policySourceName(db));
+    } catch (error) {
+      if (!(error instanceof PolicyError)) throw error;
+      send(res, 'Policy', '/console/policy', html`${notice('error', html`That file is not a valid policy:<ul>${error.problems.map((p) => html`<li>${p}</li>`)}</ul>`)}<p><a href="/console/policy">Back</a></p>`, 400);
+      return undefined;
+    }
+  };
+  router.get('/console/policy', read, async (req, res) => send(res, 'Policy', '/console/policy', await policyBody(db, signedIn(res), req.query)));
+  router.post('/console/policy/plan', read, async (req, res) => {
+    const policy = await pastedPolicy(req, res);
+    if (!policy) return;
+    send(res, `Plan for version ${policy.version}`, '/console/policy', planBody(signedIn(res), await computePlan(db, policy), policy.sourceText, can(res, 'operate')));
+  });
+  router.post('/console/policy/apply', operate, async (req, res) => {
+    const policy = await pastedPolicy(req, res);
+    if (!policy) return;
+    const body = req.body as Record<string, unknown>;
+    const reason = typeof body.reason === 'string' ? body.reason.trim().slice(0, 1000) : '';
+    if (reason.length < 5) throw new ConsoleRefusal(400, 'Say why you apply this policy (at least a few words): the reason is kept in the journal');
+    if (body.version !== policy.version) throw new ConsoleRefusal(400, 'The policy text changed after its plan was shown: preview it again');
+    try {
+      const result = await applyPolicy(writePath, policy, { actor: consoleActor(res), statedReason: reason });
+      res.redirect(303, `/console/policy?applied=${policy.version}&users=${result.reconciled}`);
+    } catch (error) {
+      if (!(error instanceof MassRevokeError)) throw error;
+      send(res, 'Not applied', '/console/policy', html`${notice('error', `The mass-revoke guard refused: ${error.plan.usersLosingAccess} of ${error.plan.totalUsers} users would lose access, more than the limit of ${error.limit}. Nothing was changed.`)}<p><a href="/console/policy">Back</a></p>`, 409);
+    }
   });
 
   router.use('/console', (req, _res, next) => next(new ConsoleRefusal(404, `No console page at ${req.path}`)));
