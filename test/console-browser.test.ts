@@ -154,6 +154,43 @@ test('find a person and see why they have a group', { skip: browserSkip, timeout
   await browser.screenshot('console-journal-entry');
 });
 
+test('look at access as of an earlier moment, then open a leaver\'s receipt', { skip: browserSkip, timeout: 120_000 }, async () => {
+  const knex = roster.server.db.knex;
+  const alice = (await knex('users').whereRaw(`resource->>'userName' = 'alice@example.com'`).first()).id as string;
+  // A moment while she still had Finance Reporting (whole seconds, as a person would type it).
+  const before = new Date(Math.ceil(Date.now() / 1000) * 1000 + 1000);
+  await new Promise((resolve) => setTimeout(resolve, before.getTime() - Date.now() + 50));
+  const left = await roster.server.request('PATCH', `/Users/${alice}`, { body: { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'active', value: false }] } });
+  assert.equal(left.status, 200, left.text);
+  await waitFor(async () => (await knex('journal').where({ action: 'sync.push', resource_id: alice }).whereRaw(`changes->>'outcome' = 'ok' AND changes->>'method' = 'PATCH'`).first()) || undefined, 'the deactivation pushed');
+
+  const { page } = browser;
+  await signInThroughProvider(page, 'olivia');
+  await page.goto(`${roster.server.url}/console/people/${alice}`);
+  assert.doesNotMatch(await page.locator('main').innerText(), /Finance Reporting\s+policy/, 'no longer a member');
+  await page.getByLabel(/Access as of/).fill(before.toISOString().replace('.000Z', 'Z'));
+  await page.getByRole('button', { name: 'Show' }).click();
+  const groups = await page.getByRole('table', { name: 'Groups' }).innerText();
+  assert.match(groups, /Finance Reporting/);
+  assert.match(await page.getByRole('table', { name: 'Roles' }).innerText(), /finance-analyst/);
+  await checkAccessibility();
+  await browser.screenshot('console-access-as-of');
+
+  await page.goto(`${roster.server.url}/console/people/${alice}`);
+  await page.getByRole('link', { name: 'Leaver receipt' }).click();
+  const receipt = await page.locator('main').innerText();
+  assert.match(receipt, /1\. Deactivation/);
+  assert.match(await page.getByRole('table', { name: 'The change that deactivated the account' }).innerText(), /active\s+true\s+false|active\s+—\s+false/);
+  assert.match(await page.getByRole('table', { name: 'Memberships and roles removed' }).innerText(), /group Finance Reporting[\s\S]*role finance-analyst/);
+  assert.match(await page.getByRole('table', { name: /What each connector sent/ }).innerText(), /target[\s\S]*PATCH[\s\S]*acknowledged/);
+  await checkAccessibility();
+  await browser.screenshot('console-leaver-receipt');
+  const json = await (await fetch(`${roster.server.url}/console/people/${alice}/receipt?format=json`, { headers: { cookie: (await browser.context.cookies()).map((c) => `${c.name}=${c.value}`).join('; ') } })).json();
+  assert.equal(json.deactivation.source, 'scim');
+  assert.deepEqual(json.membershipsRemoved.map((m: { group: string }) => m.group), ['Finance Reporting']);
+  assert.equal(json.pushes.at(-1).outcome, 'ok');
+});
+
 test('retry a parked object against a fault-injecting target until it succeeds', { skip: browserSkip, timeout: 120_000 }, async () => {
   const carol = await scimUser('carol@example.com', { displayName: 'Carol Rejected' });
   await waitFor(async () => (await listParked(roster.server.db.knex, 'target')).some((p) => p.resourceId === carol) || undefined, 'carol parked');

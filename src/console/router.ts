@@ -10,6 +10,9 @@ import express, { Router, type ErrorRequestHandler, type Request, type RequestHa
 import type { Knex } from 'knex';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { ConsoleSettings } from '../config/console.js';
+import { resourceExists } from '../journal/history.js';
+import { leaverReceipt } from '../journal/leaver-receipt.js';
+import { parseTime } from '../journal/time.js';
 import { logger } from '../logging/logger.js';
 import { streamJournalExport } from '../ops/journal-export.js';
 import { applyPolicy, MassRevokeError } from '../policy/apply.js';
@@ -25,6 +28,7 @@ import { groupBody, groupsBody } from './pages/groups.js';
 import { entryBody, filterInput, journalBody, journalEntry, parseFilterInput } from './pages/journal.js';
 import { overviewBody } from './pages/overview.js';
 import { peopleBody, personBody } from './pages/people.js';
+import { AS_OF_HELP, asOfBody, asOfForm, receiptBody } from './pages/person-evidence.js';
 import { planBody, policyBody, policySourceName } from './pages/policy.js';
 import { may, type Permission } from './permissions.js';
 import { ConsoleRefusal } from './refusal.js';
@@ -100,6 +104,25 @@ export function consoleRouter({ db, writePath, authenticator, settings, publicUr
     const person = UUID.test(param(req, 'id')) ? await personBody(db, param(req, 'id').toLowerCase(), after && /^\d{1,15}$/.test(after) ? Number(after) : undefined) : undefined;
     if (!person) throw new ConsoleRefusal(404, `No person with id ${param(req, 'id')}`);
     send(res, person.title, '/console/people', person.body);
+  });
+
+  router.get('/console/people/:id/as-of', read, async (req, res) => {
+    const id = param(req, 'id').toLowerCase();
+    if (!UUID.test(id) || !(await resourceExists(db, 'User', id))) throw new ConsoleRefusal(404, `No person with id ${param(req, 'id')}`);
+    const asked = queryText(req, 'at') ?? '';
+    const at = parseTime(asked);
+    if (!at) return send(res, 'Access as of…', '/console/people', html`${asOfForm(id, asked)}${notice('error', AS_OF_HELP)}`, asked ? 400 : 200);
+    send(res, `Access as of ${at.toISOString().slice(0, 16).replace('T', ' ')}`, '/console/people', await asOfBody(db, id, at, asked));
+  });
+  router.get('/console/people/:id/receipt', read, async (req, res) => {
+    const id = param(req, 'id').toLowerCase();
+    if (!UUID.test(id) || !(await resourceExists(db, 'User', id))) throw new ConsoleRefusal(404, `No person with id ${param(req, 'id')}`);
+    const receipt = await leaverReceipt(db, id);
+    if (queryText(req, 'format') === 'json') {
+      res.setHeader('Content-Disposition', `attachment; filename="leaver-receipt-${id}.json"`);
+      return res.json(receipt);
+    }
+    send(res, `Leaver receipt: ${receipt.user.userName ?? id}`, '/console/people', receiptBody(receipt));
   });
 
   router.get('/console/groups', read, async (req, res) => send(res, 'Groups', '/console/groups', await groupsBody(db, { q: queryText(req, 'q'), after: queryText(req, 'after') })));

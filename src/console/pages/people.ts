@@ -16,6 +16,7 @@ import { linksOf } from '../../sync/links.js';
 import { activeConnectors } from '../../sync/registry.js';
 import { html, queryString, type Html } from '../html.js';
 import { notice, time } from '../layout.js';
+import { asOfForm } from './person-evidence.js';
 import { changesTable, entryLink, shortPath, tag, valueText } from './render.js';
 
 const PAGE_SIZE = 50;
@@ -116,7 +117,8 @@ export async function personBody(db: Knex, id: string, historyAfter?: number): P
   const name = valueText(resource.displayName) || access.user.userName;
   return {
     title: name,
-    body: html`<p>${access.user.userName} · <code>${id}</code> · ${access.user.active ? tag('active', 'good') : tag('deactivated', 'bad')}</p>${violations}
+    body: html`<p>${access.user.userName} · <code>${id}</code> · ${access.user.active ? tag('active', 'good') : html`${tag('deactivated', 'bad')} · <a href="/console/people/${id}/receipt">Leaver receipt</a>`}</p>${violations}
+      ${asOfForm(id)}
       <section aria-labelledby="attrs"><h2 id="attrs">Attributes</h2>${attributes(resource)}</section>
       <section aria-labelledby="roles"><h2 id="roles">Roles</h2>${roles}</section>
       <section aria-labelledby="groups"><h2 id="groups">Groups</h2>${groups}</section>
