@@ -269,6 +269,35 @@ test('preview and apply a policy change with a reason', { skip: browserSkip, tim
   await browser.screenshot('console-policy-applied');
 });
 
+test('upload an HR CSV with a rejected row: dry run, then apply', { skip: browserSkip, timeout: 120_000 }, async () => {
+  const csv = [
+    'Employee ID,First Name,Last Name,Preferred Name,Work Email,Department,Job Title,Cost Center,Location,Employment Type,Manager ID,Start Date,End Date,Status',
+    'E900001,Hana,Kato,Hana,hana.kato@example.com,Finance,Financial Analyst,CC-1,"Berlin, DE",Employee,,2024-01-08,,Active',
+    'E900002,Ivo,Novak,Ivo,ivo.novak@example.com,Sales,Account Executive,CC-2,"Prague, CZ",Employee,,someday,,Active',
+    'E900003,Jun,Park,Jun,jun.park@example.com,Engineering,Engineer,CC-3,"Seoul, KR",Employee,,2025-03-03,,Active',
+  ].join('\n');
+  const { page } = browser;
+  await signInThroughProvider(page, 'olivia');
+  await page.getByRole('link', { name: 'HR import', exact: true }).click();
+  await checkAccessibility();
+  await page.getByLabel('HR export (CSV)').setInputFiles({ name: 'hr-december.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+  await page.getByRole('button', { name: 'Dry run' }).click();
+  assert.match(await page.locator('main').innerText(), /Dry run of hr-december\.csv: 3 rows/);
+  const rejected = await page.getByRole('table', { name: 'Rejected rows' }).innerText();
+  assert.match(rejected, /3\s+E900002\s+Start Date "someday" is not a date/);
+  assert.equal((await roster.server.db.knex('users').whereRaw(`resource->>'userName' = 'hana.kato@example.com'`)).length, 0, 'a dry run writes nothing');
+  await checkAccessibility();
+  await browser.screenshot('console-hr-import-dry-run');
+  await page.getByRole('button', { name: 'Apply this file' }).click();
+  assert.match(await page.locator('[role="status"]').first().innerText(), /Applied hr-december\.csv/);
+  const hana = await roster.server.db.knex('users').whereRaw(`resource->>'userName' = 'hana.kato@example.com'`).first();
+  assert.ok(hana, 'applied');
+  const created = await roster.server.db.knex('journal').where({ action: 'create', resource_id: hana.id }).first();
+  assert.equal(created.actor, `import:hr-december.csv (console:Olivia Operator <olivia@${op.issuer}>)`);
+  assert.equal(created.source, 'import');
+  await browser.screenshot('console-hr-import-applied');
+});
+
 /** Submits a form built in the page (as a forged or hand-made request would), with or without the CSRF token. */
 async function submitForm(page: Page, action: string, csrf: string | undefined): Promise<void> {
   await Promise.all([

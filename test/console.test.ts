@@ -3,6 +3,7 @@
  * idle and absolute limits, sign-out), CSRF and role refusals, the strict CSP, escaping, and the
  * pages reading through the same queries as the API. Browser journeys: console-browser.test.ts.
  */
+import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createToken } from '../src/auth/token-store.js';
@@ -242,4 +243,33 @@ test('every console setting is documented in .env.example', async () => {
   const names = [...source.matchAll(/\b(ROSTER_CONSOLE_[A-Z_]+):/g)].map((m) => m[1]!);
   assert.ok(names.length >= 10);
   for (const name of names) assert.match(example, new RegExp(`#${name}=`), `${name} in .env.example`);
+});
+
+test('HR import: an upload without its CSRF token or file is refused; a viewer may dry-run but not apply; an upload is usable by its own session only', async () => {
+  await withServer(async (server) => {
+    const csv = 'Employee ID,First Name,Last Name,Preferred Name,Work Email,Department,Job Title,Cost Center,Location,Employment Type,Manager ID,Start Date,End Date,Status\nE1,Ann,Lee,Ann,ann.lee@example.com,Finance,Analyst,CC,Oslo,Employee,,2024-01-01,,Active\n';
+    const { token } = await createToken(server.db.knex, 'reader', ['ops:read']);
+    const viewer = new ConsoleClient(server.url);
+    await viewer.signInWithToken(token);
+    const viewerCsrf = await viewer.csrfToken();
+
+    assert.equal((await viewer.upload('/console/import/preview', {}, { csv: { name: 'hr.csv', text: csv } })).status, 403, 'no CSRF token');
+    const noFile = await viewer.upload('/console/import/preview', { _csrf: viewerCsrf }, {});
+    assert.equal(noFile.status, 400);
+    assert.match(noFile.text, /Choose the HR export/);
+    const dryRun = await viewer.upload('/console/import/preview', { _csrf: viewerCsrf }, { csv: { name: 'hr.csv', text: csv } });
+    assert.equal(dryRun.status, 200, dryRun.text);
+    assert.match(dryRun.text, /Applying needs the operator role/);
+    const uploadId = (await server.db.knex('console_uploads').first()).id as string;
+    assert.equal((await viewer.post('/console/import/apply', { _csrf: viewerCsrf, upload: uploadId })).status, 403);
+
+    const operator = new ConsoleClient(server.url);
+    await operator.signInWithToken(server.token);
+    const stolen = await operator.post('/console/import/apply', { _csrf: await operator.csrfToken(), upload: uploadId });
+    assert.equal(stolen.status, 400, "another session's upload is not found");
+    assert.equal((await server.db.knex.raw(`SELECT count(*)::int AS n FROM users`)).rows[0].n, 0, 'nothing imported');
+
+    const asOf = await operator.get(`/console/people/${randomUUID()}/as-of?at=last-tuesday`);
+    assert.equal(asOf.status, 404);
+  });
 });

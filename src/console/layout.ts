@@ -12,6 +12,7 @@ export const NAV = [
   { path: '/console/journal', label: 'Journal' },
   { path: '/console/connectors', label: 'Connectors' },
   { path: '/console/policy', label: 'Policy' },
+  { path: '/console/import', label: 'HR import' },
 ] as const;
 
 export interface PageOptions {

@@ -6,10 +6,13 @@
  *   POST → the page's permission → the page → console errors as HTML pages.
  */
 import { fileURLToPath } from 'node:url';
+import multer from 'multer';
 import express, { Router, type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import type { Knex } from 'knex';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { ConsoleSettings } from '../config/console.js';
+import { ColumnsError, DEFAULT_COLUMNS_FILE, parseColumns, readColumnsFile } from '../import/columns-file.js';
+import { ImportGuardError, importHr } from '../import/hr-import.js';
 import { resourceExists } from '../journal/history.js';
 import { leaverReceipt } from '../journal/leaver-receipt.js';
 import { parseTime } from '../journal/time.js';
@@ -28,13 +31,14 @@ import { groupBody, groupsBody } from './pages/groups.js';
 import { entryBody, filterInput, journalBody, journalEntry, parseFilterInput } from './pages/journal.js';
 import { overviewBody } from './pages/overview.js';
 import { peopleBody, personBody } from './pages/people.js';
+import { applyForm, importForm, reportBody } from './pages/hr-import.js';
 import { AS_OF_HELP, asOfBody, asOfForm, receiptBody } from './pages/person-evidence.js';
 import { planBody, policyBody, policySourceName } from './pages/policy.js';
 import { may, type Permission } from './permissions.js';
 import { ConsoleRefusal } from './refusal.js';
-import { consoleActor, loadSession, requireCsrf, requirePermission, requireSignIn, sessionOf, signedIn } from './sessions.js';
+import { consoleActor, loadSession, personActorName, requireCsrf, requirePermission, requireSignIn, sessionOf, signedIn } from './sessions.js';
 import { signInRouter } from './sign-in.js';
-import { sweepExpired } from './session-store.js';
+import { saveUpload, sweepExpired, takeUpload, type Upload } from './session-store.js';
 
 export const DEFAULT_CONSOLE_SETTINGS: ConsoleSettings = { oidc: undefined, tokenSignIn: true, idleMs: 30 * 60_000, absoluteMs: 12 * 3_600_000 };
 
@@ -90,6 +94,8 @@ export function consoleRouter({ db, writePath, authenticator, settings, publicUr
   });
   router.use(signInRouter({ db, settings, authenticator, publicUrl }));
   router.use('/console', requireSignIn);
+  // The HR upload is multipart: its body is read first, so the CSRF check below sees its token.
+  router.post('/console/import/preview', readUpload);
   // A state-changing request without the CSRF token stops here, whatever it targets.
   router.post('/console/{*rest}', form, requireCsrf);
 
@@ -206,10 +212,53 @@ export function consoleRouter({ db, writePath, authenticator, settings, publicUr
     }
   });
 
+  const importColumns = async (text: string | null) => {
+    try {
+      return text === null ? await readColumnsFile(DEFAULT_COLUMNS_FILE) : parseColumns(text, 'columns file');
+    } catch (error) {
+      if (error instanceof ColumnsError) throw new ConsoleRefusal(400, error.message);
+      throw error;
+    }
+  };
+  const importActor = (res: Response, fileName: string) => ({ name: `import:${fileName} (${personActorName(signedIn(res))})`, source: 'import' as const, requestId: String(res.locals.requestId) });
+  const runImport = async (res: Response, upload: Omit<Upload, 'id'>, dryRun: boolean) => {
+    try {
+      return await importHr(writePath, upload.csvText, await importColumns(upload.columnsText), { actor: importActor(res, upload.fileName), dryRun, full: upload.full });
+    } catch (error) {
+      if (error instanceof ImportGuardError || error instanceof ColumnsError) throw new ConsoleRefusal(400, error.message);
+      throw error;
+    }
+  };
+  router.get('/console/import', read, (_req, res) => send(res, 'HR import', '/console/import', importForm(signedIn(res))));
+  router.post('/console/import/preview', read, async (req, res) => {
+    const files = (req.files ?? {}) as Record<string, Array<{ originalname: string; buffer: Buffer }> | undefined>;
+    const csv = files.csv?.[0];
+    if (!csv) throw new ConsoleRefusal(400, 'Choose the HR export (a CSV file) to import');
+    const upload = { fileName: csv.originalname.replace(/[^\w .@()-]/g, '_').slice(0, 100) || 'upload.csv', csvText: csv.buffer.toString('utf8'), columnsText: files.columns?.[0]?.buffer.toString('utf8') ?? null, full: (req.body as Record<string, unknown>).full === 'on' };
+    const report = await runImport(res, upload, true);
+    const uploadId = await saveUpload(db, signedIn(res), upload);
+    send(res, 'HR import: dry run', '/console/import', html`${reportBody(report, upload.fileName)}${applyForm(signedIn(res), uploadId, report, can(res, 'operate'))}`);
+  });
+  router.post('/console/import/apply', operate, async (req, res) => {
+    const id = (req.body as Record<string, unknown>).upload;
+    const upload = typeof id === 'string' ? await takeUpload(db, signedIn(res), id) : undefined;
+    if (!upload) throw new ConsoleRefusal(400, 'That upload was already applied or is more than an hour old: upload the file again');
+    const report = await runImport(res, upload, false);
+    send(res, 'HR import: applied', '/console/import', html`${notice('ok', `Applied ${upload.fileName}.`)}${reportBody(report, upload.fileName)}`);
+  });
+
   router.use('/console', (req, _res, next) => next(new ConsoleRefusal(404, `No console page at ${req.path}`)));
   router.use('/console', consoleErrors);
   return router;
 }
+
+/** multipart/form-data bodies of the HR upload (in memory; an HR export of 100,000 people is about 15 MB). */
+const uploadFields = multer({ storage: multer.memoryStorage(), limits: { fileSize: 64 * 1_048_576, files: 2, fields: 10 } }).fields([
+  { name: 'csv', maxCount: 1 },
+  { name: 'columns', maxCount: 1 },
+]);
+const readUpload: RequestHandler = (req, res, next) =>
+  uploadFields(req, res, (error: unknown) => next(error instanceof multer.MulterError ? new ConsoleRefusal(400, `The upload could not be read: ${error.message}`) : error));
 
 /** Console errors as pages: refusals with their message, anything else as a 500 naming the request id (logged, never shown). */
 const consoleErrors: ErrorRequestHandler = (error: unknown, req, res, _next) => {

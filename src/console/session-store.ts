@@ -90,6 +90,33 @@ export async function sweepExpired(db: Knex, limits: { idleMs: number; absoluteM
     [limits.idleMs / 1000, limits.absoluteMs / 1000],
   );
   await db.raw(`DELETE FROM console_sign_ins WHERE created_at <= now() - interval '10 minutes'`);
+  await db.raw(`DELETE FROM console_uploads WHERE created_at <= now() - interval '1 hour'`);
+}
+
+export interface Upload {
+  id: string;
+  fileName: string;
+  csvText: string;
+  columnsText: string | null;
+  full: boolean;
+}
+
+/** Keeps an uploaded HR export for this session until it is applied (or an hour passes). */
+export async function saveUpload(db: Knex, session: ConsoleSession, upload: Omit<Upload, 'id'>): Promise<string> {
+  const id = newSecret();
+  await db('console_uploads').insert({ id, session_hash: session.idHash, file_name: upload.fileName, csv_text: upload.csvText, columns_text: upload.columnsText, full_import: upload.full });
+  return id;
+}
+
+/** Takes (and deletes) an upload of this session, if it is less than an hour old. */
+export async function takeUpload(db: Knex, session: ConsoleSession, id: string): Promise<Upload | undefined> {
+  const { rows } = (await db.raw(
+    `DELETE FROM console_uploads WHERE id = ? AND session_hash = ? AND created_at > now() - interval '1 hour'
+      RETURNING id, file_name, csv_text, columns_text, full_import`,
+    [id, session.idHash],
+  )) as { rows: Array<{ id: string; file_name: string; csv_text: string; columns_text: string | null; full_import: boolean }> };
+  const row = rows[0];
+  return row ? { id: row.id, fileName: row.file_name, csvText: row.csv_text, columnsText: row.columns_text, full: row.full_import } : undefined;
 }
 
 export interface PendingSignIn {

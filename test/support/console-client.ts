@@ -36,6 +36,17 @@ export class ConsoleClient {
     return { status: response.status, headers: response.headers, text: await response.text() };
   }
 
+  /** A multipart/form-data post (a file upload), as a browser sends it. */
+  async upload(path: string, fields: Record<string, string>, files: Record<string, { name: string; text: string }>): Promise<ConsoleResponse> {
+    const body = new FormData();
+    for (const [k, v] of Object.entries(fields)) body.append(k, v);
+    for (const [k, f] of Object.entries(files)) body.append(k, new Blob([f.text], { type: 'text/csv' }), f.name);
+    const cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    const response = await fetch(`${this.baseUrl}${path}`, { method: 'POST', redirect: 'manual', headers: cookie ? { cookie } : {}, body });
+    this.remember(response.headers);
+    return { status: response.status, headers: response.headers, text: await response.text() };
+  }
+
   get(path: string): Promise<ConsoleResponse> {
     return this.request('GET', path);
   }
