@@ -37,6 +37,7 @@ before(async () => {
     olivia: { name: 'Olivia Operator', email: 'olivia@example.com', groups: ['Roster-Operators', 'Everyone'] },
     victor: { name: 'Victor Viewer', email: 'victor@example.com', groups: ['Staff'] },
     nora: { name: 'Nora Nobody', email: 'nora@example.com', groups: ['Everyone'] },
+    ada: { name: 'Ada Auditor', email: 'ada@example.com', groups: ['Roster-Auditors'] },
   });
   target = await startFaultTarget();
   target.reject((method, _path, body) => rejectCarol && method === 'POST' && body?.userName === 'carol@example.com');
@@ -346,6 +347,25 @@ test('a request without the CSRF token is refused', { skip: browserSkip, timeout
   assert.match(await page.locator('[role="alert"]').innerText(), /security token \(CSRF\)/);
   await browser.screenshot('console-csrf-refused');
   assert.equal((await roster.server.db.knex.raw(`SELECT max(id) AS id FROM journal`)).rows[0].id, journalBefore, 'nothing was journaled or done');
+});
+
+test('an auditor verifies the journal and exports it; an operator may not', { skip: browserSkip, timeout: 120_000 }, async () => {
+  const { page } = browser;
+  await signInThroughProvider(page, 'olivia');
+  await page.goto(`${roster.server.url}/console/journal/verify`);
+  assert.match(await page.locator('main').innerText(), /Running a verification needs the auditor role/);
+  assert.equal(await page.getByRole('link', { name: 'Export CSV' }).count(), 0);
+
+  await signInThroughProvider(page, 'ada');
+  await page.getByRole('link', { name: 'Journal', exact: true }).click();
+  await page.getByRole('link', { name: 'Verification' }).click();
+  await page.getByRole('button', { name: 'Verify the journal now' }).click();
+  const result = await page.locator('[role="status"]').first().innerText();
+  assert.match(result, /Last verification .* by console:Ada Auditor .*: intact, \d+ entries checked; head position \d+/);
+  await checkAccessibility();
+  await browser.screenshot('console-journal-verified');
+  const download = await Promise.all([page.waitForEvent('download'), page.goto(`${roster.server.url}/console/journal`).then(() => page.getByRole('link', { name: 'Export CSV' }).click())]);
+  assert.match(download[0].suggestedFilename(), /^roster-journal-[\dTZ-]+\.csv$/);
 });
 
 test('no serious or critical accessibility problem on any page, and no CSP violation', { skip: browserSkip }, () => {

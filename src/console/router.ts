@@ -34,6 +34,7 @@ import { peopleBody, personBody } from './pages/people.js';
 import { applyForm, importForm, reportBody } from './pages/hr-import.js';
 import { AS_OF_HELP, asOfBody, asOfForm, receiptBody } from './pages/person-evidence.js';
 import { planBody, policyBody, policySourceName } from './pages/policy.js';
+import { verifyAndRecord, verifyBody } from './pages/verify.js';
 import { may, type Permission } from './permissions.js';
 import { ConsoleRefusal } from './refusal.js';
 import { consoleActor, loadSession, personActorName, requireCsrf, requirePermission, requireSignIn, sessionOf, signedIn } from './sessions.js';
@@ -59,8 +60,10 @@ const SWEEP_EVERY_MS = 10 * 60_000;
 
 export interface ConsoleOptions {
   db: Knex;
-  /** The write path every change goes through (policy apply). */
+  /** The write path every change goes through (policy apply, HR import). */
   writePath: WritePath;
+  /** ROSTER_JOURNAL_KEY, to check signed checkpoints when verifying. */
+  journalKeySecret?: string | undefined;
   authenticator: Authenticator;
   settings: ConsoleSettings;
   publicUrl: string | undefined;
@@ -69,7 +72,7 @@ export interface ConsoleOptions {
 const param = (req: Request, name: string): string => String(req.params[name]);
 const queryText = (req: Request, name: string): string | undefined => (typeof req.query[name] === 'string' ? req.query[name] : undefined);
 
-export function consoleRouter({ db, writePath, authenticator, settings, publicUrl }: ConsoleOptions): Router {
+export function consoleRouter({ db, writePath, journalKeySecret, authenticator, settings, publicUrl }: ConsoleOptions): Router {
   const router = Router();
   const form = express.urlencoded({ extended: false, limit: '64kb' });
   let lastSweep = 0;
@@ -147,8 +150,12 @@ export function consoleRouter({ db, writePath, authenticator, settings, publicUr
     const filter = parseFilterInput(filterInput(req.query));
     if (typeof filter === 'string') throw new ConsoleRefusal(400, filter);
     const format = queryText(req, 'format') === 'ndjson' ? 'ndjson' : 'csv';
-    res.setHeader('Content-Disposition', `attachment; filename="roster-journal.${format === 'csv' ? 'csv' : 'ndjson'}"`);
     await streamJournalExport(db, filter, format, res);
+  });
+  router.get('/console/journal/verify', read, async (_req, res) => send(res, 'Journal verification', '/console/journal', await verifyBody(db, signedIn(res), can(res, 'audit'))));
+  router.post('/console/journal/verify', requirePermission(db, 'audit'), async (_req, res) => {
+    await verifyAndRecord(db, consoleActor(res), journalKeySecret);
+    res.redirect(303, '/console/journal/verify');
   });
   router.get('/console/journal/:id', read, async (req, res) => {
     const id = /^\d{1,15}$/.test(param(req, 'id')) ? Number(param(req, 'id')) : undefined;

@@ -36,7 +36,7 @@ export interface AppDependencies {
   db: Knex;
   writePath: WritePath;
   config: Pick<RosterConfig, 'bootstrapToken' | 'publicUrl' | 'maxBodyBytes' | 'defaultPageSize' | 'maxPageSize' | 'bulkMaxOperations'> &
-    Partial<Pick<RosterConfig, 'jwt' | 'oauth' | 'rateLimit' | 'console'>>;
+    Partial<Pick<RosterConfig, 'jwt' | 'oauth' | 'rateLimit' | 'console' | 'journal'>>;
 }
 
 export function createApp({ db, writePath, config }: AppDependencies): Express {
@@ -88,7 +88,7 @@ export function createApp({ db, writePath, config }: AppDependencies): Express {
   app.use(connectorsOpsRouter(db, authenticated));
   app.use(journalOpsRouter({ db, authenticated, defaultPageSize: config.defaultPageSize, maxPageSize: config.maxPageSize }));
   // The ops console: HTML pages with their own sign-in, sessions, CSRF checks and error pages.
-  app.use(consoleRouter({ db, writePath, authenticator, settings: config.console ?? DEFAULT_CONSOLE_SETTINGS, publicUrl: config.publicUrl }));
+  app.use(consoleRouter({ db, writePath, journalKeySecret: config.journal?.keySecret, authenticator, settings: config.console ?? DEFAULT_CONSOLE_SETTINGS, publicUrl: config.publicUrl }));
 
   app.use((req, _res, next) => next(notFound(`No endpoint at ${req.method} ${req.path}`)));
   app.use(journalAuthFailures(db), countScimErrors, errorHandler);

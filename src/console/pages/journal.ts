@@ -57,7 +57,7 @@ function filterForm(input: FilterInput, canExport: boolean): Html {
     ${field('user', 'alice@example.com')}${field('group', 'Finance Reporting')}${field('resourceType', 'User or Group')}${field('resourceId', 'uuid')}
     ${field('actor', 'token or person')}${field('source', 'scim,policy,console')}${field('action', 'user.update')}${field('requestId', '')}
     ${field('since', '2026-12-01 or 7d')}${field('until', '')}
-    <button type="submit">Filter</button>${exports}</form>`;
+    <button type="submit">Filter</button>${exports} <a href="/console/journal/verify">Verification</a></form>`;
 }
 
 const entryRow = (e: JournalRow): Html =>
