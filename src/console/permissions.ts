@@ -3,7 +3,7 @@
  * router refuses it server-side (403) for a person whose roles lack it; the page only hides what
  * cannot be used. Docs: docs/console.md#roles.
  *   read     every page, everything but secrets (no role sees a secret: the console shows none)
- *   operate  retry parked objects, approve a guard pause (later: syncs, policy apply, imports)
+ *   operate  retry parked objects, approve a guard pause, apply a policy, apply an HR import
  *   audit    journal exports and chain verification
  */
 import type { ConsoleRole } from '../config/console.js';
