@@ -299,6 +299,17 @@ test('upload an HR CSV with a rejected row: dry run, then apply', { skip: browse
   await browser.screenshot('console-hr-import-applied');
 });
 
+test('the overview charts changes per hour by source and each connector\'s push outcomes', { skip: browserSkip, timeout: 60_000 }, async () => {
+  const { page } = browser;
+  await signInThroughProvider(page, 'olivia');
+  assert.match(await page.getByRole('img', { name: /Journal entries per hour over the last 24 hours: \d+ in all/ }).getAttribute('aria-labelledby') ?? '', /changes-title/);
+  assert.match(await page.getByRole('table', { name: /Pushes per connector and outcome/ }).innerText(), /target\s+ok\s+\d+\s+\d+ ms/);
+  await page.getByText('The numbers').click();
+  assert.match(await page.getByRole('table', { name: 'Entries per hour by source' }).innerText(), /scim/);
+  await checkAccessibility();
+  await browser.screenshot('console-overview-activity');
+});
+
 /** Submits a form built in the page (as a forged or hand-made request would), with or without the CSRF token. */
 async function submitForm(page: Page, action: string, csrf: string | undefined): Promise<void> {
   await Promise.all([
