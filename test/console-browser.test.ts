@@ -108,6 +108,8 @@ test('sign in through the OpenID Connect provider; a person without a mapped rol
 
   await signInThroughProvider(page, 'nora');
   assert.match(await page.locator('[role="alert"]').innerText(), /Nora Nobody has no console role/);
+  const refused = await roster.server.db.knex('journal').where({ action: 'auth.forbidden', source: 'auth' }).orderBy('id', 'desc').first();
+  assert.equal(refused.actor, `console:Nora Nobody <nora@${op.issuer}>`);
   await browser.screenshot('console-sign-in-refused-without-role');
 });
 

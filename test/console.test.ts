@@ -96,6 +96,13 @@ test('a bad token, a forged sign-in form and a token without ops:read are refuse
     assert.equal(noOps.status, 403);
     assert.match(noOps.text, /lacks the ops:read scope/);
     assert.equal(await sessionCount(server), 0);
+    // Refused sign-ins are journaled like the API's refusals, without the token.
+    const refusals = await server.db.knex('journal').where({ source: 'auth' }).orderBy('id');
+    assert.deepEqual(refusals.map((r) => [r.action, r.actor, r.reason.code, r.reason.path]), [
+      ['auth.failed', 'anonymous', 'unknown_token', '/console/sign-in/token'],
+      ['auth.forbidden', 'idp-only', 'insufficient_scope', '/console/sign-in/token'],
+    ]);
+    assert.doesNotMatch(JSON.stringify(refusals), /rst_not-a-real-token|rst_[A-Za-z0-9_-]{20}/);
   });
 });
 

@@ -13,6 +13,8 @@ import { randomBytes } from 'node:crypto';
 import express, { Router, type Request, type Response } from 'express';
 import type { Knex } from 'knex';
 import type { Authenticator } from '../auth/authenticator.js';
+import { journalAuthFailure } from '../auth/failure-journal.js';
+import { KeySetUnavailable } from '../auth/jwt-failures.js';
 import { grants } from '../auth/scopes.js';
 import type { ConsoleRole, ConsoleSettings } from '../config/console.js';
 import { appendJournal } from '../journal/append.js';
@@ -37,6 +39,9 @@ export function rolesOfScopes(scopes: readonly string[]): ConsoleRole[] {
   if (!grants(scopes, 'ops:read')) return [];
   return grants(scopes, 'scim:write') ? ['viewer', 'operator', 'auditor'] : ['viewer', 'auditor'];
 }
+
+/** The request part of a refused sign-in's journal entry (src/auth/failure-journal.ts). */
+const refusal = (req: Request, res: Response) => ({ method: req.method, path: req.path, requestId: String(res.locals.requestId) });
 
 export interface SignInOptions {
   db: Knex;
@@ -111,9 +116,11 @@ export function signInRouter({ db, settings, authenticator, publicUrl }: SignInO
       person = await oidc.finish(callbackUrl, pending);
     } catch (error) {
       logger.warn('console OIDC sign-in failed', { requestId: res.locals.requestId, error: (error as Error).message });
+      await journalAuthFailure(db, { ...refusal(req, res), status: 401, reason: 'invalid_token', detail: 'console OIDC sign-in: the provider\'s answer did not check out', claimed: { iss: settings.oidc.issuer } });
       return signInPage(req, res, 401, 'The sign-in could not be completed (the provider\'s answer did not check out); start again');
     }
     if (person.roles.length === 0) {
+      await journalAuthFailure(db, { ...refusal(req, res), status: 403, reason: 'insufficient_scope', detail: `console sign-in: no value of the ${settings.oidc.rolesClaim} claim maps to a console role`, actor: personActorName(person) });
       return signInPage(req, res, 403, `${person.displayName} has no console role: none of the values of your "${settings.oidc.rolesClaim}" claim is mapped in ROSTER_CONSOLE_ROLE_MAP. Ask Roster's administrators.`);
     }
     await startSession(req, res, person, person.roles, 'oidc');
@@ -128,10 +135,23 @@ export function signInRouter({ db, settings, authenticator, publicUrl }: SignInO
       return signInPage(req, res, 403, 'The sign-in form is out of date (its security token did not match): try again');
     }
     const token = typeof body.token === 'string' ? body.token.trim() : '';
-    const verified = token && token.length <= 4096 ? await authenticator.verify(token) : undefined;
-    if (!verified?.ok) return signInPage(req, res, 401, 'That token is not valid (unknown, revoked or expired)');
+    let verified;
+    try {
+      verified = token && token.length <= 4096 ? await authenticator.verify(token) : undefined;
+    } catch (error) {
+      if (!(error instanceof KeySetUnavailable)) throw error;
+      return signInPage(req, res, 503, 'The token cannot be verified now (its issuer\'s key set is unreachable); try again shortly');
+    }
+    if (!verified?.ok) {
+      // Journaled like the API's refusals (decision 0353): the reason and hints, never the token.
+      await journalAuthFailure(db, { ...refusal(req, res), status: 401, reason: verified?.reason ?? 'missing_credentials', detail: 'console sign-in with a token refused', claimed: verified?.claimed });
+      return signInPage(req, res, 401, 'That token is not valid (unknown, revoked or expired)');
+    }
     const roles = rolesOfScopes(verified.principal.scopes);
-    if (roles.length === 0) return signInPage(req, res, 403, `The token "${verified.principal.name}" lacks the ops:read scope the console needs`);
+    if (roles.length === 0) {
+      await journalAuthFailure(db, { ...refusal(req, res), status: 403, reason: 'insufficient_scope', detail: 'console sign-in needs ops:read', actor: verified.principal.name });
+      return signInPage(req, res, 403, `The token "${verified.principal.name}" lacks the ops:read scope the console needs`);
+    }
     const person = { issuer: TOKEN_ISSUER, subject: verified.principal.subject ?? verified.principal.name, displayName: verified.principal.name };
     await startSession(req, res, person, roles, 'token');
     res.redirect(303, safeReturnPath(body.next));
