@@ -301,6 +301,26 @@ test('upload an HR CSV with a rejected row: dry run, then apply', { skip: browse
   await browser.screenshot('console-hr-import-applied');
 });
 
+test('a drift report from the connector page: nothing changes, the unmanaged account is named', { skip: browserSkip, timeout: 120_000 }, async () => {
+  target.addUser({ schemas: [USER_SCHEMA], userName: 'stranger@example.com', active: true });
+  const remoteBefore = target.users.size;
+  const { page } = browser;
+  await signInThroughProvider(page, 'olivia');
+  await page.goto(`${roster.server.url}/console/connectors/target`);
+  await page.getByRole('button', { name: 'Report drift (changes nothing)' }).click();
+  await page.getByRole('heading', { name: 'Drift report: target' }).waitFor();
+  const report = await page.locator('main').innerText();
+  assert.match(report, /Report only: nothing was changed/);
+  assert.match(report, /Not managed by Roster\s+1 users, 0 groups \(left alone\): stranger@example\.com/);
+  assert.equal(target.users.size, remoteBefore, 'nothing created or removed on the target');
+  const requested = await roster.server.db.knex('journal').where({ action: 'sync.full.requested' }).orderBy('id', 'desc').first();
+  assert.equal(requested.actor, `console:Olivia Operator <olivia@${op.issuer}>`);
+  assert.equal(requested.changes.reportOnly, true);
+  assert.ok(await roster.server.db.knex('journal').where({ action: 'sync.full', request_id: requested.request_id }).first(), 'the sync\'s own entry shares the request id');
+  await checkAccessibility();
+  await browser.screenshot('console-drift-report');
+});
+
 test('the overview charts changes per hour by source and each connector\'s push outcomes', { skip: browserSkip, timeout: 60_000 }, async () => {
   const { page } = browser;
   await signInThroughProvider(page, 'olivia');

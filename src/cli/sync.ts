@@ -13,11 +13,10 @@ import { connectionStringOf, migrateToLatest } from '../db/knex.js';
 import { logger } from '../logging/logger.js';
 import { startWorker } from '../queue/queue.js';
 import { loadConnectorsFile } from '../sync/config.js';
-import { fullSync, type FullSyncReport } from '../sync/full-sync.js';
+import type { FullSyncReport } from '../sync/full-sync.js';
 import { listParked } from '../sync/parked.js';
-import { approveGuardPause, retryParked } from '../sync/operator-actions.js';
+import { approveGuardPause, retryParked, runFullSync } from '../sync/operator-actions.js';
 import { startSync } from '../sync/startup.js';
-import { createSyncDatabase } from '../sync/worker.js';
 import { cliActor } from './cli-actor.js';
 import { connectorNamed, progressPrinter, withConnectors } from './sync-runtime.js';
 import { UsageError } from './token.js';
@@ -65,20 +64,16 @@ export function registerSyncCommands(program: Command): void {
         const connector = connectorNamed(connectors, name);
         const progress = progressPrinter();
         const started = Date.now();
-        // A pool sized for the connector's concurrency: each running sync holds a lock connection.
-        const syncDb = createSyncDatabase(connectionStringOf(db), connector.config.rateLimit.concurrency);
         let report: FullSyncReport;
         try {
-          report = await fullSync(syncDb, connector, {
+          report = await runFullSync(db, connector, cliActor(undefined), {
             reportOnly: options.reportOnly === true,
-            requestId: `cli-sync-${started}`,
             onProgress: ({ phase, done, total }) => {
               const seconds = (Date.now() - started) / 1000;
               progress.update(`${phase}: ${done}${total ? `/${total}` : ''} (${Math.round(done / Math.max(seconds, 0.001))}/s, ${seconds.toFixed(0)} s)`);
             },
           });
         } finally {
-          await syncDb.destroy();
           progress.done();
         }
         if (options.json) out(JSON.stringify(report, null, 2));

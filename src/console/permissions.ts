@@ -3,7 +3,8 @@
  * router refuses it server-side (403) for a person whose roles lack it; the page only hides what
  * cannot be used. Docs: docs/console.md#roles.
  *   read     every page, everything but secrets (no role sees a secret: the console shows none)
- *   operate  retry parked objects, approve a guard pause, apply a policy, apply an HR import
+ *   operate  retry parked objects, approve a guard pause, full syncs and drift reports, apply a
+ *            policy, apply an HR import
  *   audit    journal exports and chain verification
  */
 import type { ConsoleRole } from '../config/console.js';

@@ -21,12 +21,12 @@ import { streamJournalExport } from '../ops/journal-export.js';
 import { applyPolicy, MassRevokeError } from '../policy/apply.js';
 import { computePlan } from '../policy/plan.js';
 import { parsePolicy, PolicyError, type Policy } from '../policy/policy-file.js';
-import { approveGuardPause, retryParked } from '../sync/operator-actions.js';
+import { approveGuardPause, retryParked, runFullSync } from '../sync/operator-actions.js';
 import type { WritePath } from '../write/write-path.js';
 import { activeConnectors } from '../sync/registry.js';
 import { html, type Fragment } from './html.js';
 import { notice, page } from './layout.js';
-import { connectorBody, connectorsBody } from './pages/connectors.js';
+import { connectorBody, connectorsBody, fullSyncReport } from './pages/connectors.js';
 import { groupBody, groupsBody } from './pages/groups.js';
 import { entryBody, filterInput, journalBody, journalEntry, parseFilterInput } from './pages/journal.js';
 import { overviewBody } from './pages/overview.js';
@@ -177,6 +177,13 @@ export function consoleRouter({ db, writePath, journalKeySecret, authenticator, 
     const [outcome] = await retryParked(db, connector, consoleActor(res), param(req, 'id'));
     const done = outcome ? outcome.outcome : 'none';
     res.redirect(303, `/console/connectors/${encodeURIComponent(connector.name)}?done=${done}${outcome?.reason ? `&detail=${encodeURIComponent(outcome.reason)}` : ''}`);
+  });
+  router.post('/console/connectors/:name/sync', operate, async (req, res) => {
+    const connector = activeConnectors().get(param(req, 'name'));
+    if (!connector) throw new ConsoleRefusal(404, `No connector named ${param(req, 'name')}`);
+    const reportOnly = (req.body as Record<string, unknown>).mode !== 'full';
+    const report = await runFullSync(db, connector, consoleActor(res), { reportOnly });
+    send(res, `${reportOnly ? 'Drift report' : 'Full sync'}: ${connector.name}`, '/console/connectors', fullSyncReport(report));
   });
   router.post('/console/connectors/:name/approve', operate, async (req, res) => {
     const name = param(req, 'name');

@@ -11,6 +11,9 @@ import { approveConnector, ensureConnectorRows } from './connector-state.js';
 import { wakeConnectorJobs } from './jobs.js';
 import { listParked } from './parked.js';
 import { syncOne } from './sync-one.js';
+import { fullSync, type FullSyncReport, type Progress } from './full-sync.js';
+import { createSyncDatabase } from './worker.js';
+import { connectionStringOf } from '../db/knex.js';
 
 export interface RetryOutcome {
   resourceType: 'User' | 'Group';
@@ -60,4 +63,20 @@ export async function approveGuardPause(db: Knex, connectorName: string, actor: 
   const woken = await wakeConnectorJobs(db, connectorName);
   await db.transaction((tx) => appendJournal(tx, actor, [{ action: 'sync.approved', changes: { connector: connectorName } }]));
   return { wasPaused, woken };
+}
+
+/**
+ * A full sync (initial sync / reconciliation, or with reportOnly a drift report that changes
+ * nothing), on a pool sized for the connector's concurrency (each running sync holds a lock
+ * connection). Journals who asked (`sync.full.requested`); the sync's own entries share the
+ * request id.
+ */
+export async function runFullSync(db: Knex, connector: Connector, actor: Actor, options: { reportOnly: boolean; onProgress?: (progress: Progress) => void }): Promise<FullSyncReport> {
+  await db.transaction((tx) => appendJournal(tx, actor, [{ action: 'sync.full.requested', changes: { connector: connector.name, reportOnly: options.reportOnly } }]));
+  const syncDb = createSyncDatabase(connectionStringOf(db), connector.config.rateLimit.concurrency);
+  try {
+    return await fullSync(syncDb, connector, { reportOnly: options.reportOnly, requestId: actor.requestId, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+  } finally {
+    await syncDb.destroy();
+  }
 }
