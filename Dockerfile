@@ -23,6 +23,7 @@ COPY src ./src
 COPY migrations ./migrations
 COPY connectors ./connectors
 RUN npm run build \
+ && cp -r src/console/static dist/src/console/static \
  && npm prune --omit=dev --no-audit --no-fund \
  && test -f dist/src/main.js
 

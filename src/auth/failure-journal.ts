@@ -15,7 +15,7 @@ import type { Knex } from 'knex';
 import { appendJournal } from '../journal/append.js';
 import { logger } from '../logging/logger.js';
 import { countAuthFailure, countJournalAppends } from '../metrics/auth-metrics.js';
-import { ScimError } from '../scim/errors.js';
+import { tooManyRequests, type ScimError } from '../scim/errors.js';
 import type { AuthFailureReason } from './auth-failure.js';
 import { AuthFailure } from './auth-failure.js';
 import { clientAddressKey } from './client-address.js';
@@ -206,5 +206,5 @@ export function journalAuthFailures(journal: AuthFailureJournal, limiter: Refusa
 
 export function tooManyRefusals(retryAfterSeconds: number): ScimError {
   const seconds = String(retryAfterSeconds);
-  return new ScimError(429, undefined, `Too many refused credentials from this address; retry after ${seconds} s with a valid token`, { 'Retry-After': seconds });
+  return tooManyRequests(`Too many refused credentials from this address; retry after ${seconds} s with a valid token`, seconds);
 }

@@ -6,14 +6,12 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { readColumnsFile } from '../import/columns-file.js';
+import { DEFAULT_COLUMNS_FILE, readColumnsFile } from '../import/columns-file.js';
 import { importHr, type ImportReport } from '../import/hr-import.js';
 import { cliActor } from './cli-actor.js';
 import { UsageError } from './usage-error.js';
 import { withDatabase } from './with-database.js';
 import { cliWritePath } from './write-path.js';
-
-export const DEFAULT_COLUMNS_FILE = 'examples/columns.yaml';
 
 function summary(report: ImportReport, seconds: number): string {
   const lines = [

@@ -74,8 +74,8 @@ async function startServing(
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
-  const baseUrl = `${config.publicUrl ?? `http://${host}:${port}`}/scim/v2`;
-  printWelcome(baseUrl, firstToken, config.bootstrapToken !== undefined, database.embedded, policyLine);
+  const origin = config.publicUrl ?? `http://${host}:${port}`;
+  printWelcome(`${origin}/scim/v2`, `${origin}/console`, firstToken, config.bootstrapToken !== undefined, database.embedded, policyLine);
   headPublisher?.start();
 
   let stopping = false;
@@ -100,10 +100,11 @@ async function startServing(
   process.on('SIGINT', () => void shutdown('SIGINT'));
 }
 
-function printWelcome(baseUrl: string, firstToken: string | undefined, bootstrapFromEnv: boolean, embedded: boolean, policyLine: string): void {
+function printWelcome(baseUrl: string, consoleUrl: string, firstToken: string | undefined, bootstrapFromEnv: boolean, embedded: boolean, policyLine: string): void {
   const lines = [
     '',
     `Roster is running. SCIM base URL: ${baseUrl}`,
+    `  Ops console: ${consoleUrl} (sign in with your company account if configured, or a token with ops:read; docs/console.md)`,
     embedded ? '  Database: embedded PostgreSQL (set DATABASE_URL to use your own server)' : '  Database: DATABASE_URL',
     `  ${policyLine}`,
   ];
@@ -111,6 +112,7 @@ function printWelcome(baseUrl: string, firstToken: string | undefined, bootstrap
     lines.push(
       `  Bearer token (shown once, all scopes): ${firstToken}`,
       `  Try: curl -H "Authorization: Bearer ${firstToken}" ${baseUrl}/Users`,
+      `  Console: open ${consoleUrl}/sign-in and paste this token`,
     );
   } else if (bootstrapFromEnv) {
     lines.push('  Bearer token: the value of ROSTER_BOOTSTRAP_TOKEN (all scopes)', `  Try: curl -H "Authorization: Bearer $ROSTER_BOOTSTRAP_TOKEN" ${baseUrl}/Users`);

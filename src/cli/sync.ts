@@ -10,18 +10,15 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/env.js';
 import { openDatabase } from '../db/database.js';
 import { connectionStringOf, migrateToLatest } from '../db/knex.js';
-import { appendJournal } from '../journal/append.js';
 import { logger } from '../logging/logger.js';
 import { startWorker } from '../queue/queue.js';
 import { loadConnectorsFile } from '../sync/config.js';
-import { approveConnector, ensureConnectorRows } from '../sync/connector-state.js';
-import { fullSync, type FullSyncReport } from '../sync/full-sync.js';
+import type { FullSyncReport } from '../sync/full-sync.js';
 import { reportText } from './sync-report.js';
-import { wakeConnectorJobs } from '../sync/jobs.js';
 import { listParked } from '../sync/parked.js';
-import { syncOne } from '../sync/sync-one.js';
+import { approveGuardPause, retryParked, runFullSync } from '../sync/operator-actions.js';
 import { startSync } from '../sync/startup.js';
-import { createSyncDatabase } from '../sync/worker.js';
+import { cliActor } from './cli-actor.js';
 import { connectorNamed, progressPrinter, withConnectors } from './sync-runtime.js';
 import { UsageError } from './usage-error.js';
 
@@ -42,20 +39,16 @@ export function registerSyncCommands(program: Command): void {
         const connector = connectorNamed(connectors, name);
         const progress = progressPrinter();
         const started = Date.now();
-        // A pool sized for the connector's concurrency: each running sync holds a lock connection.
-        const syncDb = createSyncDatabase(connectionStringOf(db), connector.config.rateLimit.concurrency);
         let report: FullSyncReport;
         try {
-          report = await fullSync(syncDb, connector, {
+          report = await runFullSync(db, connector, cliActor(undefined), {
             reportOnly: options.reportOnly === true,
-            requestId: `cli-sync-${started}`,
             onProgress: ({ phase, done, total }) => {
               const seconds = (Date.now() - started) / 1000;
               progress.update(`${phase}: ${done}${total ? `/${total}` : ''} (${Math.round(done / Math.max(seconds, 0.001))}/s, ${seconds.toFixed(0)} s)`);
             },
           });
         } finally {
-          await syncDb.destroy();
           progress.done();
         }
         if (options.json) out(JSON.stringify(report, null, 2));
@@ -89,18 +82,16 @@ export function registerSyncCommands(program: Command): void {
     .action(async (name: string | undefined, options: { id?: string }) => {
       await withConnectors(async (db, connectors) => {
         const targets = name ? [connectorNamed(connectors, name)] : connectors.list;
-        await ensureConnectorRows(db, targets.map((c) => c.name));
+        const actor = cliActor(undefined);
         let ok = 0;
         let again = 0;
         let later = 0;
         for (const connector of targets) {
-          const parked = (await listParked(db, connector.name, 100_000)).filter((p) => !options.id || p.resourceId === options.id.toLowerCase());
-          for (const p of parked) {
-            const result = await syncOne({ db, connector, type: p.resourceType, id: p.resourceId, attempt: 0, requestId: `cli-retry-${Date.now()}` });
-            if (result.kind === 'done') ok++;
-            else if (result.kind === 'parked') {
+          for (const result of await retryParked(db, connector, actor, options.id)) {
+            if (result.outcome === 'pushed') ok++;
+            else if (result.outcome === 'parked') {
               again++;
-              out(`still rejected: ${p.resourceType} ${p.resourceId}: ${result.reason}`);
+              out(`still rejected: ${result.resourceType} ${result.resourceId}: ${result.reason ?? ''}`);
             } else later++;
           }
         }
@@ -114,13 +105,8 @@ export function registerSyncCommands(program: Command): void {
     .action(async (name: string) => {
       await withConnectors(async (db, connectors) => {
         connectorNamed(connectors, name);
-        await ensureConnectorRows(db, [name]);
-        const wasPaused = await approveConnector(db, name);
+        const { wasPaused, woken } = await approveGuardPause(db, name, cliActor(undefined));
         if (!wasPaused) return out(`Connector ${name} is not paused.`);
-        const woken = await wakeConnectorJobs(db, name);
-        await db.transaction((tx) =>
-          appendJournal(tx, { name: process.env.USER ?? 'cli', source: 'cli', requestId: `cli-approve-${Date.now()}` }, [{ action: 'sync.approved', changes: { connector: name } }]),
-        );
         out(`Approved: ${name} resumes; ${woken} pending change(s) go out now (a running Roster pushes them).`);
       });
     });

@@ -10,6 +10,7 @@ import { parseHeadSink, type HeadSink } from './head-sink.js';
 import { parseSecretsKey } from '../lib/secret-box.js';
 
 const SECRETS_KEY_FORMAT = 'must be 32 random bytes as 64 hex digits or base64 (make one with: openssl rand -hex 32)';
+import { parseRoleMap, type ConsoleSettings } from './console.js';
 
 const integer = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
@@ -99,6 +100,18 @@ const envSchema = z.object({
       return keys as Buffer[];
     })
     .optional(),
+  // Ops console (docs/console.md): OpenID Connect sign-in, the claim that carries groups or roles
+  // and its mapping to console roles, session limits, and sign-in with a Roster token.
+  ROSTER_CONSOLE_OIDC_ISSUER: z.string().url('must be the issuer URL of your OpenID Connect provider, e.g. https://login.microsoftonline.com/<tenant>/v2.0').optional(),
+  ROSTER_CONSOLE_OIDC_CLIENT_ID: z.string().min(1).optional(),
+  ROSTER_CONSOLE_OIDC_CLIENT_SECRET: z.string().min(1).optional(),
+  ROSTER_CONSOLE_OIDC_REDIRECT_URI: z.string().url('must be the absolute callback URL registered at the provider, ending in /console/callback').optional(),
+  ROSTER_CONSOLE_OIDC_SCOPES: z.string().default('openid profile email'),
+  ROSTER_CONSOLE_ROLES_CLAIM: z.string().min(1).default('groups'),
+  ROSTER_CONSOLE_ROLE_MAP: z.string().optional(),
+  ROSTER_CONSOLE_IDLE_MINUTES: integer(30, 1, 1440),
+  ROSTER_CONSOLE_SESSION_HOURS: integer(12, 1, 168),
+  ROSTER_CONSOLE_TOKEN_SIGN_IN: z.enum(['on', 'off'], { message: 'must be on or off' }).default('on'),
 });
 
 /**
@@ -141,6 +154,8 @@ export type RosterConfig = {
   journal: { keySecret: string | undefined; retentionDays: number | undefined; headSink: HeadSink | undefined; headIntervalSeconds: number };
   /** The key stored secrets are sealed with (undefined: generated into the data folder when embedded, else plain text), and old keys that still open. */
   secrets: { key: Buffer | undefined; previousKeys: Buffer[] };
+  /** The ops console at /console (src/config/console.ts). */
+  console: ConsoleSettings;
 };
 
 export type TrustProxy = false | number | string[];
@@ -192,6 +207,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RosterConfig {
     throw new ConfigError('Invalid configuration: set ROSTER_JWT_ISSUER, ROSTER_JWT_AUDIENCE and ROSTER_JWKS_URL together (or none of them)');
   }
   return {
+    console: consoleSettings(e),
     port: e.PORT,
     host: e.HOST,
     databaseUrl: e.DATABASE_URL,
@@ -227,5 +243,41 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RosterConfig {
       headIntervalSeconds: e.ROSTER_JOURNAL_HEAD_INTERVAL_SECONDS,
     },
     secrets: { key: e.ROSTER_SECRETS_KEY, previousKeys: e.ROSTER_SECRETS_KEY_PREVIOUS ?? [] },
+  };
+}
+
+function consoleSettings(e: z.infer<typeof envSchema>): ConsoleSettings {
+  const oidcKeys = [e.ROSTER_CONSOLE_OIDC_ISSUER, e.ROSTER_CONSOLE_OIDC_CLIENT_ID].filter((v) => v !== undefined).length;
+  if (oidcKeys === 1) {
+    throw new ConfigError('Invalid configuration: set ROSTER_CONSOLE_OIDC_ISSUER and ROSTER_CONSOLE_OIDC_CLIENT_ID together (or neither, for no SSO sign-in)');
+  }
+  let oidc: ConsoleSettings['oidc'];
+  if (e.ROSTER_CONSOLE_OIDC_ISSUER && e.ROSTER_CONSOLE_OIDC_CLIENT_ID) {
+    const publicUrl = e.ROSTER_PUBLIC_URL?.replace(/\/+$/, '');
+    const redirectUri = e.ROSTER_CONSOLE_OIDC_REDIRECT_URI ?? (publicUrl ? `${publicUrl}/console/callback` : undefined);
+    if (!redirectUri) {
+      throw new ConfigError('Invalid configuration: ROSTER_CONSOLE_OIDC_REDIRECT_URI (or ROSTER_PUBLIC_URL, giving <url>/console/callback) is needed for SSO sign-in');
+    }
+    if (!e.ROSTER_CONSOLE_ROLE_MAP) {
+      throw new ConfigError('Invalid configuration: ROSTER_CONSOLE_ROLE_MAP must map values of the ROSTER_CONSOLE_ROLES_CLAIM claim to console roles, e.g. Roster-Operators=operator,Roster-Auditors=auditor,Staff=viewer');
+    }
+    const roleMap = parseRoleMap(e.ROSTER_CONSOLE_ROLE_MAP);
+    if (typeof roleMap === 'string') throw new ConfigError(`Invalid configuration: ROSTER_CONSOLE_ROLE_MAP: ${roleMap}`);
+    oidc = {
+      issuer: e.ROSTER_CONSOLE_OIDC_ISSUER,
+      clientId: e.ROSTER_CONSOLE_OIDC_CLIENT_ID,
+      clientSecret: e.ROSTER_CONSOLE_OIDC_CLIENT_SECRET,
+      redirectUri,
+      scopes: e.ROSTER_CONSOLE_OIDC_SCOPES.split(/[\s,]+/).filter(Boolean),
+      rolesClaim: e.ROSTER_CONSOLE_ROLES_CLAIM,
+      roleMap,
+    };
+    if (!oidc.scopes.includes('openid')) throw new ConfigError('Invalid configuration: ROSTER_CONSOLE_OIDC_SCOPES must include openid');
+  }
+  return {
+    oidc,
+    tokenSignIn: e.ROSTER_CONSOLE_TOKEN_SIGN_IN === 'on',
+    idleMs: e.ROSTER_CONSOLE_IDLE_MINUTES * 60_000,
+    absoluteMs: e.ROSTER_CONSOLE_SESSION_HOURS * 3_600_000,
   };
 }

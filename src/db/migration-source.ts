@@ -15,6 +15,8 @@ import * as journalLinkLargeAppends from '../../migrations/20261202000100_journa
 import * as syncLinkReferences from '../../migrations/20261207130100_sync_link_references.js';
 import * as membersReferenceResources from '../../migrations/20261207145100_members_reference_resources.js';
 import * as journalSeals from '../../migrations/20261207145200_journal_seals.js';
+import * as consoleSessions from '../../migrations/20261207160000_console_sessions.js';
+import * as consoleUploads from '../../migrations/20261207160100_console_uploads.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -34,6 +36,8 @@ const migrations: ReadonlyArray<readonly [string, Migration]> = [
   ['20261207130100_sync_link_references', syncLinkReferences],
   ['20261207145100_members_reference_resources', membersReferenceResources],
   ['20261207145200_journal_seals', journalSeals],
+  ['20261207160000_console_sessions', consoleSessions],
+  ['20261207160100_console_uploads', consoleUploads],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

@@ -15,6 +15,7 @@ import { createRosterOAuth } from '../oauth/oauth.js';
 import { accessRouter } from '../ops/access.js';
 import { connectorsOpsRouter } from '../ops/connectors.js';
 import { journalOpsRouter } from '../ops/journal-routes.js';
+import { consoleRouter, DEFAULT_CONSOLE_SETTINGS } from '../console/router.js';
 import { healthRouter } from '../ops/health.js';
 import { notFound, notImplemented } from '../scim/errors.js';
 import { bulkRouter } from '../scim/routes/bulk.js';
@@ -35,7 +36,7 @@ export interface AppDependencies {
   db: Knex;
   writePath: WritePath;
   config: Pick<RosterConfig, 'bootstrapToken' | 'publicUrl' | 'maxBodyBytes' | 'defaultPageSize' | 'maxPageSize' | 'bulkMaxOperations'> &
-    Partial<Pick<RosterConfig, 'jwt' | 'oauth' | 'rateLimit' | 'maxJsonDepth' | 'authFailures' | 'trustProxy'>>;
+    Partial<Pick<RosterConfig, 'jwt' | 'oauth' | 'rateLimit' | 'maxJsonDepth' | 'authFailures' | 'trustProxy' | 'console' | 'journal'>>;
   /** The refused-credential limit and journal; made from config.authFailures when not given (the caller flushes it at shutdown). */
   refusals?: RefusedCredentials;
   /** Seals stored secrets (OAuth signing keys); undefined stores them in plain text. */
@@ -92,6 +93,8 @@ export function createApp({ db, writePath, config, refusals = refusedCredentials
   app.use(accessRouter(db, authenticated));
   app.use(connectorsOpsRouter(db, authenticated));
   app.use(journalOpsRouter({ db, authenticated, defaultPageSize: config.defaultPageSize, maxPageSize: config.maxPageSize }));
+  // The ops console: HTML pages with their own sign-in, sessions, CSRF checks and error pages.
+  app.use(consoleRouter({ db, writePath, journalKeySecret: config.journal?.keySecret, authenticator, settings: config.console ?? DEFAULT_CONSOLE_SETTINGS, publicUrl: config.publicUrl, refusals }));
 
   app.use((req, _res, next) => next(notFound(`No endpoint at ${req.method} ${req.path}`)));
   app.use(journalAuthFailures(refusals.journal, refusals.limiter), countScimErrors, errorHandler);

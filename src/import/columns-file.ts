@@ -127,6 +127,9 @@ export function parseColumns(text: string, sourceName: string): ColumnsConfig {
   };
 }
 
+/** The columns file `roster import` and the console's import use when none is given. */
+export const DEFAULT_COLUMNS_FILE = 'examples/columns.yaml';
+
 export async function readColumnsFile(file: string): Promise<ColumnsConfig> {
   let text: string;
   try {

@@ -8,7 +8,7 @@ import type { Knex } from 'knex';
 import type { AttributeChange } from '../lib/document-diff.js';
 import type { EntryHeader } from './hash.js';
 import { membershipChangesFor, pathChanges, reasonFor, userChangesFor } from './present.js';
-import { readJournalPage } from './query.js';
+import { readJournalPage, type Condition } from './query.js';
 import { entryHeader, type JournalRow } from './row.js';
 
 /** resourceType/Id/Name name this resource, or (for a user) the group whose membership changed. */
@@ -24,7 +24,7 @@ export interface History {
   next: number | undefined;
 }
 
-function historyEntry(row: JournalRow, type: 'User' | 'Group', id: string): HistoryEntry {
+export function historyEntry(row: JournalRow, type: 'User' | 'Group', id: string): HistoryEntry {
   const own = row.resource_type === type && row.resource_id === id;
   return {
     id: row.id,
@@ -35,9 +35,13 @@ function historyEntry(row: JournalRow, type: 'User' | 'Group', id: string): Hist
   };
 }
 
+/** Entries about the resource, and (for a user) entries whose membership or role changes touched it. */
+export function aboutResource(type: 'User' | 'Group', id: string): Condition {
+  return { sql: `((j.resource_type = ? AND j.resource_id = ?) OR (? = 'User' AND j.member_ids @> ARRAY[?]::uuid[]))`, bindings: [type, id, type, id], selective: true };
+}
+
 export async function resourceHistory(db: Knex, type: 'User' | 'Group', id: string, options: { after?: number | undefined; limit: number }): Promise<History> {
-  const about = { sql: `((j.resource_type = ? AND j.resource_id = ?) OR (? = 'User' AND j.member_ids @> ARRAY[?]::uuid[]))`, bindings: [type, id, type, id], selective: true };
-  const page = await readJournalPage(db, [about], { order: 'oldest', after: options.after, limit: options.limit });
+  const page = await readJournalPage(db, [aboutResource(type, id)], { order: 'oldest', after: options.after, limit: options.limit });
   return { entries: page.rows.map((row) => historyEntry(row, type, id)), next: page.next };
 }
 

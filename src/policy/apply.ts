@@ -35,6 +35,8 @@ export interface ApplyOptions {
   /** Most users allowed to lose access; default 10% of all users (rounded down). */
   maxRevoke?: number;
   force?: boolean;
+  /** Why the person applies it, in their words (the console asks for one); kept in the policy.apply entry. */
+  statedReason?: string;
   batchSize?: number;
   onProgress?: (done: number, total: number) => void;
 }
@@ -71,6 +73,7 @@ export async function applyPolicy(writePath: WritePath, policy: Policy, options:
           usersChanging: plan.usersChanging,
           usersLosingAccess: plan.usersLosingAccess,
           forced: options.force === true && plan.usersLosingAccess > limit,
+          ...(options.statedReason ? { statedReason: options.statedReason } : {}),
         },
       });
     });

@@ -5,6 +5,7 @@
  * its journal entries commit together.
  */
 import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
 import type { Actor } from '../journal/entry.js';
 import type { WritePath } from '../write/write-path.js';
 import { findUserIdByName } from './explain.js';
@@ -79,4 +80,10 @@ export async function revokeException(writePath: WritePath, userName: string, gr
     return reconcileUserById(context, policy, userId);
   });
   return { removed: (outcome?.removed.length ?? 0) > 0 };
+}
+
+/** Exceptions in force now: not revoked and not yet expired. */
+export async function countActiveExceptions(db: Knex): Promise<number> {
+  const { rows } = (await db.raw(`SELECT count(*)::int AS n FROM policy_exceptions WHERE ended_at IS NULL AND expires_at > now()`)) as { rows: Array<{ n: number }> };
+  return rows[0]?.n ?? 0;
 }

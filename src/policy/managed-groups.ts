@@ -82,3 +82,9 @@ export async function releaseUnnamedGroups(writePath: WritePath, policy: Policy,
     return rows.length;
   });
 }
+
+/** How many groups a policy manages (partial index groups_managed). */
+export async function countManagedGroups(db: Knex): Promise<number> {
+  const { rows } = (await db.raw(`SELECT count(*)::int AS n FROM groups WHERE managed_by IS NOT NULL`)) as { rows: Array<{ n: number }> };
+  return rows[0]?.n ?? 0;
+}

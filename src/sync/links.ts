@@ -192,3 +192,19 @@ export async function replaceAcknowledgedMembers(db: Knex, connector: string, gr
     await acknowledgeMembersAdded(tx, connector, groupId, members);
   });
 }
+
+export interface ResourceLink extends Link {
+  connector: string;
+  updatedAt: Date;
+}
+
+/** One resource's remote accounts in the named connectors (primary-key lookups), for the console's person page. */
+export async function linksOf(db: Knex, connectors: readonly string[], type: ResourceType, id: string): Promise<ResourceLink[]> {
+  if (connectors.length === 0) return [];
+  const { rows } = (await db.raw(
+    `SELECT connector, remote_id, state, acknowledged, adopted, updated_at FROM sync_links
+      WHERE connector = ANY(?::text[]) AND resource_type = ? AND resource_id = ? ORDER BY connector`,
+    [[...connectors], type, id],
+  )) as { rows: Array<{ connector: string; remote_id: string | null; state: Link['state']; acknowledged: Record<string, unknown> | null; adopted: boolean; updated_at: Date }> };
+  return rows.map((r) => ({ connector: r.connector, remoteId: r.remote_id, state: r.state, acknowledged: r.acknowledged, adopted: r.adopted, updatedAt: r.updated_at }));
+}

@@ -22,9 +22,9 @@ export interface RosterA {
   close(): Promise<void>;
 }
 
-export async function startRosterA(connectors: unknown[], env: Record<string, string>, options: { worker?: boolean } = {}): Promise<RosterA> {
+export async function startRosterA(connectors: unknown[], env: Record<string, string>, options: { worker?: boolean; server?: Parameters<typeof startTestServer>[0] } = {}): Promise<RosterA> {
   const set = ConnectorSet.fromConfig(parseConnectors({ connectors }, env));
-  const server = await startTestServer({ connectors: set });
+  const server = await startTestServer({ ...options.server, connectors: set });
   setActiveConnectors(set); // what `serve` does, for GET /ops/connectors
   const concurrency = syncConcurrency(set);
   const syncDb = createSyncDatabase(server.db.url, concurrency);

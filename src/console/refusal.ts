@@ -1,0 +1,10 @@
+/** The console's refusals, rendered as HTML pages by the console's error handler (router.ts). */
+export class ConsoleRefusal extends Error {
+  override name = 'ConsoleRefusal';
+  constructor(
+    readonly status: 400 | 401 | 403 | 404,
+    message: string,
+  ) {
+    super(message);
+  }
+}
