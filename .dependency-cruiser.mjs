@@ -6,7 +6,7 @@
  */
 const LAYERS = [
   ['entry points', '^src/main\\.ts$|^src/cli/'],
-  ['composition root', '^src/compose\\.ts$'],
+  ['composition root', '^src/compose/'],
   ['edges (HTTP app, middleware and routes)', '^src/(http|ops|console)/|^src/scim/routes/'],
   ['SCIM operations', '^src/scim/(operations|list|render)\\.ts$'],
   ['HR import', '^src/import/'],

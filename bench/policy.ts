@@ -21,7 +21,7 @@ import { parsePolicy, type Policy } from '../src/policy/policy-file.js';
 import { computePlan } from '../src/policy/plan.js';
 import { storeAppliedPolicy } from '../src/policy/policy-state.js';
 import { patchUser } from '../src/resources/users.js';
-import { composeWritePath } from '../src/compose.js';
+import { composeWritePath } from '../src/compose/write-path.js';
 import type { WritePath } from '../src/write/write-path.js';
 import type { DatabaseServer } from './database.js';
 

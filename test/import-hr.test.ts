@@ -22,7 +22,7 @@ import { parsePolicy } from '../src/policy/policy-file.js';
 import { createUser } from '../src/resources/users.js';
 import { rowToUser, withReference } from '../src/import/row-to-user.js';
 import { validateResourceBody } from '../src/scim/validate.js';
-import { composeWritePath } from '../src/compose.js';
+import { composeWritePath } from '../src/compose/write-path.js';
 import type { WritePath } from '../src/write/write-path.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { ENTERPRISE, HR } from './support/server.js';

@@ -16,7 +16,7 @@ import { changesSql, sharedRuleConditions } from '../src/policy/plan-sql.js';
 import { matchesFilter } from '../src/scim/filter/match.js';
 import { parseFilter } from '../src/scim/filter/parse.js';
 import { filterToSql } from '../src/scim/filter/sql.js';
-import { composeWritePath } from '../src/compose.js';
+import { composeWritePath } from '../src/compose/write-path.js';
 import type { WritePath } from '../src/write/write-path.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { ENTERPRISE, HR, USER_SCHEMA } from './support/server.js';

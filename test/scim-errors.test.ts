@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { createKnex } from '../src/db/knex.js';
-import { createApp } from '../src/http/app.js';
+import { createApp } from '../src/compose/app.js';
 import { WritePath } from '../src/write/write-path.js';
 import { PATCH_OP, snapshotCounts, startTestServer, USER_SCHEMA, type RequestOptions, type TestServer } from './support/server.js';
 

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { createUser, patchUser } from '../src/resources/users.js';
 import { parseConnectors } from '../src/sync/config.js';
 import { ConnectorSet } from '../src/sync/connector.js';
-import { composeWritePath } from '../src/compose.js';
+import { composeWritePath } from '../src/compose/write-path.js';
 import type { WritePath } from '../src/write/write-path.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { startFaultTarget, type FaultTarget } from './support/fault-target.js';

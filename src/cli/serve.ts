@@ -5,7 +5,7 @@
 import type { Server } from 'node:http';
 import { refusedCredentials } from '../auth/refused-credentials.js';
 import { countActiveTokens, createToken } from '../auth/token-store.js';
-import { composeWritePath } from '../compose.js';
+import { composeWritePath } from '../compose/write-path.js';
 import { SCOPES } from '../auth/scopes.js';
 import type { RosterConfig } from '../config/env.js';
 import { openDatabase, type OpenDatabase } from '../db/database.js';
@@ -16,7 +16,7 @@ import { policyTasks } from '../policy/tasks.js';
 import { startWorker } from '../queue/queue.js';
 import { loadConnectorsFile, type ConnectorConfig } from '../sync/config.js';
 import { startSync } from '../sync/startup.js';
-import { createApp } from '../http/app.js';
+import { createApp } from '../compose/app.js';
 import { logger } from '../logging/logger.js';
 import { answerMalformedRequests } from '../http/client-error.js';
 import { openSecrets } from '../secrets/startup.js';

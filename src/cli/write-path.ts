@@ -1,13 +1,13 @@
 /**
  * The write path of a CLI command that changes users or groups (import, policy apply, grant and
- * revoke), composed like `serve`'s (src/compose.ts): the policy, then the outbound outbox when
+ * revoke), composed like `serve`'s (src/compose/write-path.ts): the policy, then the outbound outbox when
  * ROSTER_CONNECTORS_FILE configures connectors, so a change made from the CLI queues its connector
  * pushes in its own transaction like any other. The CLI runs no sync worker: a running `serve` or
  * `sync worker` pushes the queued jobs.
  */
 import type { Knex } from 'knex';
 import { loadConfig } from '../config/env.js';
-import { composeWritePath } from '../compose.js';
+import { composeWritePath } from '../compose/write-path.js';
 import { loadConnectorsFile } from '../sync/config.js';
 import { ConnectorSet } from '../sync/connector.js';
 import type { WritePath } from '../write/write-path.js';

@@ -6,7 +6,7 @@
 import type { Knex } from 'knex';
 import { countJournalAppends } from './auth-metrics.js';
 
-/** A write-path hook (src/compose.ts registers it), typed by what it reads so metrics stay below the write path. */
+/** A write-path hook (src/compose/write-path.ts registers it), typed by what it reads so metrics stay below the write path. */
 export const countCommittedJournalEntries = async (tx: Knex.Transaction, changes: { entries: readonly unknown[] }, actor: { source: string }): Promise<void> => {
   tx.executionPromise.then(
     () => countJournalAppends(actor.source, changes.entries.length),

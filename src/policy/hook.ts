@@ -2,7 +2,7 @@
  * The policy as a write-path hook: after any work that created, changed or deleted users, and
  * before the journal is appended, each such user's roles and managed memberships are recomputed in
  * the same transaction (all users of the change set with one read of their state and set-wise
- * writes). The composition root (src/compose.ts) puts it before hooks that act on the recorded
+ * writes). The composition root (src/compose/write-path.ts) puts it before hooks that act on the recorded
  * changes (the outbound outbox), so they see the memberships the policy granted or revoked.
  */
 import type { JournalEntryInput } from '../journal/entry.js';

@@ -1,7 +1,7 @@
 /**
  * SCIM clients may read a managed group but not change its members, rename or delete it: that
  * answers 400 mutability naming the policy and the roles behind the group. The composition root
- * (src/compose.ts) gives it to the write path as its `beforeGroupChange` guard, which the group
+ * (src/compose/write-path.ts) gives it to the write path as its `beforeGroupChange` guard, which the group
  * operations (src/resources/groups.ts) call before storing a change; the policy engine itself
  * writes memberships through the member store and never comes here.
  */

@@ -3,7 +3,7 @@
  * enqueues "sync R to C" for each changed User/Group and each connector that must hear about it
  * (in scope now, or linked from before: a leaver must be deprovisioned). The job commits with the
  * change or not at all, so nothing is pushed that was not committed and nothing committed is
- * missed. The composition root (src/compose.ts) puts it after the policy hook, so memberships the
+ * missed. The composition root (src/compose/write-path.ts) puts it after the policy hook, so memberships the
  * policy adds are pushed as well.
  */
 import type { Knex } from 'knex';

@@ -6,7 +6,7 @@
  *
  *   const configs = loadConnectorsFile(config.connectorsFile);   // before openDatabase
  *   const sync = startSync(configs, url);
- *   composeWritePath(db, { …, connectors: sync.connectors })   // the outbox hook (src/compose.ts)
+ *   composeWritePath(db, { …, connectors: sync.connectors })   // the outbox hook (src/compose/write-path.ts)
  *   startWorker(url, { ...otherTasks, ...sync.tasks }, { concurrency: … + sync.concurrency })
  */
 import type { TaskList } from 'graphile-worker';

@@ -48,7 +48,7 @@ export interface GroupChange {
 
 /**
  * Rules a change must pass before it is stored, for the layers above the resources to plug in
- * (the composition root, src/compose.ts, does). A guard refuses by throwing a SCIM error.
+ * (the composition root, src/compose/write-path.ts, does). A guard refuses by throwing a SCIM error.
  */
 export interface WriteGuards {
   /** Before a group's members change, it is renamed or deleted (the policy's managed groups refuse). */

@@ -6,7 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import type { Knex } from 'knex';
-import { createApp, type AppDependencies } from '../../src/http/app.js';
+import { createApp, type AppDependencies } from '../../src/compose/app.js';
 import { WritePath } from '../../src/write/write-path.js';
 
 export interface TestKey {

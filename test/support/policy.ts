@@ -1,5 +1,5 @@
 /**
- * Policy for a test server whose write path was composed with the policy hook (src/compose.ts):
+ * Policy for a test server whose write path was composed with the policy hook (src/compose/write-path.ts):
  * applies the given policy text, and optionally runs a queue worker with the policy tasks (for
  * time-bound tests).
  */

@@ -4,10 +4,10 @@
 import type { Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { refusedCredentials, type RefusedCredentials } from '../../src/auth/refused-credentials.js';
-import { createApp, type AppDependencies } from '../../src/http/app.js';
+import { createApp, type AppDependencies } from '../../src/compose/app.js';
 import type { SecretBox } from '../../src/lib/secret-box.js';
 import { answerMalformedRequests } from '../../src/http/client-error.js';
-import { composeWritePath } from '../../src/compose.js';
+import { composeWritePath } from '../../src/compose/write-path.js';
 import type { ConnectorSet } from '../../src/sync/connector.js';
 import type { WritePath } from '../../src/write/write-path.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
@@ -47,7 +47,7 @@ export async function startTestServer(
   // A given database is the caller's (not dropped at close); otherwise a fresh one.
   const db = config.db ?? (await createTestDatabase());
   const token = 'test_' + randomBytes(24).toString('base64url');
-  // Composed as `serve` composes it (src/compose.ts).
+  // Composed as `serve` composes it (src/compose/write-path.ts).
   const writePath = composeWritePath(db.knex, { policy: config.policy !== undefined, connectors: config.connectors, metrics: true });
   const policy = await startTestPolicy(writePath, config);
   const refusals = refusedCredentials(db.knex, config.authFailures);

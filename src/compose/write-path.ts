@@ -1,15 +1,16 @@
 /**
- * The composition root: the one place where Roster's parts are put together. Every entry point
- * (`serve`, each CLI command that writes, the tests and the bench) builds its write path here, so
- * which rules run on a change, and in what order, is written once (docs/architecture.md).
+ * The composition root's write path (src/compose/ is where Roster's parts are put together; the
+ * HTTP app is app.ts beside this). Every entry point (`serve`, each CLI command that writes, the
+ * tests and the bench) builds its write path here, so which rules run on a change, and in what
+ * order, is written once (docs/architecture.md).
  */
 import type { Knex } from 'knex';
-import { countCommittedJournalEntries } from './metrics/journal-metrics.js';
-import { refuseManagedGroupChange } from './policy/managed-group-guard.js';
-import { policyHook } from './policy/hook.js';
-import type { ConnectorSet } from './sync/connector.js';
-import { outboxHook } from './sync/outbox.js';
-import { WritePath } from './write/write-path.js';
+import { countCommittedJournalEntries } from '../metrics/journal-metrics.js';
+import { refuseManagedGroupChange } from '../policy/managed-group-guard.js';
+import { policyHook } from '../policy/hook.js';
+import type { ConnectorSet } from '../sync/connector.js';
+import { outboxHook } from '../sync/outbox.js';
+import { WritePath } from '../write/write-path.js';
 
 export interface WritePathParts {
   /**

@@ -1,4 +1,7 @@
-/** Express wiring: request id, security headers, body limits, auth, the SCIM surface, errors. */
+/**
+ * The composition root's HTTP app: request id, security headers, body limits, auth, the SCIM
+ * surface, the /ops API, the console, errors, in that order.
+ */
 import express, { type Express } from 'express';
 import type { Knex } from 'knex';
 import { Authenticator } from '../auth/authenticator.js';
@@ -10,7 +13,7 @@ import type { SecretBox } from '../lib/secret-box.js';
 import { httpMetrics } from '../metrics/http-metrics.js';
 import { metricsRouter } from '../ops/metrics.js';
 import { trackPool } from '../metrics/pool-metrics.js';
-import { countScimErrors } from './scim-error-metrics.js';
+import { countScimErrors } from '../http/scim-error-metrics.js';
 import { createRosterOAuth } from '../oauth/oauth.js';
 import { accessRouter } from '../ops/access.js';
 import { connectorsOpsRouter } from '../ops/connectors.js';
@@ -24,13 +27,13 @@ import { discoveryRouter } from '../scim/routes/discovery.js';
 import { resourceRouter } from '../scim/routes/resources.js';
 import { rootSearchRouter } from '../scim/routes/root-search.js';
 import type { WritePath } from '../write/write-path.js';
-import { accessLog } from './access-log.js';
-import { authenticate } from './auth.js';
-import { errorHandler } from './errors.js';
-import { checkRequestLine, DEFAULT_MAX_JSON_DEPTH, jsonBody } from './input-rules.js';
-import { rateLimit } from './rate-limit.js';
-import { requestId } from './request-id.js';
-import { securityHeaders } from './security-headers.js';
+import { accessLog } from '../http/access-log.js';
+import { authenticate } from '../http/auth.js';
+import { errorHandler } from '../http/errors.js';
+import { checkRequestLine, DEFAULT_MAX_JSON_DEPTH, jsonBody } from '../http/input-rules.js';
+import { rateLimit } from '../http/rate-limit.js';
+import { requestId } from '../http/request-id.js';
+import { securityHeaders } from '../http/security-headers.js';
 
 export interface AppDependencies {
   db: Knex;
