@@ -17,6 +17,7 @@ import { loadConnectorsFile } from '../sync/config.js';
 import { approveConnector, ensureConnectorRows } from '../sync/connector-state.js';
 import { fullSync, type FullSyncReport } from '../sync/full-sync.js';
 import { reportText } from './sync-report.js';
+import { ledgerRecorder } from '../governance/ledger-store.js';
 import { wakeConnectorJobs } from '../sync/jobs.js';
 import { listParked } from '../sync/parked.js';
 import { syncOne } from '../sync/sync-one.js';
@@ -48,6 +49,7 @@ export function registerSyncCommands(program: Command): void {
         try {
           report = await fullSync(syncDb, connector, {
             reportOnly: options.reportOnly === true,
+            findings: ledgerRecorder,
             requestId: `cli-sync-${started}`,
             onProgress: ({ phase, done, total }) => {
               const seconds = (Date.now() - started) / 1000;
@@ -135,7 +137,7 @@ export function registerSyncCommands(program: Command): void {
       if (connectorConfigs.length === 0) throw new UsageError('No connectors are configured: set ROSTER_CONNECTORS_FILE (see docs/connectors.md)');
       const database = await openDatabase(config);
       await migrateToLatest(database.knex);
-      const runtime = startSync(connectorConfigs, connectionStringOf(database.knex));
+      const runtime = startSync(connectorConfigs, connectionStringOf(database.knex), { findings: ledgerRecorder });
       const runner = await startWorker(connectionStringOf(database.knex), runtime.tasks, { concurrency: runtime.concurrency, pollInterval: 500 });
       out(`Sync worker running for ${runtime.connectors.list.map((c) => c.name).join(', ')} (concurrency ${runtime.concurrency}). Ctrl-C stops it.`);
       let stopping = false;

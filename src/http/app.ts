@@ -13,6 +13,7 @@ import { createRosterOAuth } from '../oauth/oauth.js';
 import { accessRouter } from '../ops/access.js';
 import { connectorsOpsRouter } from '../ops/connectors.js';
 import { journalOpsRouter } from '../ops/journal-routes.js';
+import { ledgerOpsRouter } from '../ops/ledger.js';
 import { healthRouter } from '../ops/health.js';
 import { notFound, ScimError } from '../scim/errors.js';
 import { bulkRouter } from '../scim/routes/bulk.js';
@@ -83,6 +84,7 @@ export function createApp({ db, writePath, config }: AppDependencies): Express {
   app.use(metricsRouter(authenticated));
   app.use(accessRouter(db, authenticated));
   app.use(connectorsOpsRouter(db, authenticated));
+  app.use(ledgerOpsRouter(db, writePath, authenticated, { defaultPageSize: config.defaultPageSize, maxPageSize: config.maxPageSize, maxBodyBytes: config.maxBodyBytes }));
   app.use(journalOpsRouter({ db, authenticated, defaultPageSize: config.defaultPageSize, maxPageSize: config.maxPageSize }));
 
   app.use((req, _res, next) => next(notFound(`No endpoint at ${req.method} ${req.path}`)));
