@@ -13,6 +13,7 @@ import * as journalOutbox from '../../migrations/20261122000800_journal_outbox.j
 import * as journalChainAtCommit from '../../migrations/20261122000900_journal_chain_at_commit.js';
 import * as journalLinkLargeAppends from '../../migrations/20261202000100_journal_link_large_appends.js';
 import * as syncLinkReferences from '../../migrations/20261207130100_sync_link_references.js';
+import * as governanceLedger from '../../migrations/20261207170001_governance_ledger.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -30,6 +31,7 @@ const migrations: ReadonlyArray<readonly [string, Migration]> = [
   ['20261122000900_journal_chain_at_commit', journalChainAtCommit],
   ['20261202000100_journal_link_large_appends', journalLinkLargeAppends],
   ['20261207130100_sync_link_references', syncLinkReferences],
+  ['20261207170001_governance_ledger', governanceLedger],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {
