@@ -45,6 +45,7 @@ after(async () => {
 const connector = () => a.connectors.get('roster-b')!;
 const ops = (method: string, route: string, body?: unknown, token = operator) => a.server.request(method, `${a.server.url}${route}`, { token, ...(body !== undefined ? { body, headers: { 'content-type': 'application/json' } } : {}) });
 const onB = async (userName: string) => (await b.request('GET', `/Users?filter=${encodeURIComponent(`userName eq "${userName}"`)}`)).body.Resources[0];
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON
 const ledger = async (query = '') => (await ops('GET', `/ops/ledger?connector=roster-b${query}`, undefined, reader)).body.items as Array<Record<string, any>>;
 const journalOf = async (action: string) => (await a.server.db.knex.raw(`SELECT actor, source, resource_id::text, changes, reason FROM journal WHERE action = ? ORDER BY id`, [action])).rows;
 const itemNamed = async (name: string) => (await ledger()).find((i) => i.name === name)!;
