@@ -79,7 +79,7 @@ async function refusalsAsScim<T>(work: () => Promise<T>): Promise<T> {
 export function ledgerOpsRouter(db: Knex, writePath: WritePath, authenticated: RequestHandler[], limits: { defaultPageSize: number; maxPageSize: number; maxBodyBytes: number }): Router {
   const router = Router();
   const read = [...authenticated, requireScope('ops:read')];
-  const act = [...authenticated, requireScope('ops:write'), express.json({ limit: limits.maxBodyBytes, strict: true })];
+  const act = [...authenticated, requireScope('ops:write'), express.json({ type: ['application/json', 'application/scim+json'], limit: limits.maxBodyBytes, strict: true })];
 
   router.get('/ops/ledger', ...read, async (req, res) => {
     const filter = filterOf(req);
