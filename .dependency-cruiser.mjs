@@ -10,6 +10,7 @@ const LAYERS = [
   ['edges (HTTP app, middleware and routes)', '^src/(http|ops|console)/|^src/scim/routes/'],
   ['SCIM operations', '^src/scim/(operations|list|render)\\.ts$'],
   ['HR import', '^src/import/'],
+  ['governance (access requests, reviews, the orphan ledger)', '^src/governance/'],
   ['policy', '^src/policy/'],
   ['resources', '^src/resources/'],
   ['sync', '^src/sync/'],

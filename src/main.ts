@@ -8,6 +8,7 @@ import { registerJournalCommands } from './cli/journal.js';
 import { registerExplainCommand } from './cli/explain.js';
 import { registerGrantCommands } from './cli/grant.js';
 import { registerImportCommand } from './cli/import.js';
+import { registerLedgerCommands } from './cli/ledger.js';
 import { registerPolicyCommands } from './cli/policy.js';
 import { registerReportCommands } from './cli/report.js';
 import { registerTokenCommands } from './cli/token.js';
@@ -50,6 +51,7 @@ registerExplainCommand(program);
 registerGrantCommands(program);
 registerReportCommands(program);
 registerImportCommand(program);
+registerLedgerCommands(program);
 
 program
   .parseAsync(process.argv)

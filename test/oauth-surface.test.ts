@@ -14,16 +14,18 @@ let userId: string;
 /** Operator routes other parts of Roster add; each one present is held to `ops:read`. */
 const opsPaths: string[] = [];
 before(async () => {
-  server = await startTestServer();
+  // This file sends many unauthenticated requests from one address on purpose: the per-address
+  // limit of refused credentials (decision 0420, tested in auth-flood.test.ts) is off here.
+  server = await startTestServer({ authFailures: { perMinute: 0, burst: 1, journalWindowSeconds: 60 } });
   userId = (await server.request('POST', '/Users', { body: { schemas: [USER_SCHEMA], userName: 'scoped@example.com' } })).body.id;
-  const candidates = ['/ops/journal', `/ops/resources/User/${userId}/history`, `/ops/users/${userId}/access`, '/ops/connectors'];
+  const candidates = ['/ops/journal', `/ops/resources/User/${userId}/history`, `/ops/users/${userId}/access`, '/ops/connectors', '/ops/ledger'];
   for (const path of candidates) if ((await server.request('GET', `${server.url}${path}`)).status !== 404) opsPaths.push(path);
 });
 after(async () => {
   await server.close();
 });
 
-type Group = 'scim:read' | 'scim:write' | 'ops:read';
+type Group = 'scim:read' | 'scim:write' | 'ops:read' | 'ops:write';
 interface Call {
   group: Group;
   method: string;
@@ -48,6 +50,8 @@ const calls = (): Call[] => [
   { group: 'scim:write', method: 'POST', path: '/scim/v2/Bulk', body: { schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'], Operations: [] } },
   { group: 'ops:read', method: 'GET', path: '/metrics' },
   ...opsPaths.map((path) => ({ group: 'ops:read' as const, method: 'GET', path })),
+  // Acting on the orphan ledger (an unknown item: 404 once the scope lets the request through).
+  { group: 'ops:write', method: 'POST', path: '/ops/ledger/999999/ignore', body: { reason: 'scope check' } },
 ];
 
 async function credentials(): Promise<Array<{ label: string; token: string; holds: Group[] }>> {
@@ -68,7 +72,9 @@ async function credentials(): Promise<Array<{ label: string; token: string; hold
     { label: 'oauth scim:read', token: await oauthToken('cr', ['scim:read']), holds: ['scim:read'] },
     { label: 'oauth scim:write', token: await oauthToken('cw', ['scim:write']), holds: ['scim:read', 'scim:write'] },
     { label: 'oauth ops:read', token: await oauthToken('co', ['ops:read']), holds: ['ops:read'] },
-    { label: 'bootstrap', token: server.token, holds: ['scim:read', 'scim:write', 'ops:read'] },
+    { label: 'static ops:write', token: (await createToken(knex, 'ow', ['ops:write'])).token, holds: ['ops:read', 'ops:write'] },
+    { label: 'oauth ops:write', token: await oauthToken('cow', ['ops:write']), holds: ['ops:read', 'ops:write'] },
+    { label: 'bootstrap', token: server.token, holds: ['scim:read', 'scim:write', 'ops:read', 'ops:write'] },
   ];
 }
 
@@ -126,7 +132,7 @@ test('oversized headers get 431; oversized bodies 413; malformed input never sho
   assert.equal(bigHeader.status, 431);
   const hugeToken = await raw('/scim/v2/Users', { authorization: `Bearer ${'a'.repeat(12_000)}.${'b'.repeat(100)}.c` });
   assert.equal(hugeToken.status, 401);
-  const small = await startTestServer({ maxBodyBytes: 2048 });
+  const small = await startTestServer({ maxBodyBytes: 2048, authFailures: { perMinute: 0, burst: 1, journalWindowSeconds: 60 } });
   try {
     const tooBig = await small.request('POST', '/Users', { body: { schemas: [USER_SCHEMA], userName: 'x'.repeat(5000) } });
     assert.equal(tooBig.status, 413);

@@ -13,7 +13,7 @@ import { withDatabase } from './with-database.js';
 import { cliWritePath } from './write-path.js';
 
 /** --until: a date or date-time, or a duration from now ("14d", "12h", "2w") as operators type it. */
-function untilOf(value: string | undefined): Date | undefined {
+export function untilOf(value: string | undefined): Date | undefined {
   if (value === undefined) return undefined;
   const ahead = parseDuration(value);
   if (ahead !== undefined) return new Date(Date.now() + ahead);

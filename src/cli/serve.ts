@@ -16,6 +16,7 @@ import { policyTasks } from '../policy/tasks.js';
 import { startWorker } from '../queue/queue.js';
 import { loadConnectorsFile, type ConnectorConfig } from '../sync/config.js';
 import { startSync } from '../sync/startup.js';
+import { ledgerRecorder } from '../governance/ledger-store.js';
 import { createApp } from '../compose/app.js';
 import { logger } from '../logging/logger.js';
 import { answerMalformedRequests } from '../http/client-error.js';
@@ -60,7 +61,8 @@ async function startServing(
     firstToken = (await createToken(database.knex, 'bootstrap', [...SCOPES])).token;
   }
 
-  const sync = startSync(connectorConfigs, connectionStringOf(database.knex));
+  // Scheduled reconciliations record their orphans and drift in the governance ledger.
+  const sync = startSync(connectorConfigs, connectionStringOf(database.knex), { findings: ledgerRecorder });
   const writePath = composeWritePath(database.knex, { policy: policyFile !== undefined, connectors: sync.connectors, metrics: true });
   await startPolicy(writePath, policyFile);
   // One worker per process runs every queue task; merge other task lists here.

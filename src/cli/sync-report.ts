@@ -43,6 +43,9 @@ export function reportText(report: FullSyncReport): string {
   if (report.drift.length > LISTED) out(`    … and ${report.drift.length - LISTED} more (all listed with --json)`);
   out(`  not managed by Roster: ${report.unmanaged.userCount} users, ${report.unmanaged.groupCount} groups (left alone)`);
   for (const name of [...report.unmanaged.users, ...report.unmanaged.groups]) out(`    ${name}`);
+  if (report.unmanaged.userCount + report.unmanaged.groupCount + report.drift.length > 0) {
+    out(`  every orphan and drift is in the ledger: npm run roster -- ledger --connector ${report.connector} (docs/governance.md)`);
+  }
   if (applied) out(`  results:         ${report.results.done} in sync, ${report.results.parked} parked, ${report.results.retry + report.results.waiting} queued to retry`);
   if (report.guardPaused) {
     out('');

@@ -15,6 +15,7 @@ import { startWorker } from '../queue/queue.js';
 import { loadConnectorsFile } from '../sync/config.js';
 import type { FullSyncReport } from '../sync/full-sync.js';
 import { reportText } from './sync-report.js';
+import { ledgerRecorder } from '../governance/ledger-store.js';
 import { listParked } from '../sync/parked.js';
 import { approveGuardPause, retryParked, runFullSync } from '../sync/operator-actions.js';
 import { startSync } from '../sync/startup.js';
@@ -43,6 +44,7 @@ export function registerSyncCommands(program: Command): void {
         try {
           report = await runFullSync(db, connector, cliActor(undefined), {
             reportOnly: options.reportOnly === true,
+            findings: ledgerRecorder,
             onProgress: ({ phase, done, total }) => {
               const seconds = (Date.now() - started) / 1000;
               progress.update(`${phase}: ${done}${total ? `/${total}` : ''} (${Math.round(done / Math.max(seconds, 0.001))}/s, ${seconds.toFixed(0)} s)`);
@@ -121,7 +123,7 @@ export function registerSyncCommands(program: Command): void {
       if (connectorConfigs.length === 0) throw new UsageError('No connectors are configured: set ROSTER_CONNECTORS_FILE (see docs/connectors.md)');
       const database = await openDatabase(config);
       await migrateToLatest(database.knex);
-      const runtime = startSync(connectorConfigs, connectionStringOf(database.knex));
+      const runtime = startSync(connectorConfigs, connectionStringOf(database.knex), { findings: ledgerRecorder });
       const runner = await startWorker(connectionStringOf(database.knex), runtime.tasks, { concurrency: runtime.concurrency, pollInterval: 500 });
       out(`Sync worker running for ${runtime.connectors.list.map((c) => c.name).join(', ')} (concurrency ${runtime.concurrency}). Ctrl-C stops it.`);
       let stopping = false;

@@ -17,6 +17,11 @@ import type { WritePath } from '../write/write-path.js';
  * does, so a bad file fails fast) and returns how to build the write path on the database.
  */
 export function cliWritePath(env: NodeJS.ProcessEnv = process.env): (db: Knex) => WritePath {
+  return cliWriteParts(env).writePathOn;
+}
+
+/** The same, with the connectors it was composed with (for commands that also talk to targets). */
+export function cliWriteParts(env: NodeJS.ProcessEnv = process.env): { connectors: ConnectorSet; writePathOn: (db: Knex) => WritePath } {
   const connectors = ConnectorSet.fromConfig(loadConnectorsFile(loadConfig(env).connectorsFile, env));
-  return (db) => composeWritePath(db, { policy: true, connectors });
+  return { connectors, writePathOn: (db) => composeWritePath(db, { policy: true, connectors }) };
 }

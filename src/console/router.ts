@@ -11,6 +11,7 @@ import express, { Router, type ErrorRequestHandler, type Request, type RequestHa
 import type { Knex } from 'knex';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { RefusedCredentials } from '../auth/refused-credentials.js';
+import { ledgerRecorder } from '../governance/ledger-store.js';
 import type { ConsoleSettings } from '../config/console.js';
 import { ColumnsError, DEFAULT_COLUMNS_FILE, parseColumns, readColumnsFile } from '../import/columns-file.js';
 import { ImportGuardError, importHr } from '../import/hr-import.js';
@@ -185,7 +186,7 @@ export function consoleRouter({ db, writePath, journalKeySecret, authenticator, 
     const connector = activeConnectors().get(param(req, 'name'));
     if (!connector) throw new ConsoleRefusal(404, `No connector named ${param(req, 'name')}`);
     const reportOnly = (req.body as Record<string, unknown>).mode !== 'full';
-    const report = await runFullSync(db, connector, consoleActor(res), { reportOnly });
+    const report = await runFullSync(db, connector, consoleActor(res), { reportOnly, findings: ledgerRecorder });
     send(res, `${reportOnly ? 'Drift report' : 'Full sync'}: ${connector.name}`, '/console/connectors', fullSyncReport(report));
   });
   router.post('/console/connectors/:name/approve', operate, async (req, res) => {

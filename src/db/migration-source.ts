@@ -17,6 +17,7 @@ import * as membersReferenceResources from '../../migrations/20261207145100_memb
 import * as journalSeals from '../../migrations/20261207145200_journal_seals.js';
 import * as consoleSessions from '../../migrations/20261207160000_console_sessions.js';
 import * as consoleUploads from '../../migrations/20261207160100_console_uploads.js';
+import * as governanceLedger from '../../migrations/20261207170001_governance_ledger.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -38,6 +39,7 @@ const migrations: ReadonlyArray<readonly [string, Migration]> = [
   ['20261207145200_journal_seals', journalSeals],
   ['20261207160000_console_sessions', consoleSessions],
   ['20261207160100_console_uploads', consoleUploads],
+  ['20261207170001_governance_ledger', governanceLedger],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

@@ -1,5 +1,5 @@
 /** The shape of one journal entry as the write path records it. */
-export type JournalSource = 'scim' | 'bulk' | 'cli' | 'console' | 'import' | 'policy' | 'sync' | 'auth' | 'system';
+export type JournalSource = 'scim' | 'bulk' | 'cli' | 'console' | 'import' | 'policy' | 'sync' | 'auth' | 'system' | 'ops';
 
 export interface Actor {
   /** Token or operator name. */

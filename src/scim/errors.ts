@@ -64,8 +64,10 @@ export const requestTimeout = (detail: string) => new ScimError(408, undefined, 
 export const headersTooLarge = (detail: string) => new ScimError(431, undefined, detail);
 export const tooManyRequests = (detail: string, retryAfterSeconds: string) => new ScimError(429, undefined, detail, { 'Retry-After': retryAfterSeconds });
 export const internalError = (detail: string) => new ScimError(500, undefined, detail);
+/** 502: a downstream target Roster acted on answered wrongly (an operator's action on a connector). */
+export const badGateway = (detail: string) => new ScimError(502, undefined, detail);
 export const notImplemented = (detail: string) => new ScimError(501, undefined, detail);
-export const serviceUnavailable = (detail: string, retryAfterSeconds: string) => new ScimError(503, undefined, detail, { 'Retry-After': retryAfterSeconds });
+export const serviceUnavailable = (detail: string, retryAfterSeconds?: string) => new ScimError(503, undefined, detail, retryAfterSeconds ? { 'Retry-After': retryAfterSeconds } : {});
 
 /** An error scimmy raised, in Roster's vocabulary (a scimType Roster does not send is dropped). */
 export const fromLibraryError = (status: number, scimType: string | undefined, detail: string) => new ScimError(status, isScimType(scimType) ? scimType : undefined, detail);

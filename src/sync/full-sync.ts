@@ -34,6 +34,7 @@ import { replaceAcknowledgedMembers, saveLink, type MemberDelta } from './links.
 import { PushJournal } from './push-journal.js';
 import { findReferences, resolveReferences, translateReferences } from './references.js';
 import { ENDPOINT, listRemote } from './remote.js';
+import { linkAdopted } from './remote-accounts.js';
 import { syncOne, type SyncResult } from './sync-one.js';
 
 export interface Drift {
@@ -44,6 +45,39 @@ export interface Drift {
   attributes?: string[];
   membersMissing?: number;
   membersExtra?: number;
+  /** The linked object's id on the target (attributes and members drift). */
+  remoteId?: string;
+  /** For attributes drift: each differing attribute, what the target holds and what Roster wants. */
+  differences?: Overwrite[];
+}
+
+/** A remote account (or group) no local object is linked to: an orphan for the ledger. */
+export interface OrphanFinding {
+  type: ResourceType;
+  remoteId: string;
+  name: string;
+  /** What an operator needs to recognise it: userName or displayName, externalId, active, emails. */
+  summary: Record<string, unknown>;
+}
+
+/** Everything one full sync found, handed to the ledger (decision 0600). */
+export interface FullSyncFindings {
+  connector: string;
+  /** The run's request id: rows the ledger holds for this connector that this run did not see are gone. */
+  runId: string;
+  mode: 'report' | 'dry-run' | 'apply';
+  /** The types whose remote objects were listed in full (orphans of other types are left as they are). */
+  listed: ResourceType[];
+  orphans: OrphanFinding[];
+  drift: Drift[];
+}
+
+/**
+ * Where a full sync's findings go. The governance layer implements it (src/governance/ledger-store.ts)
+ * and the entry points pass it in (the sync layer sits below governance and cannot import it).
+ */
+export interface FindingsRecorder {
+  record(db: Knex, findings: FullSyncFindings): Promise<void>;
 }
 
 /** One account matched on the target, and what taking it over overwrites there. */
@@ -85,6 +119,8 @@ export interface FullSyncOptions {
   reportOnly: boolean;
   onProgress?: (progress: Progress) => void;
   requestId?: string;
+  /** Records the orphans and drift found (the governance ledger); absent: only the report has them. */
+  findings?: FindingsRecorder | undefined;
 }
 
 interface LinkRow {
@@ -156,13 +192,16 @@ export async function fullSync(db: Knex, connector: Connector, options: FullSync
   }
 
   // 3. Remote objects nobody manages.
+  const orphans: OrphanFinding[] = [];
   for (const type of ['User', 'Group'] as const) {
     const names: string[] = [];
     let count = 0;
     for (const [id, doc] of remote[type]) {
       if (managedRemote[type].has(id)) continue;
       count++;
-      if (names.length < UNMANAGED_SHOWN) names.push(String(type === 'User' ? doc.userName : doc.displayName));
+      const name = String(type === 'User' ? doc.userName : doc.displayName);
+      if (names.length < UNMANAGED_SHOWN) names.push(name);
+      orphans.push({ type, remoteId: id, name, summary: orphanSummary(type, doc) });
     }
     if (type === 'User') Object.assign(report.unmanaged, { users: names, userCount: count });
     else Object.assign(report.unmanaged, { groups: names, groupCount: count });
@@ -209,6 +248,10 @@ export async function fullSync(db: Knex, connector: Connector, options: FullSync
     await db.raw('ANALYZE sync_links, sync_members');
     await countAdoptedCreates(db, connector.name, creates, report);
   }
+  if (options.findings) {
+    const listed = (['User', 'Group'] as const).filter((type) => type === 'User' || connector.config.groups);
+    await options.findings.record(db, { connector: connector.name, runId: requestId, mode, listed, orphans, drift: report.drift });
+  }
   report.durationMs = Date.now() - started;
   // A run that changed nothing says what it found, in words that claim nothing was done.
   journal.event('sync.full', {
@@ -231,7 +274,15 @@ export async function fullSync(db: Knex, connector: Connector, options: FullSync
   return report;
 }
 
-type Mode = 'report' | 'dry-run' | 'apply';
+type Mode = FullSyncFindings['mode'];
+
+/** The few attributes of a remote object an operator recognises it by (not its members: a group's list can be huge). */
+function orphanSummary(type: ResourceType, doc: Document): Record<string, unknown> {
+  const pick = (key: string) => (doc[key] === undefined ? {} : { [key]: doc[key] });
+  if (type === 'Group') return { ...pick('displayName'), ...pick('externalId'), ...(Array.isArray(doc.members) ? { members: doc.members.length } : {}) };
+  const emails = Array.isArray(doc.emails) ? doc.emails.map((e) => (e as { value?: unknown }).value).filter((v) => typeof v === 'string') : [];
+  return { ...pick('userName'), ...pick('externalId'), ...pick('displayName'), active: doc.active !== false, ...(emails.length ? { emails } : {}) };
+}
 
 interface PlannedCreate {
   id: string;
@@ -309,7 +360,8 @@ async function compareType(c: Comparison): Promise<void> {
       if (link?.remote_id && linkedRemote) {
         const drifted = driftedAttributes(desired, linkedRemote);
         if (drifted.length > 0) {
-          report.drift.push({ type, id: row.id, name: nameOf(desired), kind: 'attributes', attributes: drifted });
+          const differences = drifted.map((attribute) => ({ attribute, remote: linkedRemote[attribute] ?? null, desired: desired[attribute] }));
+          report.drift.push({ type, id: row.id, name: nameOf(desired), kind: 'attributes', attributes: drifted, remoteId: link.remote_id, differences });
           if (apply) {
             const state = linkedRemote.active === false ? 'disabled' : 'active';
             await saveLink(db, connector.name, type, row.id, { remoteId: link.remote_id, state, acknowledged: managedPart(desired, linkedRemote), version: row.version, referencedIds });
@@ -320,7 +372,7 @@ async function compareType(c: Comparison): Promise<void> {
         if (type === 'Group' && connector.profile.membersReadable) {
           const membersDrift = await compareMembers(db, connector, row.id, linkedRemote, apply);
           if (membersDrift) {
-            report.drift.push({ type, id: row.id, name: nameOf(desired), kind: 'members', ...membersDrift });
+            report.drift.push({ type, id: row.id, name: nameOf(desired), kind: 'members', remoteId: link.remote_id, ...membersDrift });
             if (!drifted.length || mode === 'dry-run') work.push(row.id);
           }
         }
@@ -353,8 +405,7 @@ async function compareType(c: Comparison): Promise<void> {
         }
         if (apply) {
           // Only a run that takes the account over says so in the journal (decision 0209).
-          journal.event('sync.adopt', { remoteId: match.id, matchedOn }, { type, id: row.id, name: nameOf(desired) });
-          await saveLink(db, connector.name, type, row.id, { remoteId: match.id, state: match.active === false ? 'disabled' : 'active', acknowledged: managedPart(desired, match), adopted: true, version: row.version, referencedIds });
+          await linkAdopted(db, connector, journal, { type, id: row.id, name: nameOf(desired), version: row.version, remote: match, desired, matchedOn, referencedIds });
           if (type === 'Group' && connector.profile.membersReadable) await compareMembers(db, connector, row.id, match, true);
         }
         if (mode === 'dry-run') wouldPatch(row.id, desired, match);

@@ -11,7 +11,7 @@ import { approveConnector, ensureConnectorRows } from './connector-state.js';
 import { wakeConnectorJobs } from './jobs.js';
 import { listParked } from './parked.js';
 import { syncOne } from './sync-one.js';
-import { fullSync, type FullSyncReport, type Progress } from './full-sync.js';
+import { fullSync, type FindingsRecorder, type FullSyncReport, type Progress } from './full-sync.js';
 import { createSyncDatabase } from './worker.js';
 import { connectionStringOf } from '../db/knex.js';
 
@@ -71,11 +71,17 @@ export async function approveGuardPause(db: Knex, connectorName: string, actor: 
  * connection). Journals who asked (`sync.full.requested`); the sync's own entries share the
  * request id.
  */
-export async function runFullSync(db: Knex, connector: Connector, actor: Actor, options: { reportOnly: boolean; onProgress?: (progress: Progress) => void }): Promise<FullSyncReport> {
+/** A full sync started by an operator: journaled as requested, then run; its findings go to `findings` (the governance ledger). */
+export async function runFullSync(
+  db: Knex,
+  connector: Connector,
+  actor: Actor,
+  options: { reportOnly: boolean; onProgress?: (progress: Progress) => void; findings?: FindingsRecorder | undefined },
+): Promise<FullSyncReport> {
   await db.transaction((tx) => appendJournal(tx, actor, [{ action: 'sync.full.requested', changes: { connector: connector.name, reportOnly: options.reportOnly } }]));
   const syncDb = createSyncDatabase(connectionStringOf(db), connector.config.rateLimit.concurrency);
   try {
-    return await fullSync(syncDb, connector, { reportOnly: options.reportOnly, requestId: actor.requestId, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+    return await fullSync(syncDb, connector, { reportOnly: options.reportOnly, requestId: actor.requestId, findings: options.findings, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
   } finally {
     await syncDb.destroy();
   }

@@ -6,7 +6,7 @@
 import type { Knex } from 'knex';
 import { logger } from '../logging/logger.js';
 import type { Connector, ConnectorSet } from './connector.js';
-import { fullSync } from './full-sync.js';
+import { fullSync, type FindingsRecorder } from './full-sync.js';
 import { RECONCILE_TASK } from './jobs.js';
 
 const key = (connector: string) => `reconcile:${connector}`;
@@ -27,9 +27,9 @@ export async function enqueueReconcile(db: Knex, connectors: ConnectorSet): Prom
   for (const connector of connectors.list) await schedule(db, connector, 'preserve_run_at');
 }
 
-export async function runScheduledReconcile(db: Knex, _connectors: ConnectorSet, connector: Connector): Promise<void> {
+export async function runScheduledReconcile(db: Knex, connector: Connector, findings?: FindingsRecorder): Promise<void> {
   try {
-    const report = await fullSync(db, connector, { reportOnly: false, requestId: `reconcile-${Date.now()}` });
+    const report = await fullSync(db, connector, { reportOnly: false, requestId: `reconcile-${Date.now()}`, findings });
     logger.info('sync: scheduled reconciliation finished', {
       connector: connector.name,
       drifted: report.drift.length,

@@ -14,6 +14,7 @@ import { logger } from '../logging/logger.js';
 import type { ConnectorConfig } from './config.js';
 import { ConnectorSet } from './connector.js';
 import { setActiveConnectors } from './registry.js';
+import type { FindingsRecorder } from './full-sync.js';
 import { createSyncDatabase, createSyncWorker, syncConcurrency } from './worker.js';
 
 export interface SyncRuntime {
@@ -24,14 +25,14 @@ export interface SyncRuntime {
   stop(): Promise<void>;
 }
 
-export function startSync(configs: readonly ConnectorConfig[], connectionString: string): SyncRuntime {
+export function startSync(configs: readonly ConnectorConfig[], connectionString: string, options: { findings?: FindingsRecorder } = {}): SyncRuntime {
   const connectors = ConnectorSet.fromConfig(configs);
   setActiveConnectors(connectors);
   if (connectors.size === 0) return { connectors, tasks: {}, concurrency: 0, stop: async () => undefined };
 
   const concurrency = syncConcurrency(connectors);
   const db = createSyncDatabase(connectionString, concurrency);
-  const worker = createSyncWorker({ db, connectors });
+  const worker = createSyncWorker({ db, connectors, findings: options.findings });
   logger.info('outbound connectors', { connectors: connectors.list.map((c) => `${c.name} (${c.profile.name}${c.config.dryRun ? ', dry run' : ''})`) });
   return {
     connectors,

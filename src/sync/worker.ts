@@ -20,12 +20,15 @@ import { Liveness } from './liveness.js';
 import { JournalBatcher, PushJournal } from './push-journal.js';
 import { syncOne, type SyncResult } from './sync-one.js';
 import { enqueueReconcile, runScheduledReconcile } from './reconcile-schedule.js';
+import type { FindingsRecorder } from './full-sync.js';
 
 export interface SyncWorkerOptions {
   db: Knex;
   connectors: ConnectorSet;
   heartbeatMs?: number;
   staleMs?: number;
+  /** Where a scheduled reconciliation records its orphans and drift (the governance ledger). */
+  findings?: FindingsRecorder | undefined;
 }
 
 export interface SyncWorker {
@@ -107,7 +110,7 @@ export function createSyncWorker(options: SyncWorkerOptions): SyncWorker {
     const name = (raw as { connector?: unknown } | undefined)?.connector;
     const connector = typeof name === 'string' ? connectors.get(name) : undefined;
     if (!connector) return;
-    await runScheduledReconcile(db, connectors, connector);
+    await runScheduledReconcile(db, connector, options.findings);
   };
 
   return {
