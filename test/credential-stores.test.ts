@@ -21,6 +21,16 @@ after(async () => {
 
 const sha256 = (secret: string) => createHash('sha256').update(secret).digest('hex');
 
+/** A second active credential with a taken name is refused with its kind's error, a CredentialNameTakenError. */
+async function assertNameTaken(create: Promise<unknown>, kind: typeof TokenNameTakenError | typeof ClientNameTakenError, message: string): Promise<void> {
+  const error = await create.then(
+    () => assert.fail('a second active credential with the same name'),
+    (refused: unknown) => refused,
+  );
+  assert.ok(error instanceof kind && error instanceof CredentialNameTakenError, String(error));
+  assert.equal(error.message, message);
+}
+
 test('tokens: stored as a SHA-256 hash, listed without it, found while active, revoked by name or id; an active name is unique', async () => {
   const knex = db.knex;
   const { token, record } = await createToken(knex, 'entra', ['scim:write']);
@@ -29,12 +39,7 @@ test('tokens: stored as a SHA-256 hash, listed without it, found while active, r
   const [stored] = await knex('api_tokens').where({ id: record.id });
   assert.equal(stored.token_hash, sha256(token));
 
-  const taken = await createToken(knex, 'entra', ['scim:read']).then(
-    () => assert.fail('a second active "entra"'),
-    (error: unknown) => error,
-  );
-  assert.ok(taken instanceof TokenNameTakenError && taken instanceof CredentialNameTakenError);
-  assert.equal((taken as Error).message, 'A token named "entra" already exists; revoke it first or choose another name');
+  await assertNameTaken(createToken(knex, 'entra', ['scim:read']), TokenNameTakenError, 'A token named "entra" already exists; revoke it first or choose another name');
 
   assert.equal((await findActiveToken(knex, token))?.id, record.id);
   assert.equal(await findActiveToken(knex, token + 'x'), undefined);
@@ -68,12 +73,7 @@ test('clients: the same shape on oauth_clients, revoked by name or client id, au
   const [stored] = await knex('oauth_clients').where({ id: record.id });
   assert.equal(stored.secret_hash, sha256(secret));
 
-  const taken = await createClient(knex, 'okta', ['scim:read']).then(
-    () => assert.fail('a second active "okta"'),
-    (error: unknown) => error,
-  );
-  assert.ok(taken instanceof ClientNameTakenError && taken instanceof CredentialNameTakenError);
-  assert.equal((taken as Error).message, 'A client named "okta" already exists; revoke it first or choose another name');
+  await assertNameTaken(createClient(knex, 'okta', ['scim:read']), ClientNameTakenError, 'A client named "okta" already exists; revoke it first or choose another name');
 
   assert.equal((await findActiveClient(knex, record.clientId))?.id, record.id);
   assert.equal((await authenticateClient(knex, record.clientId, secret))?.name, 'okta');
