@@ -1,9 +1,10 @@
 /**
- * Brings one Group on one target to its desired state: create it (or adopt it by displayName on
- * 409), PATCH a changed displayName, delete it when it leaves scope, and send its membership as
- * add/remove deltas against what the target acknowledged, in chunks no larger than the profile's
- * membersPerRequest (AWS: 100). Each chunk is acknowledged as soon as the target accepts it, so an
- * interrupted sync resumes where it stopped. Only members that are active on the target are sent.
+ * Brings one Group on one target to its desired state: create it, or adopt it by displayName on a
+ * 409 (create-or-adopt.ts, shared with users); PATCH a changed displayName; delete it when it
+ * leaves scope; and send its membership as add/remove deltas against what the target acknowledged,
+ * in chunks no larger than the profile's membersPerRequest (AWS: 100). Each chunk is acknowledged
+ * as soon as the target accepts it, so an interrupted sync resumes where it stopped. Only members
+ * that are active on the target are sent.
  */
 import { attributeOperations, patchBody, quote, type PatchOperation } from '../../connectors/scim/patch.js';
 import { managedPart } from '../../connectors/scim/compare.js';

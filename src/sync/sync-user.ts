@@ -3,7 +3,7 @@
  *  - in scope, not on the target: create it (POST). If the target already has it (409) and
  *    `matchOn` is set, adopt the existing account. If an earlier attempt may have created it
  *    (state 'creating': the process died before recording the answer), look it up by externalId
- *    first, so a crash never leaves a duplicate;
+ *    first, so a crash never leaves a duplicate (create-or-adopt.ts, shared with groups);
  *  - in scope and linked: send only what changed since the target last acknowledged it (PATCH of
  *    the changed paths, or PUT where the profile says so); re-enable a disabled account;
  *  - out of scope or deleted: disable (PATCH active=false) or DELETE, per `deprovision`, after the
