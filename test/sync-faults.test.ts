@@ -321,9 +321,13 @@ test('create-and-adopt, users and groups alike: a create that may have landed is
         { id: landedUser, remote_id: remoteUser.id, state: 'active', adopted: true },
       ].sort((x, y) => (x.remote_id < y.remote_id ? -1 : 1)),
     );
-    const { rows: adoptions } = await db.raw(`SELECT resource_id::text AS id, changes->>'remoteId' AS "remoteId", changes->>'matchedOn' AS "matchedOn" FROM journal WHERE action = 'sync.adopt' ORDER BY id`);
+    // The worker's journal entries reach the journal through its background appender: wait for them.
+    const adoptions = await waitFor(async () => {
+      const { rows } = await db.raw(`SELECT resource_id::text AS id, changes->>'remoteId' AS "remoteId", changes->>'matchedOn' AS "matchedOn" FROM journal WHERE action = 'sync.adopt'`);
+      return rows.length >= 3 ? (rows as Array<{ id: string }>) : undefined;
+    }, 'three sync.adopt entries in the journal');
     assert.deepEqual(
-      adoptions.sort((x: { id: string }, y: { id: string }) => (x.id < y.id ? -1 : 1)),
+      adoptions.sort((x, y) => (x.id < y.id ? -1 : 1)),
       [
         { id: landedUser, remoteId: remoteUser.id, matchedOn: 'userName' },
         { id: landedGroup, remoteId: 'landed-remote', matchedOn: 'displayName' },
