@@ -279,3 +279,67 @@ test('AWS IAM Identity Center profile: a 5,000-member group goes as chunked delt
     await close();
   }
 });
+
+test('create-and-adopt, users and groups alike: a create that may have landed is looked up by externalId and adopted without a second POST; a 409 is adopted by the match attribute', async () => {
+  const t = await startFaultTarget();
+  const a = await startRosterA([{ name: 'target', baseUrl: t.url, auth: { type: 'bearer', tokenEnv: 'TARGET_TOKEN' }, groups: { all: true }, retry: { baseDelay: '50ms', maxDelay: '400ms' } }], { TARGET_TOKEN: t.token }, { worker: false });
+  try {
+    const db = a.server.db.knex;
+    const member = await createUser(a, 'member@example.com');
+    const landedUser = await createUser(a, 'landed@example.com');
+    const newGroup = async (displayName: string, members: string[] = []) => {
+      const response = await a.server.request('POST', '/Groups', { body: { schemas: [GROUP_SCHEMA], displayName, members: members.map((value) => ({ value })) } });
+      assert.equal(response.status, 201, response.text);
+      return response.body.id as string;
+    };
+    const landedGroup = await newGroup('Landed');
+    const ops = await newGroup('Ops', [member]);
+    // As if an earlier attempt died after the target applied its POST: the link says 'creating'
+    // and the target holds the objects under Roster's ids as externalId.
+    const remoteUser = t.addUser({ schemas: [USER_SCHEMA], userName: 'landed@example.com', externalId: landedUser, active: true });
+    t.groups.set('landed-remote', { id: 'landed-remote', schemas: [GROUP_SCHEMA], displayName: 'Landed', externalId: landedGroup, members: new Set<string>() });
+    for (const [type, id] of [['User', landedUser], ['Group', landedGroup]] as const) {
+      await db.raw(`INSERT INTO sync_links (connector, resource_type, resource_id, state) VALUES ('target', ?, ?, 'creating')`, [type, id]);
+    }
+    // Made by someone else before Roster: the create meets a 409 and is resolved by displayName.
+    t.groups.set('ops-remote', { id: 'ops-remote', schemas: [GROUP_SCHEMA], displayName: 'Ops', members: new Set<string>() });
+
+    await a.startWorker();
+    await waitFor(async () => (await pendingJobs(db)) === 0, 'queue drained');
+
+    const posts = t.requests.filter((r) => r.method === 'POST').map((r) => `${r.path} ${r.status} ${String((r.body as Record<string, unknown>).userName ?? (r.body as Record<string, unknown>).displayName)}`);
+    assert.deepEqual(posts.sort(), ['/Groups 409 Ops', '/Users 201 member@example.com'], 'no second POST for what landed; one for Ops, answered 409');
+    assert.equal([...t.groups.values()].filter((g) => g.displayName === 'Ops').length, 1);
+    assert.equal([...t.groups.values()].filter((g) => g.displayName === 'Landed').length, 1);
+    assert.equal(countByName(t, 'landed@example.com'), 1);
+    const { rows: links } = await db.raw(`SELECT resource_id::text AS id, remote_id, state, adopted FROM sync_links WHERE connector = 'target' AND resource_id = ANY(?::uuid[]) ORDER BY remote_id`, [[landedUser, landedGroup, ops]]);
+    assert.deepEqual(
+      links,
+      [
+        { id: landedGroup, remote_id: 'landed-remote', state: 'active', adopted: true },
+        { id: ops, remote_id: 'ops-remote', state: 'active', adopted: true },
+        { id: landedUser, remote_id: remoteUser.id, state: 'active', adopted: true },
+      ].sort((x, y) => (x.remote_id < y.remote_id ? -1 : 1)),
+    );
+    // The worker's journal entries reach the journal through its background appender: wait for them.
+    const adoptions = await waitFor(async () => {
+      const { rows } = await db.raw(`SELECT resource_id::text AS id, changes->>'remoteId' AS "remoteId", changes->>'matchedOn' AS "matchedOn" FROM journal WHERE action = 'sync.adopt'`);
+      return rows.length >= 3 ? (rows as Array<{ id: string }>) : undefined;
+    }, 'three sync.adopt entries in the journal');
+    assert.deepEqual(
+      adoptions.sort((x, y) => (x.id < y.id ? -1 : 1)),
+      [
+        { id: landedUser, remoteId: remoteUser.id, matchedOn: 'userName' },
+        { id: landedGroup, remoteId: 'landed-remote', matchedOn: 'displayName' },
+        { id: ops, remoteId: 'ops-remote', matchedOn: 'displayName' },
+      ].sort((x, y) => (x.id < y.id ? -1 : 1)),
+      'one sync.adopt each, naming the match attribute of its type',
+    );
+    // The adopted group's membership follows, in the target's ids.
+    const memberRemote = t.userByName('member@example.com')!.id as string;
+    await waitFor(() => t.groups.get('ops-remote')!.members.has(memberRemote) || undefined, 'the member added to the adopted group');
+  } finally {
+    await a.close();
+    await t.close();
+  }
+});

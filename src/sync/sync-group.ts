@@ -1,9 +1,10 @@
 /**
- * Brings one Group on one target to its desired state: create it (or adopt it by displayName on
- * 409), PATCH a changed displayName, delete it when it leaves scope, and send its membership as
- * add/remove deltas against what the target acknowledged, in chunks no larger than the profile's
- * membersPerRequest (AWS: 100). Each chunk is acknowledged as soon as the target accepts it, so an
- * interrupted sync resumes where it stopped. Only members that are active on the target are sent.
+ * Brings one Group on one target to its desired state: create it, or adopt it by displayName on a
+ * 409 (create-or-adopt.ts, shared with users); PATCH a changed displayName; delete it when it
+ * leaves scope; and send its membership as add/remove deltas against what the target acknowledged,
+ * in chunks no larger than the profile's membersPerRequest (AWS: 100). Each chunk is acknowledged
+ * as soon as the target accepts it, so an interrupted sync resumes where it stopped. Only members
+ * that are active on the target are sent.
  */
 import { attributeOperations, patchBody, quote, type PatchOperation } from '../../connectors/scim/patch.js';
 import { managedPart } from '../../connectors/scim/compare.js';
@@ -13,16 +14,16 @@ import {
   acknowledgeMembersAdded,
   acknowledgeMembersRemoved,
   deleteLink,
-  markCreating,
   readSyncState,
   membershipDelta,
   saveLink,
   type Link,
   type MemberDelta,
 } from './links.js';
-import { push, Rejected, RetryLater } from './push.js';
+import { createOrAdopt } from './create-or-adopt.js';
+import { push, RetryLater } from './push.js';
 import { toTargetReferences } from './references.js';
-import { lookupRemote, remoteIdOf, remoteIdToDeprovision } from './remote.js';
+import { remoteIdToDeprovision } from './remote.js';
 import type { SyncContext } from './sync-context.js';
 import { Paused } from './sync-user.js';
 
@@ -58,30 +59,19 @@ export async function syncGroup(context: SyncContext, id: string): Promise<void>
 }
 
 async function createGroup(context: SyncContext, id: string, desired: Document, link: Link | undefined, version: number): Promise<string | undefined> {
-  const { db, connector } = context;
-  const resource = { type: 'Group' as const, id, name: nameOf(desired) };
-  if (link?.state === 'creating') {
-    const existing = await lookupRemote(context, resource, 'externalId', id);
-    if (existing) return adoptGroup(context, id, desired, existing, version);
-  }
-  if (!context.dryRun) await markCreating(db, connector.name, 'Group', id);
-  const response = await push(context, resource, { method: 'POST', path: '/Groups', body: desired }, [409]);
-  if (!response) return undefined;
-  if (response.status === 409) {
-    const existing = typeof desired.displayName === 'string' ? await lookupRemote(context, resource, 'displayName', desired.displayName) : undefined;
-    if (!existing) throw new Rejected('the target already has this group (409) but no group matched its displayName', { method: 'POST', path: '/Groups', body: desired }, { status: 409, body: response.body ?? response.text });
-    return adoptGroup(context, id, desired, existing, version);
-  }
-  const remoteId = remoteIdOf(response.body);
-  if (!remoteId) throw new RetryLater('unavailable', 'POST /Groups: the target answered without an id');
-  await saveLink(db, connector.name, 'Group', id, { remoteId, state: 'active', acknowledged: desired, version });
-  return remoteId;
+  return createOrAdopt(context, link, {
+    resource: { type: 'Group', id, name: nameOf(desired) },
+    document: desired,
+    version,
+    matchOn: 'displayName',
+    unmatchedConflict: 'the target already has this group (409) but no group matched its displayName',
+    adopt: (existing, remoteId) => adoptGroup(context, id, desired, existing, remoteId, version),
+  });
 }
 
-async function adoptGroup(context: SyncContext, id: string, desired: Document, existing: Document, version: number): Promise<string> {
+/** Brings an existing remote group to the desired state (its displayName and other attributes), then links it. */
+async function adoptGroup(context: SyncContext, id: string, desired: Document, existing: Document, remoteId: string, version: number): Promise<void> {
   const { db, connector } = context;
-  const remoteId = existing.id as string;
-  if (!context.dryRun) context.journal.event('sync.adopt', { remoteId, matchedOn: 'displayName' }, { type: 'Group', id, name: nameOf(desired) });
   const current = managedPart(desired, existing);
   const operations = attributeOperations(current, desired);
   if (operations.length > 0) {
@@ -90,7 +80,6 @@ async function adoptGroup(context: SyncContext, id: string, desired: Document, e
   if (!context.dryRun) await saveLink(db, connector.name, 'Group', id, { remoteId, state: 'active', acknowledged: desired, adopted: true, version });
   // The members it already has are unknown unless the target lists them: start from "none"
   // acknowledged; adds of existing members are harmless (RFC 7644 §3.5.2.1: add is idempotent).
-  return remoteId;
 }
 
 function chunk<T>(items: readonly T[], size: number): T[][] {

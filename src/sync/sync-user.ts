@@ -3,7 +3,7 @@
  *  - in scope, not on the target: create it (POST). If the target already has it (409) and
  *    `matchOn` is set, adopt the existing account. If an earlier attempt may have created it
  *    (state 'creating': the process died before recording the answer), look it up by externalId
- *    first, so a crash never leaves a duplicate;
+ *    first, so a crash never leaves a duplicate (create-or-adopt.ts, shared with groups);
  *  - in scope and linked: send only what changed since the target last acknowledged it (PATCH of
  *    the changed paths, or PUT where the profile says so); re-enable a disabled account;
  *  - out of scope or deleted: disable (PATCH active=false) or DELETE, per `deprovision`, after the
@@ -17,10 +17,11 @@ import { attributeOperations, patchBody } from '../../connectors/scim/patch.js';
 import { managedPart } from '../../connectors/scim/compare.js';
 import type { Document } from '../../connectors/profile.js';
 import { admitDeprovisions } from './connector-state.js';
-import { deleteLink, markCreating, readSyncState, saveLink, type Link } from './links.js';
-import { push, Rejected, RetryLater, type PushedResource } from './push.js';
+import { createOrAdopt } from './create-or-adopt.js';
+import { deleteLink, readSyncState, saveLink, type Link } from './links.js';
+import { push, Rejected, type PushedResource } from './push.js';
 import { heldBackDetails, toTargetReferences, type TranslatedDocument } from './references.js';
-import { lookupRemote, remoteIdOf, remoteIdToDeprovision } from './remote.js';
+import { remoteIdToDeprovision } from './remote.js';
 import type { SyncContext } from './sync-context.js';
 
 export class Paused extends Error {
@@ -57,46 +58,29 @@ function journalHeldBack(context: SyncContext, desired: Desired): void {
 }
 
 async function createUser(context: SyncContext, desired: Desired, link: Link | undefined, version: number): Promise<void> {
-  const { db, connector } = context;
   const { resource, document } = desired;
-  const id = resource.id;
-  if (link?.state === 'creating') {
-    // The last attempt may have reached the target before the process died: look before creating.
-    const existing = await lookupRemote(context, resource, 'externalId', id);
-    if (existing) return adopt(context, desired, existing, version);
-  }
-  if (!context.dryRun) await markCreating(db, connector.name, 'User', id);
-  journalHeldBack(context, desired);
-  const response = await push(context, resource, { method: 'POST', path: '/Users', body: document }, [409]);
-  if (!response) return; // dry run
-  if (response.status === 409) {
-    const matchOn = connector.config.matchOn;
-    const value = matchOn === 'none' ? undefined : document[matchOn];
-    const existing = typeof value === 'string' ? await lookupRemote(context, resource, matchOn, value) : undefined;
-    if (!existing) {
-      throw new Rejected(
-        `the target already has this user (409) and ${matchOn === 'none' ? 'matchOn is none' : `no account matched ${matchOn}`}; set matchOn to adopt existing accounts`,
-        { method: 'POST', path: '/Users', body: document },
-        { status: 409, body: response.body ?? response.text },
-      );
-    }
-    return adopt(context, desired, existing, version);
-  }
-  const remoteId = remoteIdOf(response.body);
-  if (!remoteId) throw new RetryLater('unavailable', 'POST /Users: the target answered without an id');
-  await saveLink(db, connector.name, 'User', id, { remoteId, state: 'active', acknowledged: document, version, referencedIds: desired.referencedIds });
-  await context.presenceChanged(id);
+  const matchOn = context.connector.config.matchOn;
+  await createOrAdopt(context, link, {
+    resource,
+    document,
+    version,
+    referencedIds: desired.referencedIds,
+    matchOn,
+    unmatchedConflict: `the target already has this user (409) and ${matchOn === 'none' ? 'matchOn is none' : `no account matched ${matchOn}`}; set matchOn to adopt existing accounts`,
+    beforePost: () => journalHeldBack(context, desired),
+    afterCreated: () => context.presenceChanged(resource.id),
+    adopt: (existing, remoteId) => adopt(context, desired, existing, remoteId, version),
+  });
 }
 
-/** Links an existing remote account and brings it to the desired state. */
-async function adopt(context: SyncContext, desired: Desired, existing: Document, version: number): Promise<void> {
-  const remoteId = existing.id as string;
+/**
+ * Links an existing remote account (recorded before anything is sent to it, with the state it is
+ * in) and brings it to the desired state.
+ */
+async function adopt(context: SyncContext, desired: Desired, existing: Document, remoteId: string, version: number): Promise<void> {
   const current = managedPart(desired.document, existing);
   const state = current.active === false ? 'disabled' : 'active';
-  if (!context.dryRun) {
-    context.journal.event('sync.adopt', { remoteId, matchedOn: context.connector.config.matchOn }, { type: 'User', id: desired.resource.id, name: desired.resource.name });
-    await saveLink(context.db, context.connector.name, 'User', desired.resource.id, { remoteId, state, acknowledged: current, adopted: true });
-  }
+  if (!context.dryRun) await saveLink(context.db, context.connector.name, 'User', desired.resource.id, { remoteId, state, acknowledged: current, adopted: true });
   await updateUser(context, desired, { remoteId, state, acknowledged: current, adopted: true }, version);
 }
 
