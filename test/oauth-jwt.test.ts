@@ -82,6 +82,11 @@ test('not yet valid → 401', async () => {
   assert.equal((await server.request('GET', '/Users', { token: await signJwt(rsa, claims({ nbf: now() + 10 })) })).status, 200, 'within the skew');
 });
 
+test('issued in the future (iat beyond the skew) → 401, within the skew accepted', async () => {
+  await refused(await signJwt(rsa, claims({ iat: now() + 300, exp: now() + 900 })), 'token_not_yet_valid');
+  assert.equal((await server.request('GET', '/Users', { token: await signJwt(rsa, claims({ iat: now() + 10 })) })).status, 200, 'within the skew');
+});
+
 test('wrong audience or wrong issuer → 401', async () => {
   await refused(await signJwt(rsa, claims({ aud: 'api://someone-else' })), 'wrong_audience');
   await refused(await signJwt(rsa, claims({ iss: 'https://evil.example.test/' })), 'wrong_issuer');

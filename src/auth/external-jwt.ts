@@ -58,6 +58,12 @@ export class ExternalJwtVerifier {
       if (failure) return failure;
       throw new KeySetUnavailable(`The key set at ${this.settings.jwksUrl} could not be used: ${(error as Error).message}`);
     }
+    // jose checks iat only when given a maximum token age, and an external issuer's token lifetime
+    // is its own business; a token issued in the future (beyond the skew) still means broken clocks
+    // or a forged claim, so it is refused like a future nbf.
+    if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + this.settings.clockSkewSeconds) {
+      return { ok: false, reason: 'token_not_yet_valid', detail: 'The token was issued in the future (iat); check the clocks', claimed };
+    }
     const name = CLIENT_NAME_CLAIMS.map((claim) => payload[claim]).find((value): value is string => typeof value === 'string' && value !== '') ?? 'jwt';
     return { ok: true, principal: { name, subject: `jwt:${payload.iss}:${payload.sub ?? name}`, scopes: scopesFromClaims(payload) } };
   }
