@@ -224,6 +224,15 @@ describe('HR import', () => {
     assert.equal(await count(`users WHERE resource->?->>'employeeNumber' IN ('X101', 'X103', 'X104')`, [ENTERPRISE]), 3);
   });
 
+  test('a value with a NUL character is a rejected row with its reason; the rest is written', async () => {
+    const config = await readColumnsFile('examples/columns.yaml');
+    const file = [HEADER, person(201), person(202, { department: 'Fin\u0000ance' }), person(203)].join('\n');
+    const report = await importHr(writePath, file, config, { actor, batchSize: 5 });
+    assert.deepEqual(report.rejected, [{ row: 3, employeeNumber: 'X202', reason: 'Department contains a NUL character (U+0000), which Roster does not store; remove it' }]);
+    assert.equal(report.created, 2);
+    assert.equal(await count(`users WHERE resource->?->>'employeeNumber' IN ('X201', 'X202', 'X203')`, [ENTERPRISE]), 2);
+  });
+
   test('after batched imports the journal chain verifies from end to end', async () => {
     const report = await verifyJournal(db.knex);
     assert.equal(report.ok, true, report.finding?.message);

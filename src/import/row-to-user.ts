@@ -6,6 +6,7 @@
  */
 import { parseDateTime } from '../scim/filter/match.js';
 import { ENTERPRISE_USER_SCHEMA, ROSTER_HR_SCHEMA, USER_SCHEMA } from '../scim/schema/urns.js';
+import { stringProblem } from '../scim/text-rules.js';
 import { normalise, type ColumnRule, type ColumnsConfig, type Target } from './columns-file.js';
 
 export class RowRejected extends Error {
@@ -33,6 +34,10 @@ export function cleanValue(rule: ColumnRule, raw: string | undefined): string | 
     if (rule.required) throw new RowRejected(`no ${rule.column} (required)`);
     return undefined;
   }
+  // The rule SCIM requests obey at the edge (src/scim/text-rules.ts): PostgreSQL cannot store a
+  // NUL in text or jsonb, so such a row is rejected with a reason instead of failing its batch.
+  const problem = stringProblem(value);
+  if (problem) throw new RowRejected(`${rule.column} ${problem}`);
   let cleaned = rule.canonical?.get(normalise(value)) ?? value;
   if (rule.case === 'lower') cleaned = cleaned.toLowerCase();
   else if (rule.case === 'upper') cleaned = cleaned.toUpperCase();
