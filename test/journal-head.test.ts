@@ -19,7 +19,8 @@ import { loadExpectedHeads, parseHeadValue } from '../src/journal/expected-heads
 import { chainLink, entryDigest, type EntryBody } from '../src/journal/hash.js';
 import { HeadPublisher } from '../src/journal/head-publisher.js';
 import type { HeadSink } from '../src/config/head-sink.js';
-import { HEADS_FILE_IN_DIRECTORY } from '../src/journal/head-sinks.js';
+import { HEADS_FILE_IN_DIRECTORY, publishHead } from '../src/journal/head-sinks.js';
+import type { PublishedHead } from '../src/journal/head.js';
 import { signingKey, type JournalKey } from '../src/journal/key.js';
 import { useJournalSealKey } from '../src/journal/seal.js';
 import { verifyJournal } from '../src/journal/verify.js';
@@ -116,6 +117,15 @@ describe('journal heads kept outside the database', () => {
     assert.equal(loadConfig({}).journal.headIntervalSeconds, 60);
     assert.throws(() => loadConfig({ ROSTER_JOURNAL_HEAD_SINK: 's3://bucket/heads' }), (e: Error) => e instanceof ConfigError && /ROSTER_JOURNAL_HEAD_SINK/.test(e.message));
     assert.throws(() => loadConfig({ ROSTER_JOURNAL_HEAD_INTERVAL_SECONDS: '0' }), ConfigError);
+    assert.deepEqual(loadConfig({ ROSTER_JOURNAL_HEAD_SINK: 'https://audit.example.com/heads', ROSTER_JOURNAL_HEAD_SINK_AUTHORIZATION: 'Bearer x' }).journal.headSink, {
+      kind: 'http',
+      url: 'https://audit.example.com/heads',
+      authorization: 'Bearer x',
+    });
+    assert.throws(
+      () => loadConfig({ ROSTER_JOURNAL_HEAD_SINK: '/var/audit', ROSTER_JOURNAL_HEAD_SINK_AUTHORIZATION: 'Bearer x' }),
+      (e: Error) => e instanceof ConfigError && /ROSTER_JOURNAL_HEAD_SINK_AUTHORIZATION is sent to an http\(s\) head sink/.test(e.message),
+    );
     assert.deepEqual(parseHeadValue(`12:${'ab'.repeat(32)}`), { seq: 12, hash: 'ab'.repeat(32) });
     assert.equal(parseHeadValue('12:abc'), undefined);
   });
@@ -189,10 +199,15 @@ describe('journal heads kept outside the database', () => {
     assert.match(replayed.finding!.message, /repeats the seal of entry/);
   });
 
-  test('an HTTP sink receives each head by POST; verify reads them back by GET; an altered head is refused', async () => {
+  test('an HTTP sink receives each head by POST with its Authorization header; verify reads them back by GET; an altered head is refused', async () => {
     const received: string[] = [];
     let tamper = false;
+    const authorization = 'Bearer head-sink-secret';
     const server: Server = createServer((req, res) => {
+      if (req.headers.authorization !== authorization) {
+        res.writeHead(401).end();
+        return;
+      }
       if (req.method === 'POST') {
         let body = '';
         req.on('data', (chunk: Buffer) => (body += chunk.toString()));
@@ -208,7 +223,9 @@ describe('journal heads kept outside the database', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
     const port = (server.address() as { port: number }).port;
-    const s = await setup({ kind: 'http', url: `http://127.0.0.1:${port}/heads` });
+    const url = `http://127.0.0.1:${port}/heads`;
+    await assert.rejects(publishHead({ kind: 'http', url }, { seq: 1, hash: 'ab'.repeat(32) } as PublishedHead), /the head sink answered 401/, 'the receiver refuses a head without the header');
+    const s = await setup({ kind: 'http', url, authorization });
 
     await s.publisher.publishIfMoved();
     const writePath = new WritePath(s.db.knex);

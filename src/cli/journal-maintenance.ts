@@ -56,6 +56,8 @@ function expectedHeadSource(value: string, configuredSink: HeadSink | undefined)
   }
   const sink = parseHeadSink(value);
   if (typeof sink === 'string') throw new UsageError(`--expect-head must be SEQ:HASH (64 hex digits), "sink", a heads file or an http(s) URL: ${sink}`);
+  // The configured sink's URL given by hand still needs its Authorization header.
+  if (sink.kind === 'http' && configuredSink?.kind === 'http' && configuredSink.url === sink.url) return { kind: 'sink', sink: configuredSink };
   return { kind: 'sink', sink };
 }
 

@@ -84,6 +84,8 @@ const envSchema = z.object({
     })
     .optional(),
   ROSTER_JOURNAL_HEAD_INTERVAL_SECONDS: integer(60, 1, 86_400),
+  // The Authorization header value for an http(s) head sink (a receiver should not take heads from anyone).
+  ROSTER_JOURNAL_HEAD_SINK_AUTHORIZATION: z.string().optional(),
   // Secrets at rest (docs/security.md): the key that seals stored secrets, and old keys while rotating.
   ROSTER_SECRETS_KEY: z
     .string()
@@ -206,6 +208,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RosterConfig {
   if (jwtKeys !== 0 && jwtKeys !== 3) {
     throw new ConfigError('Invalid configuration: set ROSTER_JWT_ISSUER, ROSTER_JWT_AUDIENCE and ROSTER_JWKS_URL together (or none of them)');
   }
+  if (e.ROSTER_JOURNAL_HEAD_SINK_AUTHORIZATION !== undefined && e.ROSTER_JOURNAL_HEAD_SINK?.kind !== 'http') {
+    throw new ConfigError('Invalid configuration: ROSTER_JOURNAL_HEAD_SINK_AUTHORIZATION is sent to an http(s) head sink; set ROSTER_JOURNAL_HEAD_SINK to an http(s):// URL or unset it');
+  }
   return {
     console: consoleSettings(e),
     port: e.PORT,
@@ -239,7 +244,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RosterConfig {
     journal: {
       keySecret: e.ROSTER_JOURNAL_KEY,
       retentionDays: e.ROSTER_JOURNAL_RETENTION_DAYS,
-      headSink: e.ROSTER_JOURNAL_HEAD_SINK,
+      headSink:
+        e.ROSTER_JOURNAL_HEAD_SINK?.kind === 'http' && e.ROSTER_JOURNAL_HEAD_SINK_AUTHORIZATION !== undefined
+          ? { ...e.ROSTER_JOURNAL_HEAD_SINK, authorization: e.ROSTER_JOURNAL_HEAD_SINK_AUTHORIZATION }
+          : e.ROSTER_JOURNAL_HEAD_SINK,
       headIntervalSeconds: e.ROSTER_JOURNAL_HEAD_INTERVAL_SECONDS,
     },
     secrets: { key: e.ROSTER_SECRETS_KEY, previousKeys: e.ROSTER_SECRETS_KEY_PREVIOUS ?? [] },

@@ -5,7 +5,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export type HeadSink = { kind: 'file'; path: string } | { kind: 'http'; url: string };
+/** `authorization`: the Authorization header sent with every POST and GET (ROSTER_JOURNAL_HEAD_SINK_AUTHORIZATION). */
+export type HeadSink = { kind: 'file'; path: string } | { kind: 'http'; url: string; authorization?: string };
 
 /** The sink a setting names; undefined when it names none (the message says why). */
 export function parseHeadSink(value: string): HeadSink | string {

@@ -22,6 +22,8 @@ async function headsFile(sinkPath: string): Promise<string> {
   return info?.isDirectory() ? path.join(sinkPath, HEADS_FILE_IN_DIRECTORY) : sinkPath;
 }
 
+const authorizationHeader = (sink: HeadSink & { kind: 'http' }): Record<string, string> => (sink.authorization ? { authorization: sink.authorization } : {});
+
 export async function publishHead(sink: HeadSink, head: PublishedHead): Promise<void> {
   if (sink.kind === 'file') {
     const handle = await open(await headsFile(sink.path), 'a', 0o640);
@@ -35,7 +37,7 @@ export async function publishHead(sink: HeadSink, head: PublishedHead): Promise<
   }
   const response = await fetch(sink.url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...authorizationHeader(sink) },
     body: JSON.stringify(head),
     signal: AbortSignal.timeout(10_000),
   });
@@ -49,7 +51,7 @@ export async function readHeads(sink: HeadSink): Promise<{ heads: PublishedHead[
   if (sink.kind === 'file') {
     text = await readFile(await headsFile(sink.path), 'utf8');
   } else {
-    const response = await fetch(sink.url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(10_000) });
+    const response = await fetch(sink.url, { headers: { accept: 'application/json', ...authorizationHeader(sink) }, signal: AbortSignal.timeout(10_000) });
     if (!response.ok) throw new Error(`the head sink answered ${response.status} to GET`);
     text = await response.text();
   }
