@@ -1,0 +1,88 @@
+/**
+ * Who may decide a stage of an access request, from the catalog entry's stage: the manager of the
+ * person the access is for (enterprise extension manager.value: a Roster user id, or an
+ * externalId / userName as some HR feeds send), named owners by userName, and members of an
+ * approver group. Used to check a decision and to address notifications.
+ */
+import type { Knex } from 'knex';
+import type { ApprovalStage } from '../policy/catalog.js';
+import { ENTERPRISE_USER_SCHEMA } from '../scim/schema/urns.js';
+
+export interface Approver {
+  userId: string;
+  userName: string;
+  email: string | undefined;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Enough addresses for a notification; a larger approver group is told through its first ones and the webhook. */
+const MAX_NOTIFIED = 50;
+
+/** The reference in the person's manager attribute, as written. */
+export function managerReference(document: Record<string, unknown>): string | undefined {
+  const enterprise = document[ENTERPRISE_USER_SCHEMA] as { manager?: { value?: unknown } } | undefined;
+  const value = enterprise?.manager?.value;
+  return typeof value === 'string' && value.trim() ? value.trim() : undefined;
+}
+
+interface UserRow {
+  id: string;
+  resource: Record<string, unknown>;
+}
+
+function approverOf(row: UserRow): Approver {
+  const emails = Array.isArray(row.resource.emails) ? (row.resource.emails as Array<{ value?: unknown; primary?: unknown }>) : [];
+  const email = (emails.find((e) => e.primary === true) ?? emails[0])?.value;
+  const userName = String(row.resource.userName);
+  return { userId: row.id, userName, email: typeof email === 'string' ? email : userName.includes('@') ? userName : undefined };
+}
+
+async function managerOf(db: Knex | Knex.Transaction, document: Record<string, unknown>): Promise<UserRow | undefined> {
+  const reference = managerReference(document);
+  if (!reference) return undefined;
+  const query = db('users').select('id', 'resource');
+  return (await (UUID.test(reference)
+    ? query.where({ id: reference.toLowerCase() })
+    : query.whereRaw(`resource->>'externalId' = ? OR lower(resource->>'userName') = lower(?)`, [reference, reference])
+  ).first()) as UserRow | undefined;
+}
+
+/** The people who may decide `stage` for the person whose document is given (at most MAX_NOTIFIED from a group). */
+export async function stageApprovers(db: Knex | Knex.Transaction, stage: ApprovalStage, subject: Record<string, unknown>): Promise<Approver[]> {
+  const rows: UserRow[] = [];
+  if (stage.manager) {
+    const manager = await managerOf(db, subject);
+    if (manager) rows.push(manager);
+  }
+  if (stage.owners.length) {
+    rows.push(...((await db('users').select('id', 'resource').whereRaw(`lower(resource->>'userName') = ANY(?::text[])`, [stage.owners.map((o) => o.toLowerCase())])) as UserRow[]));
+  }
+  if (stage.group) {
+    const { rows: members } = (await db.raw(
+      `SELECT u.id, u.resource FROM groups g JOIN group_members gm ON gm.group_id = g.id JOIN users u ON u.id = gm.member_id
+        WHERE lower(g.resource->>'displayName') = lower(?) AND u.resource->>'active' IS DISTINCT FROM 'false'
+        ORDER BY u.id LIMIT ?`,
+      [stage.group, MAX_NOTIFIED],
+    )) as { rows: UserRow[] };
+    rows.push(...members);
+  }
+  return [...new Map(rows.map((r) => [r.id, approverOf(r)])).values()];
+}
+
+/** Whether user `userId` may decide `stage` for the person whose document is given. */
+export async function mayDecideStage(db: Knex | Knex.Transaction, stage: ApprovalStage, subject: Record<string, unknown>, userId: string): Promise<boolean> {
+  if (stage.manager && (await managerOf(db, subject))?.id === userId) return true;
+  if (stage.owners.length) {
+    const row = (await db('users').select('resource').where({ id: userId }).first()) as { resource: Record<string, unknown> } | undefined;
+    const userName = typeof row?.resource.userName === 'string' ? row.resource.userName.toLowerCase() : undefined;
+    if (userName && stage.owners.some((o) => o.toLowerCase() === userName)) return true;
+  }
+  if (stage.group) {
+    const { rows } = (await db.raw(
+      `SELECT 1 FROM groups g JOIN group_members gm ON gm.group_id = g.id WHERE lower(g.resource->>'displayName') = lower(?) AND gm.member_id = ? LIMIT 1`,
+      [stage.group, userId],
+    )) as { rows: unknown[] };
+    if (rows.length) return true;
+  }
+  return false;
+}
