@@ -8,11 +8,13 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Runner } from 'graphile-worker';
 import { SMTPServer } from 'smtp-server';
+import { createToken } from '../src/auth/token-store.js';
 import { connectionStringOf } from '../src/db/knex.js';
 import { requestTasks } from '../src/governance/request-tasks.js';
 import { createRequest, decideRequest, RequestError, withdrawRequest, type Party } from '../src/governance/requests.js';
@@ -242,4 +244,75 @@ test('an undecided request expires; approvers are told by email and by a signed 
   const failed = await waitFor(async () => (await journalOf('request.notify')).find((e: { changes: { request: number; channel: string } }) => e.changes.request === Number(paulas!.id) && e.changes.channel === 'webhook'), 'the failed webhook journaled');
   assert.deepEqual(failed.reason, { outcome: 'failed', error: 'the receiver answered 500' });
   assert.equal(((await a.server.db.knex('access_requests').where({ id: paulas!.id }).first()) as { status: string }).status, 'pending');
+});
+
+test('ops API: the catalog, requests on someone\'s behalf, decisions for a named approver, refusals as SCIM errors', async () => {
+  const writer = (await createToken(a.server.db.knex, 'ops-bob', ['ops:write'])).token;
+  const reader = (await createToken(a.server.db.knex, 'auditor', ['ops:read'])).token;
+  const ops = (method: string, route: string, body?: unknown, token = writer) => a.server.request(method, `${a.server.url}${route}`, { token, ...(body !== undefined ? { body, headers: { 'content-type': 'application/json' } } : {}) });
+
+  const catalog = await ops('GET', '/ops/catalog', undefined, reader);
+  assert.equal(catalog.status, 200);
+  assert.deepEqual(catalog.body.entries.map((e: { name: string }) => e.name), ['finance-reporting', 'payments-approver']);
+  assert.deepEqual(catalog.body.entries[1].conflictsWith, ['payments-initiator']);
+
+  assert.equal((await ops('POST', '/ops/requests', { entry: 'finance-reporting', user: 'eve@example.com', justification: 'stock take' }, reader)).status, 403, 'filing needs ops:write');
+  const filed = await ops('POST', '/ops/requests', { entry: 'finance-reporting', user: 'eve@example.com', justification: 'stock take (OPS-3)', days: 5 });
+  assert.equal(filed.status, 201, filed.text);
+  assert.equal(filed.body.requestedBy, 'ops-bob');
+  const id = filed.body.id as number;
+
+  const missing = await ops('POST', `/ops/requests/${id}/approve`, { reason: 'fine' });
+  assert.equal(missing.status, 400);
+  assert.equal(missing.body.scimType, 'invalidValue');
+  const own = await ops('POST', `/ops/requests/${id}/approve`, { approver: 'mona@example.com', reason: 'fine' });
+  assert.equal(own.status, 403, 'the token that filed it never decides it');
+  assert.match(own.body.detail, /Nobody approves or denies their own request/);
+  const other = (await createToken(a.server.db.knex, 'ops-carla', ['ops:write'])).token;
+  const wrong = await ops('POST', `/ops/requests/${id}/approve`, { approver: 'owen@example.com', reason: 'fine' }, other);
+  assert.equal(wrong.status, 403);
+  const first = await ops('POST', `/ops/requests/${id}/approve`, { approver: 'mona@example.com', reason: 'Mona said yes on the phone' }, other);
+  assert.equal(first.status, 200, first.text);
+  assert.equal(first.body.stage, 1);
+  assert.equal(first.body.decisions[0].actor, 'ops-carla');
+
+  const listed = await ops('GET', `/ops/requests?user=eve@example.com&status=pending`, undefined, reader);
+  assert.deepEqual(listed.body.items.map((r: { id: number }) => r.id), [id]);
+  assert.equal((await ops('GET', '/ops/requests?status=lost', undefined, reader)).body.scimType, 'invalidValue');
+  assert.equal((await ops('GET', '/ops/requests/abc', undefined, reader)).status, 404);
+  assert.equal((await ops('POST', '/ops/requests', { entry: 'nope', user: 'eve@example.com' })).status, 404);
+  const withdrawn = await ops('POST', `/ops/requests/${id}/withdraw`, { reason: 'done without it' });
+  assert.equal(withdrawn.status, 200);
+  assert.equal(withdrawn.body.status, 'withdrawn');
+});
+
+test('CLI: roster request lists the catalog and requests with --json, files and decides with the operator in the journal', { timeout: 120_000 }, async () => {
+  const env = { ...process.env, DATABASE_URL: a.server.db.url, LOG_LEVEL: 'error' };
+  const run = (args: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'request', ...args], { env });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d));
+      child.stderr.on('data', (d: Buffer) => (stderr += d));
+      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    });
+  const catalog = await run(['catalog']);
+  assert.equal(catalog.code, 0, catalog.stderr);
+  assert.match(catalog.stdout, /finance-reporting: Finance Reporting, up to 30 days, justification required/);
+  assert.match(catalog.stdout, /approved by: 1\. the manager then 2\. owen@example\.com/);
+  const filed = await run(['create', 'finance-reporting', 'eve@example.com', '--justification', 'inventory count (OPS-9)', '--days', '2', '--as', 'bob', '--json']);
+  assert.equal(filed.code, 0, filed.stderr);
+  const id = JSON.parse(filed.stdout).id as number;
+  assert.equal((await journalOf('request.create')).at(-1).actor, 'cli:bob');
+  const self = await run(['approve', String(id), '--approver', 'mona@example.com', '--reason', 'looks right', '--as', 'bob']);
+  assert.equal(self.code, 2);
+  assert.match(self.stderr, /Nobody approves or denies their own request/);
+  const denied = await run(['deny', String(id), '--approver', 'mona@example.com', '--reason', 'ask again in January', '--as', 'carla']);
+  assert.equal(denied.code, 0, denied.stderr);
+  assert.match(denied.stdout, /stage 1: deny by mona@example\.com \(cli:carla\)/);
+  const listed = await run(['list', '--user', 'eve@example.com', '--json']);
+  assert.equal(JSON.parse(listed.stdout).items[0].status, 'denied');
+  const bad = await run(['show', 'x1']);
+  assert.equal(bad.code, 2);
 });

@@ -23,3 +23,5 @@ export interface RequestSettings {
 }
 
 export const NO_NOTIFICATIONS: NotifySettings = { smtpUrl: undefined, emailFrom: 'roster@localhost', webhookUrl: undefined, webhookSecret: undefined, publicUrl: undefined };
+
+export const DEFAULT_REQUEST_SETTINGS: RequestSettings = { undecidedMs: 14 * 86_400_000, notify: NO_NOTIFICATIONS };
