@@ -102,7 +102,7 @@ export function createApp({ db, writePath, config, refusals = refusedCredentials
   app.use(requestsOpsRouter(db, writePath, authenticated, config.requests ?? DEFAULT_REQUEST_SETTINGS, { defaultPageSize: config.defaultPageSize, maxPageSize: config.maxPageSize, maxBodyBytes: config.maxBodyBytes }));
   app.use(journalOpsRouter({ db, authenticated, defaultPageSize: config.defaultPageSize, maxPageSize: config.maxPageSize }));
   // The ops console: HTML pages with their own sign-in, sessions, CSRF checks and error pages.
-  app.use(consoleRouter({ db, writePath, journalKeySecret: config.journal?.keySecret, authenticator, settings: config.console ?? DEFAULT_CONSOLE_SETTINGS, publicUrl: config.publicUrl, refusals }));
+  app.use(consoleRouter({ db, writePath, journalKeySecret: config.journal?.keySecret, authenticator, settings: config.console ?? DEFAULT_CONSOLE_SETTINGS, publicUrl: config.publicUrl, refusals, requests: config.requests }));
 
   app.use((req, _res, next) => next(notFound(`No endpoint at ${req.method} ${req.path}`)));
   app.use(journalAuthFailures(refusals.journal, refusals.limiter), countScimErrors, errorHandler);
