@@ -158,6 +158,10 @@ test('a request approved in two stages becomes a grant that reaches the target a
   assert.match(exception!.granted_by, /approved by owen@example.com/);
   assert.deepEqual(await membershipsOf('rita@example.com'), ['All Staff', 'Finance Reporting']);
   await waitFor(() => isMemberOnB('Finance Reporting', 'rita@example.com'), 'rita in Finance Reporting on B');
+  // "Why does Rita have Finance Reporting?" names the request.
+  const access = await a.server.request('GET', `${a.server.url}/ops/users/${ids['rita@example.com']}/access`);
+  const why = access.body.groups.find((g: { group: { displayName: string } }) => g.group.displayName === 'Finance Reporting').because;
+  assert.deepEqual(why.map((b: { kind: string; accessRequest: number }) => [b.kind, b.accessRequest]), [['exception', request.id]]);
 
   // Every step journaled with who took it.
   assert.deepEqual((await journalOf('request.create')).filter((e: { changes: { request: number } }) => e.changes.request === request.id).map((e: { actor: string }) => e.actor), ['console:rita@example.com']);
