@@ -16,6 +16,8 @@ import type { Runner } from 'graphile-worker';
 import { SMTPServer } from 'smtp-server';
 import { createToken } from '../src/auth/token-store.js';
 import { connectionStringOf } from '../src/db/knex.js';
+import { loadConfig } from '../src/config/env.js';
+import { notifyApprovers } from '../src/governance/request-notify.js';
 import { requestTasks } from '../src/governance/request-tasks.js';
 import { createRequest, decideRequest, RequestError, withdrawRequest, type Party } from '../src/governance/requests.js';
 import { startWorker } from '../src/queue/queue.js';
@@ -319,4 +321,21 @@ test('CLI: roster request lists the catalog and requests with --json, files and 
   assert.equal(JSON.parse(listed.stdout).items[0].status, 'denied');
   const bad = await run(['show', 'x1']);
   assert.equal(bad.code, 2);
+});
+
+test('an unreachable mail server is journaled and logged; the request stands; the settings come from the environment', async () => {
+  const filed = await createRequest(a.server.writePath, { entry: 'payments-approver', user: 'dan@example.com', days: 2 }, operator);
+  // Port 9 on loopback: nothing listens, the connection is refused at once.
+  const outcomes = await notifyApprovers(a.server.writePath, { smtpUrl: 'smtp://127.0.0.1:9', emailFrom: 'roster@example.com', webhookUrl: undefined, webhookSecret: undefined, publicUrl: undefined }, filed.id, 1);
+  assert.deepEqual(outcomes.map((o) => [o.channel, o.ok, o.recipients]), [['email', false, 1]]);
+  const entry = (await journalOf('request.notify')).findLast((e: { changes: { request: number; channel: string } }) => e.changes.request === filed.id && e.changes.channel === 'email');
+  assert.equal(entry.reason.outcome, 'failed');
+  assert.match(entry.reason.error, /ECONNREFUSED|connect/i);
+  assert.equal(((await a.server.db.knex('access_requests').where({ id: filed.id }).first()) as { status: string }).status, 'pending');
+
+  const config = loadConfig({ ROSTER_ACCESS_REQUEST_EXPIRY_DAYS: '3', ROSTER_NOTIFY_WEBHOOK_URL: 'https://chat.example.com/hook', ROSTER_NOTIFY_EMAIL_FROM: 'roster@example.com' });
+  assert.equal(config.requests.undecidedMs, 3 * 86_400_000);
+  assert.equal(config.requests.notify.webhookUrl, 'https://chat.example.com/hook');
+  assert.equal(config.requests.notify.smtpUrl, undefined, 'no email unless configured');
+  assert.throws(() => loadConfig({ ROSTER_NOTIFY_SMTP_URL: 'mail.example.com' }), /ROSTER_NOTIFY_SMTP_URL/);
 });
