@@ -224,6 +224,9 @@ test('bad requests are refused with a message that says what to do, and change n
   await refusedWith(404, /no entry "nope"; the entries are: finance-reporting, payments-approver/, () => createRequest(a.server.writePath, { entry: 'nope', user: 'eve@example.com' }, person('eve@example.com')));
   await refusedWith(400, /needs a justification/, () => createRequest(a.server.writePath, { entry: 'finance-reporting', user: 'eve@example.com' }, person('eve@example.com')));
   await refusedWith(400, /days must be a whole number from 1 to 30/, () => createRequest(a.server.writePath, { entry: 'finance-reporting', user: 'eve@example.com', justification: 'a long project', days: 90 }, person('eve@example.com')));
+  await refusedWith(409, /Nobody could decide stage 1 of "finance-reporting" for mona@example.com \(it is decided by the manager; is their manager set in HR\?\)/, () =>
+    createRequest(a.server.writePath, { entry: 'finance-reporting', user: 'mona@example.com', justification: 'for the board pack' }, person('mona@example.com')),
+  );
   await refusedWith(404, /No user "ghost@example.com"/, () => createRequest(a.server.writePath, { entry: 'finance-reporting', user: 'ghost@example.com', justification: 'for a ghost' }, operator));
   await refusedWith(404, /No access request #999999/, () => decideRequest(a.server.writePath, 999_999, { decision: 'approve', reason: 'why not' }, person('mona@example.com')));
   assert.equal(await count(), before);

@@ -25,7 +25,7 @@ import { reconcileUserById } from '../policy/reconcile-user.js';
 import { enqueue } from '../queue/queue.js';
 import { matchesFilter } from '../scim/filter/match.js';
 import type { ChangeContext, WritePath } from '../write/write-path.js';
-import { mayDecideStage } from './request-approvers.js';
+import { mayDecideStage, stageApprovers } from './request-approvers.js';
 import { conflictsHeld } from './request-sod.js';
 import { accessRequest, advanceStage, closeRequest, insertDecision, insertRequest, type AccessRequest } from './request-store.js';
 
@@ -129,6 +129,13 @@ export async function createRequest(writePath: WritePath, input: NewRequestInput
     const open = (await tx('access_requests').select('id').where({ user_id: subject.id, catalog_entry: entry.name, status: 'pending' }).first()) as { id: string } | undefined;
     if (open) throw new RequestError(409, `${userName} already has request #${open.id} for "${entry.name}" waiting for a decision`);
     await refuseConflicts(tx, policy, entry, subject.id, userName);
+    // A stage nobody may decide would only wait until the request expires: say so now.
+    for (const [index, stage] of entry.stages.entries()) {
+      const approvers = (await stageApprovers(tx, stage, subject.resource)).filter((a) => a.userId !== subject.id && a.userId !== by.userId);
+      if (approvers.length === 0) {
+        throw new RequestError(409, `Nobody could decide stage ${index + 1} of "${entry.name}" for ${userName} (it is decided by ${describeStage(stage)}${stage.manager ? '; is their manager set in HR?' : ''}); nothing was filed`);
+      }
+    }
     const expiresAt = new Date(now.getTime() + (options.undecidedMs ?? DEFAULT_UNDECIDED_DAYS * DAY_MS));
     const requestId = await insertRequest(tx, {
       entry: entry.name,

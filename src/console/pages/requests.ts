@@ -9,6 +9,7 @@ import { describeStage, type CatalogEntry } from '../../policy/catalog.js';
 import { appliedPolicy } from '../../policy/policy-state.js';
 import { mayDecideStage } from '../../governance/request-approvers.js';
 import { listRequests, pendingRequests, type AccessRequest } from '../../governance/request-store.js';
+import { matchesFilter } from '../../scim/filter/match.js';
 import { html, type Html } from '../html.js';
 import { csrfField, notice, time } from '../layout.js';
 import type { ConsoleSession, Person } from '../session-store.js';
@@ -55,7 +56,7 @@ function entryOption(entry: CatalogEntry): Html {
 }
 
 function requestForm(session: ConsoleSession, catalog: CatalogEntry[]): Html {
-  if (catalog.length === 0) return notice('info', 'The policy in force offers nothing to request (it has no catalog).');
+  if (catalog.length === 0) return notice('info', 'The policy in force offers you nothing to request (its catalog has no entry open to you).');
   return html`<form class="stack" method="post" action="/console/requests">${csrfField(session)}
     <label for="entry">Access</label>
     <select id="entry" name="entry" required>${catalog.map(entryOption)}</select>
@@ -111,7 +112,7 @@ export async function requestsBody(db: Knex, session: ConsoleSession, done?: str
     if (subject && (await mayDecideStage(db, stage, subject.resource, user.id))) inbox.push(inboxItem(session, r, describeStage(stage)));
   }
   return html`${done ? notice('ok', done) : ''}<p class="muted">Signed in as ${user.userName}.</p>
-    <section aria-labelledby="ask"><h2 id="ask">Request access</h2>${requestForm(session, catalog)}</section>
+    <section aria-labelledby="ask"><h2 id="ask">Request access</h2>${requestForm(session, catalog.filter((e) => !e.requesters || matchesFilter(e.requesters.filter, user.resource, { type: 'User' })))}</section>
     <section aria-labelledby="inbox"><h2 id="inbox">Waiting for your decision (${inbox.length})</h2>${inbox.length ? html`<ul class="inbox">${inbox}</ul>` : html`<p class="muted">Nothing waits for you.</p>`}</section>
     <section aria-labelledby="mine"><h2 id="mine">Your requests</h2>${mineTable(session, mine.items)}</section>`;
 }
