@@ -69,20 +69,39 @@ export async function stageApprovers(db: Knex | Knex.Transaction, stage: Approva
   return [...new Map(rows.map((r) => [r.id, approverOf(r)])).values()];
 }
 
+/** What decides whether a person approves a stage: who they are and which groups they are in. */
+export interface ApproverProfile {
+  userId: string;
+  userName: string;
+  externalId: string | undefined;
+  /** Lower-cased displayNames of the groups they are a member of. */
+  groups: Set<string>;
+}
+
+export async function approverProfile(db: Knex | Knex.Transaction, userId: string): Promise<ApproverProfile | undefined> {
+  const row = (await db('users').select('resource').where({ id: userId }).first()) as { resource: Record<string, unknown> } | undefined;
+  if (!row) return undefined;
+  const { rows } = (await db.raw(`SELECT lower(g.resource->>'displayName') AS name FROM group_members gm JOIN groups g ON g.id = gm.group_id WHERE gm.member_id = ?`, [userId])) as { rows: Array<{ name: string }> };
+  const externalId = row.resource.externalId;
+  return { userId, userName: String(row.resource.userName), externalId: typeof externalId === 'string' ? externalId : undefined, groups: new Set(rows.map((r) => r.name)) };
+}
+
+/**
+ * Whether the person decides `stage` for the person whose document is given, in memory (the
+ * inbox checks every pending request this way). The manager reference is matched as managerOf
+ * resolves it: the id, else the externalId or the userName.
+ */
+export function decidesStage(stage: ApprovalStage, subject: Record<string, unknown>, me: ApproverProfile): boolean {
+  if (stage.manager) {
+    const reference = managerReference(subject);
+    if (reference && (UUID.test(reference) ? reference.toLowerCase() === me.userId : reference === me.externalId || reference.toLowerCase() === me.userName.toLowerCase())) return true;
+  }
+  if (stage.owners.some((o) => o.toLowerCase() === me.userName.toLowerCase())) return true;
+  return stage.group !== undefined && me.groups.has(stage.group.toLowerCase());
+}
+
 /** Whether user `userId` may decide `stage` for the person whose document is given. */
 export async function mayDecideStage(db: Knex | Knex.Transaction, stage: ApprovalStage, subject: Record<string, unknown>, userId: string): Promise<boolean> {
-  if (stage.manager && (await managerOf(db, subject))?.id === userId) return true;
-  if (stage.owners.length) {
-    const row = (await db('users').select('resource').where({ id: userId }).first()) as { resource: Record<string, unknown> } | undefined;
-    const userName = typeof row?.resource.userName === 'string' ? row.resource.userName.toLowerCase() : undefined;
-    if (userName && stage.owners.some((o) => o.toLowerCase() === userName)) return true;
-  }
-  if (stage.group) {
-    const { rows } = (await db.raw(
-      `SELECT 1 FROM groups g JOIN group_members gm ON gm.group_id = g.id WHERE lower(g.resource->>'displayName') = lower(?) AND gm.member_id = ? LIMIT 1`,
-      [stage.group, userId],
-    )) as { rows: unknown[] };
-    if (rows.length) return true;
-  }
-  return false;
+  const me = await approverProfile(db, userId);
+  return me !== undefined && decidesStage(stage, subject, me);
 }

@@ -7,7 +7,7 @@
 import type { Knex } from 'knex';
 import { describeStage, type CatalogEntry } from '../../policy/catalog.js';
 import { appliedPolicy } from '../../policy/policy-state.js';
-import { mayDecideStage } from '../../governance/request-approvers.js';
+import { approverProfile, decidesStage } from '../../governance/request-approvers.js';
 import { listRequests, pendingRequests, type AccessRequest } from '../../governance/request-store.js';
 import { matchesFilter } from '../../scim/filter/match.js';
 import { html, type Html } from '../html.js';
@@ -103,13 +103,17 @@ export async function requestsBody(db: Knex, session: ConsoleSession, done?: str
   const policy = await appliedPolicy(db);
   const catalog = policy?.catalog ?? [];
   const [mine, pending] = await Promise.all([listRequests(db, { involving: user.id }, { limit: 100 }), pendingRequests(db, INBOX_SCAN)]);
+  const me = await approverProfile(db, user.id);
+  const waiting = pending.filter((r) => r.user.id !== user.id && r.requesterUserId !== user.id);
+  // One read of the people concerned, then each request is checked in memory.
+  const subjects = new Map(
+    ((await db('users').select('id', 'resource').whereIn('id', [...new Set(waiting.map((r) => r.user.id))])) as Array<{ id: string; resource: Record<string, unknown> }>).map((u) => [u.id, u.resource]),
+  );
   const inbox: Html[] = [];
-  for (const r of pending) {
-    if (r.user.id === user.id || r.requesterUserId === user.id) continue;
+  for (const r of waiting) {
     const stage = catalog.find((e) => e.name === r.entry)?.stages[r.stage];
-    if (!stage) continue;
-    const subject = (await db('users').select('resource').where({ id: r.user.id }).first()) as { resource: Record<string, unknown> } | undefined;
-    if (subject && (await mayDecideStage(db, stage, subject.resource, user.id))) inbox.push(inboxItem(session, r, describeStage(stage)));
+    const subject = subjects.get(r.user.id);
+    if (stage && subject && me && decidesStage(stage, subject, me)) inbox.push(inboxItem(session, r, describeStage(stage)));
   }
   return html`${done ? notice('ok', done) : ''}<p class="muted">Signed in as ${user.userName}.</p>
     <section aria-labelledby="ask"><h2 id="ask">Request access</h2>${requestForm(session, catalog.filter((e) => !e.requesters || matchesFilter(e.requesters.filter, user.resource, { type: 'User' })))}</section>
