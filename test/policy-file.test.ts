@@ -140,6 +140,16 @@ test('a policy without a catalog keeps the version it had before catalogs existe
   assert.equal(parsePolicy(text, 'p.yaml').version, parsePolicy(`${text}catalog: []\n`, 'p.yaml').version);
 });
 
+/** Two entries named "ok", the second offering an IdP group to requesters chosen by group (three problems). */
+const TWO_NAMED_OK = `catalog:
+  - name: ok
+    group: A
+    approvers: [{ manager: true }]
+  - name: ok
+    group: IdP Group
+    requesters: 'groups.display eq "x"'
+`;
+
 test('every catalog problem at once, each naming the entry and its line', () => {
   const problems = problemsOf(`version: 1
 conflicts: [[a, b]]
@@ -150,14 +160,7 @@ roles:
   - name: b
     when: 'title eq "B"'
     groups: [B]
-catalog:
-  - name: ok
-    group: A
-    approvers: [{ manager: true }]
-  - name: ok
-    group: IdP Group
-    requesters: 'groups.display eq "x"'
-    approvers: [{ owners: [] }]
+${TWO_NAMED_OK}    approvers: [{ owners: [] }]
   - name: both
     role: a
     group: A
@@ -179,14 +182,7 @@ roles:
   - name: a
     when: 'active eq true'
     groups: [A]
-catalog:
-  - name: ok
-    group: A
-    approvers: [{ manager: true }]
-  - name: ok
-    group: IdP Group
-    requesters: 'groups.display eq "x"'
-    approvers: [{ group: Approvers }]
+${TWO_NAMED_OK}    approvers: [{ group: Approvers }]
   - name: unknown-role
     role: nobody
     conflicts: [ghost]
