@@ -17,6 +17,7 @@ import { SMTPServer } from 'smtp-server';
 import { createToken } from '../src/auth/token-store.js';
 import { connectionStringOf } from '../src/db/knex.js';
 import { loadConfig } from '../src/config/env.js';
+import { personUser } from '../src/console/pages/requests.js';
 import { notifyApprovers } from '../src/governance/request-notify.js';
 import { requestTasks } from '../src/governance/request-tasks.js';
 import { createRequest, decideRequest, RequestError, withdrawRequest, type Party } from '../src/governance/requests.js';
@@ -341,4 +342,13 @@ test('an unreachable mail server is journaled and logged; the request stands; th
   assert.equal(config.requests.notify.webhookUrl, 'https://chat.example.com/hook');
   assert.equal(config.requests.notify.smtpUrl, undefined, 'no email unless configured');
   assert.throws(() => loadConfig({ ROSTER_NOTIFY_SMTP_URL: 'mail.example.com' }), /ROSTER_NOTIFY_SMTP_URL/);
+});
+
+test('the console finds the signed-in person by userName, else by an email address (any case), else by subject', async () => {
+  const created = await a.server.request('POST', '/Users', { body: { schemas: [USER_SCHEMA], userName: 'rq-7781', active: true, emails: [{ value: 'Rq.Person@Example.com', type: 'work' }] } });
+  assert.equal(created.status, 201, created.text);
+  const signedIn = (email: string | undefined, subject: string) => personUser(a.server.db.knex, { issuer: 'https://idp.example.com', subject, displayName: 'X', ...(email ? { email } : {}) });
+  assert.equal((await signedIn('rq.person@example.com', 'opaque-1'))?.id, created.body.id);
+  assert.equal((await signedIn(undefined, 'MONA@example.com'))?.id, ids['mona@example.com']);
+  assert.equal(await signedIn('nobody@example.com', 'opaque-2'), undefined);
 });

@@ -23,17 +23,25 @@ export interface PersonUser {
   resource: Record<string, unknown>;
 }
 
+const personOf = (row: { id: string; resource: Record<string, unknown> } | undefined): PersonUser | undefined =>
+  row ? { id: row.id, userName: String(row.resource.userName), resource: row.resource } : undefined;
+
 /** The Roster user a signed-in person is, if any. */
 export async function personUser(db: Knex, person: Person): Promise<PersonUser | undefined> {
   const keys = [person.email, person.subject].filter((k): k is string => typeof k === 'string' && k.length > 0).map((k) => k.toLowerCase());
+  // userName first (indexed); an email address only when no userName matches (a scan of users).
   for (const key of keys) {
-    const row = (await db('users')
-      .select('id', 'resource')
-      .whereRaw(`lower(resource->>'userName') = ?`, [key])
-      .orWhereRaw(`resource->'emails' @> ?::jsonb`, [JSON.stringify([{ value: key }])])
-      .orderByRaw(`lower(resource->>'userName') = ? DESC`, [key])
-      .first()) as { id: string; resource: Record<string, unknown> } | undefined;
-    if (row) return { id: row.id, userName: String(row.resource.userName), resource: row.resource };
+    const row = personOf(await db('users').select('id', 'resource').whereRaw(`lower(resource->>'userName') = ?`, [key]).first());
+    if (row) return row;
+  }
+  for (const key of keys) {
+    const row = personOf(
+      await db('users')
+        .select('id', 'resource')
+        .whereRaw(`EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(resource->'emails') = 'array' THEN resource->'emails' ELSE '[]'::jsonb END) e WHERE lower(e->>'value') = ?)`, [key])
+        .first(),
+    );
+    if (row) return row;
   }
   return undefined;
 }
