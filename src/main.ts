@@ -9,6 +9,7 @@ import { registerExplainCommand } from './cli/explain.js';
 import { registerGrantCommands } from './cli/grant.js';
 import { registerImportCommand } from './cli/import.js';
 import { registerLedgerCommands } from './cli/ledger.js';
+import { registerRequestCommands } from './cli/requests.js';
 import { registerPolicyCommands } from './cli/policy.js';
 import { registerReportCommands } from './cli/report.js';
 import { registerTokenCommands } from './cli/token.js';
@@ -52,6 +53,7 @@ registerGrantCommands(program);
 registerReportCommands(program);
 registerImportCommand(program);
 registerLedgerCommands(program);
+registerRequestCommands(program);
 
 program
   .parseAsync(process.argv)

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import { parseRoleMap, type ConsoleSettings } from '../src/config/console.js';
 import { listParked } from '../src/sync/parked.js';
-import { browserSkip, startBrowser, type TestBrowser } from './support/browser.js';
+import { browserSkip, signInThroughProvider as signInWith, startBrowser, type TestBrowser } from './support/browser.js';
 import { startFaultTarget, type FaultTarget } from './support/fault-target.js';
 import { startOidcProvider, type TestOidcProvider } from './support/oidc-provider.js';
 import { ENTERPRISE, PATCH_OP, USER_SCHEMA } from './support/server.js';
@@ -73,17 +73,7 @@ async function scimUser(userName: string, extra: Record<string, unknown> = {}): 
 }
 
 /** Goes through the provider's login page as `login`; ends back in the console. */
-async function signInThroughProvider(page: Page, login: string): Promise<void> {
-  await browser.context.clearCookies();
-  await page.goto(`${roster.server.url}/console`);
-  assert.match(page.url(), /\/console\/sign-in/);
-  await page.getByRole('link', { name: 'Sign in with your company account' }).click();
-  await page.waitForURL((url) => url.href.startsWith(op.issuer));
-  await page.locator('input[name="login"]').fill(login);
-  await page.locator('input[name="password"]').fill('any password');
-  await page.locator('button[type="submit"]').click();
-  await page.waitForURL((url) => url.href.startsWith(roster.server.url));
-}
+const signInThroughProvider = (_page: Page, login: string) => signInWith(browser, roster.server.url, op.issuer, login);
 
 async function checkAccessibility(): Promise<void> {
   accessibility.push(...(await browser.accessibilityProblems()));

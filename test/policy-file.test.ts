@@ -121,3 +121,78 @@ test('which policy applies: ROSTER_POLICY_FILE, else the sample only on the embe
     await fs.rm(empty, { recursive: true, force: true });
   }
 });
+
+test('the catalog: entries resolve to managed groups, stages in order, and the policy\'s conflicts apply', async () => {
+  const policy = parsePolicy(await fs.readFile('policy.yaml', 'utf8'), 'policy.yaml');
+  const payments = policy.catalog.find((e) => e.name === 'payments-approver')!;
+  assert.deepEqual(payments.grants, { role: 'payments-approver', groups: ['Payments Approvers'] });
+  assert.deepEqual(payments.stages, [{ manager: true, owners: [] }, { manager: false, owners: [], group: 'Payments Approvers' }]);
+  assert.deepEqual(payments.conflictsWith, ['payments-initiator'], 'the policy\'s conflict for the granted role applies');
+  assert.equal(payments.maxDays, 14);
+  assert.equal(payments.justificationRequired, true);
+  const reporting = policy.catalog.find((e) => e.name === 'finance-reporting')!;
+  assert.deepEqual(reporting.grants.groups, ['Finance Reporting']);
+  assert.equal(reporting.requesters!.when, 'active eq true');
+});
+
+test('a policy without a catalog keeps the version it had before catalogs existed', () => {
+  const text = 'version: 1\nroles:\n  - name: a\n    when: \'active eq true\'\n    groups: [A]\n';
+  assert.equal(parsePolicy(text, 'p.yaml').version, parsePolicy(`${text}catalog: []\n`, 'p.yaml').version);
+});
+
+/** Two entries named "ok", the second offering an IdP group to requesters chosen by group (three problems). */
+const TWO_NAMED_OK = `catalog:
+  - name: ok
+    group: A
+    approvers: [{ manager: true }]
+  - name: ok
+    group: IdP Group
+    requesters: 'groups.display eq "x"'
+`;
+
+test('every catalog problem at once, each naming the entry and its line', () => {
+  const problems = problemsOf(`version: 1
+conflicts: [[a, b]]
+roles:
+  - name: a
+    when: 'active eq true'
+    groups: [A]
+  - name: b
+    when: 'title eq "B"'
+    groups: [B]
+${TWO_NAMED_OK}    approvers: [{ owners: [] }]
+  - name: both
+    role: a
+    group: A
+    approvers: []
+  - name: unknown-role
+    role: nobody
+    conflicts: [ghost]
+    approvers: [{ group: Approvers }]
+    maxDays: 400
+`);
+  const text = problems.join('\n');
+  assert.match(text, /p\.yaml:17: catalog entry "ok": approvers\.0\.owners: name at least one owner/);
+  assert.match(text, /catalog entry "both": name exactly one of role: or group:/);
+  assert.match(text, /catalog entry "both": approvers: name at least one approval stage/);
+  assert.match(text, /catalog entry "unknown-role": maxDays: must be at most 366/);
+  // The shape is wrong, so the cross-checks wait for it; fixed, they name what remains.
+  const fixed = problemsOf(`version: 1
+roles:
+  - name: a
+    when: 'active eq true'
+    groups: [A]
+${TWO_NAMED_OK}    approvers: [{ group: Approvers }]
+  - name: unknown-role
+    role: nobody
+    conflicts: [ghost]
+    approvers: [{ owners: [carol@example.com] }]
+`);
+  assert.deepEqual(fixed, [
+    'p.yaml:10: catalog entry "ok": name: the name is used by an earlier entry',
+    'p.yaml:11: catalog entry "ok": group: "IdP Group" is not a group any role grants; the catalog offers managed groups (add it to a role, or request a role)',
+    'p.yaml:12: catalog entry "ok": requesters: groups.display cannot be used in a rule (rules read HR attributes, not groups or server metadata)',
+    'p.yaml:15: catalog entry "unknown-role": role: no role is named "nobody"',
+    'p.yaml:16: catalog entry "unknown-role": conflicts: no role is named "ghost"',
+  ]);
+});

@@ -17,6 +17,7 @@ import { startWorker } from '../queue/queue.js';
 import { loadConnectorsFile, type ConnectorConfig } from '../sync/config.js';
 import { startSync } from '../sync/startup.js';
 import { ledgerRecorder } from '../governance/ledger-store.js';
+import { requestTasks } from '../governance/request-tasks.js';
 import { createApp } from '../compose/app.js';
 import { logger } from '../logging/logger.js';
 import { answerMalformedRequests } from '../http/client-error.js';
@@ -66,7 +67,7 @@ async function startServing(
   const writePath = composeWritePath(database.knex, { policy: policyFile !== undefined, connectors: sync.connectors, metrics: true });
   await startPolicy(writePath, policyFile);
   // One worker per process runs every queue task; merge other task lists here.
-  const worker = await startWorker(connectionStringOf(database.knex), { ...policyTasks(writePath), ...sync.tasks }, { concurrency: 4 + sync.concurrency });
+  const worker = await startWorker(connectionStringOf(database.knex), { ...policyTasks(writePath), ...requestTasks(writePath, config.requests.notify), ...sync.tasks }, { concurrency: 4 + sync.concurrency });
   const refusals = refusedCredentials(database.knex, config.authFailures);
   const app = createApp({ db: database.knex, writePath, config, refusals, secrets });
   const server: Server = await new Promise((resolve) => {

@@ -4,7 +4,7 @@
  */
 
 /** Console roles (docs/decisions/0501-console-sign-in-and-sessions.md); a person may hold several. */
-export const CONSOLE_ROLES = ['viewer', 'operator', 'auditor'] as const;
+export const CONSOLE_ROLES = ['viewer', 'operator', 'auditor', 'requester'] as const;
 export type ConsoleRole = (typeof CONSOLE_ROLES)[number];
 
 export interface ConsoleOidcSettings {

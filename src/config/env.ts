@@ -11,6 +11,7 @@ import { parseSecretsKey } from '../lib/secret-box.js';
 
 const SECRETS_KEY_FORMAT = 'must be 32 random bytes as 64 hex digits or base64 (make one with: openssl rand -hex 32)';
 import { parseRoleMap, type ConsoleSettings } from './console.js';
+import type { RequestSettings } from './notify.js';
 
 const integer = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
@@ -114,6 +115,13 @@ const envSchema = z.object({
   ROSTER_CONSOLE_IDLE_MINUTES: integer(30, 1, 1440),
   ROSTER_CONSOLE_SESSION_HOURS: integer(12, 1, 168),
   ROSTER_CONSOLE_TOKEN_SIGN_IN: z.enum(['on', 'off'], { message: 'must be on or off' }).default('on'),
+  // Access requests (docs/governance.md#access-requests): how long one waits for its decisions, and
+  // how approvers are told (both optional): email through SMTP, a JSON webhook signed with a secret.
+  ROSTER_ACCESS_REQUEST_EXPIRY_DAYS: integer(14, 1, 365),
+  ROSTER_NOTIFY_SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL such as smtp://user:password@mail.example.com:587').optional(),
+  ROSTER_NOTIFY_EMAIL_FROM: z.string().email('must be an email address such as roster@example.com').default('roster@localhost'),
+  ROSTER_NOTIFY_WEBHOOK_URL: z.string().url('must be the http(s) URL that receives the JSON POST').optional(),
+  ROSTER_NOTIFY_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters (e.g. openssl rand -hex 32)').optional(),
 });
 
 /**
@@ -158,6 +166,8 @@ export type RosterConfig = {
   secrets: { key: Buffer | undefined; previousKeys: Buffer[] };
   /** The ops console at /console (src/config/console.ts). */
   console: ConsoleSettings;
+  /** Access requests: expiry and notifications (src/config/notify.ts). */
+  requests: RequestSettings;
 };
 
 export type TrustProxy = false | number | string[];
@@ -213,6 +223,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RosterConfig {
   }
   return {
     console: consoleSettings(e),
+    requests: {
+      undecidedMs: e.ROSTER_ACCESS_REQUEST_EXPIRY_DAYS * 86_400_000,
+      notify: { smtpUrl: e.ROSTER_NOTIFY_SMTP_URL, emailFrom: e.ROSTER_NOTIFY_EMAIL_FROM, webhookUrl: e.ROSTER_NOTIFY_WEBHOOK_URL, webhookSecret: e.ROSTER_NOTIFY_WEBHOOK_SECRET, publicUrl: e.ROSTER_PUBLIC_URL },
+    },
     port: e.PORT,
     host: e.HOST,
     databaseUrl: e.DATABASE_URL,

@@ -13,6 +13,7 @@ export const NAV = [
   { path: '/console/connectors', label: 'Connectors' },
   { path: '/console/policy', label: 'Policy' },
   { path: '/console/import', label: 'HR import' },
+  { path: '/console/requests', label: 'Requests' },
 ] as const;
 
 export interface PageOptions {
@@ -27,8 +28,10 @@ export interface PageOptions {
 export const csrfField = (session: ConsoleSession): Html => html`<input type="hidden" name="_csrf" value="${session.csrfToken}">`;
 
 export function page({ title, session, section, body }: PageOptions): Html {
+  // Someone who may only request access (the requester role) sees only the page they can use.
+  const sections = session?.roles.some((r) => r !== 'requester') ? NAV : NAV.filter((item) => item.path === '/console/requests');
   const nav = session
-    ? html`<nav aria-label="Console sections"><ul>${NAV.map(
+    ? html`<nav aria-label="Console sections"><ul>${sections.map(
         (item) => html`<li><a href="${item.path}"${section === item.path ? html` aria-current="page"` : ''}>${item.label}</a></li>`,
       )}</ul></nav>
       <div class="who"><span>${session.displayName} <span class="muted">(${session.roles.join(', ')})</span></span>

@@ -72,6 +72,7 @@ export class OidcSignIn {
       profile = { ...userInfo, ...claims };
     }
     const displayName = [profile.name, profile.preferred_username, profile.email].find((v): v is string => typeof v === 'string' && v !== '') ?? claims.sub;
-    return { issuer: claims.iss, subject: claims.sub, displayName, roles: rolesFromClaim(claimValue, this.settings.roleMap) };
+    const email = typeof profile.email === 'string' && profile.email ? profile.email : undefined;
+    return { issuer: claims.iss, subject: claims.sub, displayName, ...(email ? { email } : {}), roles: rolesFromClaim(claimValue, this.settings.roleMap) };
   }
 }

@@ -6,15 +6,19 @@
  *   operate  retry parked objects, approve a guard pause, full syncs and drift reports, apply a
  *            policy, apply an HR import
  *   audit    journal exports and chain verification
+ *   request  the Requests page: ask for access from the catalog, withdraw, decide as an approver
+ *            (who may decide a request is the catalog's rule, checked on the person, not the role);
+ *            every role has it, and `requester` has only it (for everyone else in the company)
  */
 import type { ConsoleRole } from '../config/console.js';
 
-export type Permission = 'read' | 'operate' | 'audit';
+export type Permission = 'read' | 'operate' | 'audit' | 'request';
 
 const GRANTS: Record<ConsoleRole, readonly Permission[]> = {
-  viewer: ['read'],
-  operator: ['read', 'operate'],
-  auditor: ['read', 'audit'],
+  viewer: ['read', 'request'],
+  operator: ['read', 'operate', 'request'],
+  auditor: ['read', 'audit', 'request'],
+  requester: ['request'],
 };
 
 export function may(roles: readonly ConsoleRole[], permission: Permission): boolean {
@@ -23,5 +27,5 @@ export function may(roles: readonly ConsoleRole[], permission: Permission): bool
 
 /** The role that grants a permission, for the refusal message. */
 export function roleFor(permission: Permission): ConsoleRole {
-  return permission === 'operate' ? 'operator' : permission === 'audit' ? 'auditor' : 'viewer';
+  return permission === 'operate' ? 'operator' : permission === 'audit' ? 'auditor' : permission === 'request' ? 'requester' : 'viewer';
 }

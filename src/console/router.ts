@@ -41,6 +41,8 @@ import { may, type Permission } from './permissions.js';
 import { ConsoleRefusal } from './refusal.js';
 import { consoleActor, loadSession, personActorName, requireCsrf, requirePermission, requireSignIn, sessionOf, signedIn } from './sessions.js';
 import { signInRouter } from './sign-in.js';
+import { requestsConsoleRouter } from './requests-routes.js';
+import { DEFAULT_REQUEST_SETTINGS, type RequestSettings } from '../config/notify.js';
 import { saveUpload, sweepExpired, takeUpload, type Upload } from './session-store.js';
 
 export const DEFAULT_CONSOLE_SETTINGS: ConsoleSettings = { oidc: undefined, tokenSignIn: true, idleMs: 30 * 60_000, absoluteMs: 12 * 3_600_000 };
@@ -71,12 +73,14 @@ export interface ConsoleOptions {
   publicUrl: string | undefined;
   /** The app's refused-credential limit and counting journal (decision 0420). */
   refusals: RefusedCredentials;
+  /** Access requests' expiry (ROSTER_ACCESS_REQUEST_EXPIRY_DAYS). */
+  requests?: RequestSettings | undefined;
 }
 
 const param = (req: Request, name: string): string => String(req.params[name]);
 const queryText = (req: Request, name: string): string | undefined => (typeof req.query[name] === 'string' ? req.query[name] : undefined);
 
-export function consoleRouter({ db, writePath, journalKeySecret, authenticator, settings, publicUrl, refusals }: ConsoleOptions): Router {
+export function consoleRouter({ db, writePath, journalKeySecret, authenticator, settings, publicUrl, refusals, requests }: ConsoleOptions): Router {
   const router = Router();
   const form = express.urlencoded({ extended: false, limit: '64kb' });
   let lastSweep = 0;
@@ -106,6 +110,8 @@ export function consoleRouter({ db, writePath, journalKeySecret, authenticator, 
   // A state-changing request without the CSRF token stops here, whatever it targets.
   router.post('/console/{*rest}', form, requireCsrf);
 
+  // A person who may only request access (the requester role) starts on the Requests page.
+  router.get('/console', (_req, res, next) => (can(res, 'read') ? next() : res.redirect(303, '/console/requests')));
   router.get('/console', read, async (_req, res) => send(res, 'Overview', '/console', await overviewBody(db)));
 
   router.get('/console/people', read, async (req, res) => {
@@ -265,6 +271,7 @@ export function consoleRouter({ db, writePath, journalKeySecret, authenticator, 
     send(res, 'HR import: applied', '/console/import', html`${notice('ok', `Applied ${upload.fileName}.`)}${reportBody(report, upload.fileName)}`);
   });
 
+  router.use(requestsConsoleRouter(db, writePath, requests ?? DEFAULT_REQUEST_SETTINGS));
   router.use('/console', (req, _res, next) => next(new ConsoleRefusal(404, `No console page at ${req.path}`)));
   router.use('/console', consoleErrors);
   return router;
@@ -285,7 +292,7 @@ const consoleErrors: ErrorRequestHandler = (error: unknown, req, res, _next) => 
   const status = refusal?.status ?? (isClientError(error) ? 400 : 500);
   if (!refusal && status === 500) logger.error('console page failed', { requestId: res.locals.requestId, path: req.path, error: (error as Error).stack ?? String(error) });
   const message = refusal?.message ?? (status === 400 ? 'The request could not be read' : `Something went wrong on Roster's side; the log has the details under request id ${String(res.locals.requestId)}`);
-  const title = status === 403 ? 'Not allowed' : status === 404 ? 'Not found' : status === 401 ? 'Signed out' : status === 400 ? 'Bad request' : 'Error';
+  const title = status === 403 ? 'Not allowed' : status === 404 ? 'Not found' : status === 401 ? 'Signed out' : status === 400 ? 'Bad request' : status === 409 ? 'Not done' : 'Error';
   const signInLink = status === 401 ? html`<p><a href="/console/sign-in">Sign in</a></p>` : '';
   res.status(status).type('html').send(page({ title, session: sessionOf(res), body: html`${notice('error', message)}${signInLink}` }).text);
 };

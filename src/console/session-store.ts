@@ -10,6 +10,8 @@ export interface Person {
   issuer: string;
   subject: string;
   displayName: string;
+  /** The email claim, when the provider gave one: how the console finds the person among Roster's users. */
+  email?: string | undefined;
 }
 
 export interface ConsoleSession extends Person {
@@ -32,6 +34,7 @@ export async function createSession(db: Knex, person: Person, roles: readonly Co
     issuer: person.issuer,
     subject: person.subject,
     display_name: person.displayName.slice(0, 200),
+    email: person.email?.slice(0, 320) ?? null,
     roles: [...roles],
   });
   return id;
@@ -43,6 +46,7 @@ interface SessionRow {
   issuer: string;
   subject: string;
   display_name: string;
+  email: string | null;
   roles: ConsoleRole[];
   created_at: Date;
   last_seen_at: Date;
@@ -73,6 +77,7 @@ export async function resumeSession(db: Knex, sessionId: string, limits: { idleM
     issuer: row.issuer,
     subject: row.subject,
     displayName: row.display_name,
+    ...(row.email ? { email: row.email } : {}),
     roles: row.roles,
     createdAt: row.created_at,
     lastSeenAt: row.last_seen_at,

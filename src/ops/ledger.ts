@@ -21,7 +21,7 @@ import type { WritePath } from '../write/write-path.js';
 
 const KNOWN = new Set(['connector', 'kind', 'type', 'status', 'name', 'count', 'cursor']);
 
-function single(req: Request, name: string): string | undefined {
+export function single(req: Request, name: string): string | undefined {
   const value = req.query[name];
   if (value === undefined) return undefined;
   if (typeof value !== 'string') throw invalidValue(`Give ${name} once, as a single value`);
@@ -47,7 +47,7 @@ function filterOf(req: Request): LedgerFilter {
   };
 }
 
-function bodyString(req: Request, name: string, required: boolean): string | undefined {
+export function bodyString(req: Request, name: string, required: boolean): string | undefined {
   const body = (req.body ?? {}) as Record<string, unknown>;
   if (typeof body !== 'object' || Array.isArray(body)) throw invalidValue('The body must be a JSON object');
   const value = body[name];
@@ -59,7 +59,7 @@ function bodyString(req: Request, name: string, required: boolean): string | und
   return value;
 }
 
-function untilOf(text: string | undefined): Date | undefined {
+export function untilOf(text: string | undefined): Date | undefined {
   if (text === undefined) return undefined;
   const parsed = parseDateTime(text.trim());
   if (!parsed) throw invalidValue(`"until" must be a date such as 2027-03-31 or a date-time such as 2027-03-31T18:00:00Z, not "${text}"`);

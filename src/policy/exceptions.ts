@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Actor } from '../journal/entry.js';
-import type { WritePath } from '../write/write-path.js';
+import type { ChangeContext, WritePath } from '../write/write-path.js';
 import { findUserIdByName } from './explain.js';
 import { groupsByName } from './managed-groups.js';
 import { appliedPolicy } from './policy-state.js';
@@ -45,23 +45,43 @@ export async function grantException(writePath: WritePath, userName: string, gro
   if (expiresAt.getTime() <= now.getTime()) throw new ExceptionError(`--until ${expiresAt.toISOString()} is in the past`);
   if (expiresAt.getTime() > now.getTime() + MAX_EXCEPTION_DAYS * 86_400_000) throw new ExceptionError(`--until is more than ${MAX_EXCEPTION_DAYS} days away; exceptions are temporary, put lasting access in the policy`);
   const { userId, group } = await resolve(writePath, userName, groupName);
-  const id = randomUUID();
   const outcome = await writePath.run(options.actor, async (context) => {
     const policy = await appliedPolicy(context.tx);
     if (!policy) throw new ExceptionError('No policy is applied; apply one first (npm run roster -- policy apply)');
     await context.tx('users').select('id').where({ id: userId }).forNoKeyUpdate();
-    // A new grant replaces an open one for the same group (extending or shortening it).
-    await context.tx('policy_exceptions').where({ user_id: userId, group_id: group.id }).whereNull('ended_at').update({ ended_at: context.tx.fn.now(), ended_by: 'replaced' });
-    await context.tx('policy_exceptions').insert({ id, user_id: userId, group_id: group.id, reason, granted_by: options.actor.name, expires_at: expiresAt });
-    context.changes.record({
-      action: 'exception.grant',
-      resourceType: 'User',
-      resourceId: userId,
-      reason: { exception: id, group: group.name, reason, until: expiresAt.toISOString(), grantedBy: options.actor.name },
-    });
-    return reconcileUserById(context, policy, userId);
+    const id = await recordException(context, { userId, group, reason, expiresAt, grantedBy: options.actor.name });
+    return { id, reconciled: await reconcileUserById(context, policy, userId) };
   });
-  return { id, expiresAt, added: (outcome?.added.length ?? 0) > 0 };
+  return { id: outcome.id, expiresAt, added: (outcome.reconciled?.added.length ?? 0) > 0 };
+}
+
+export interface ExceptionToRecord {
+  userId: string;
+  group: { id: string; name: string };
+  reason: string;
+  expiresAt: Date;
+  grantedBy: string;
+  /** The access request whose approval this is (src/governance/), if any. */
+  accessRequest?: number;
+}
+
+/**
+ * Records an exception and its journal entry in the caller's write-path transaction, the user row
+ * locked; the caller reconciles the user afterwards (once for several groups). A new grant replaces
+ * an open one for the same group (extending or shortening it).
+ */
+export async function recordException(context: ChangeContext, grant: ExceptionToRecord): Promise<string> {
+  const id = randomUUID();
+  const { userId, group, reason, expiresAt, grantedBy } = grant;
+  await context.tx('policy_exceptions').where({ user_id: userId, group_id: group.id }).whereNull('ended_at').update({ ended_at: context.tx.fn.now(), ended_by: 'replaced' });
+  await context.tx('policy_exceptions').insert({ id, user_id: userId, group_id: group.id, reason, granted_by: grantedBy, expires_at: expiresAt, request_id: grant.accessRequest ?? null });
+  context.changes.record({
+    action: 'exception.grant',
+    resourceType: 'User',
+    resourceId: userId,
+    reason: { exception: id, group: group.name, reason, until: expiresAt.toISOString(), grantedBy, ...(grant.accessRequest !== undefined ? { accessRequest: grant.accessRequest } : {}) },
+  });
+  return id;
 }
 
 export async function revokeException(writePath: WritePath, userName: string, groupName: string, actor: Actor): Promise<{ removed: boolean }> {

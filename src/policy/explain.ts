@@ -12,7 +12,7 @@ import { appliedPolicy } from './policy-state.js';
 
 export type AccessBasis =
   | { kind: 'rule'; role: string; when: string; attributes: Record<string, unknown>; roleSince: string | null }
-  | { kind: 'exception'; exception: string; reason: string; grantedBy: string; grantedAt: string; expiresAt: string }
+  | { kind: 'exception'; exception: string; reason: string; grantedBy: string; grantedAt: string; expiresAt: string; /** The access request whose approval granted it, if any. */ accessRequest: number | null }
   | { kind: 'pushed'; actor: string | null; source: string | null };
 
 export interface AccessEntry {
@@ -59,7 +59,7 @@ export async function explainAccess(db: Knex, userId: string): Promise<AccessExp
     ) as Promise<{ rows: Array<{ id: string; name: string; managed_by: string | null; added_at: Date; journal_id: number | null; at: Date | null; actor: string | null; source: string | null; action: string | null }> }>,
     db('policy_roles').select('role', 'granted_at').where({ user_id: userId }).orderBy('role') as Promise<Array<{ role: string; granted_at: Date }>>,
     db('policy_exceptions').select('*').where({ user_id: userId }).whereNull('ended_at').where('expires_at', '>', new Date()) as Promise<
-      Array<{ id: string; group_id: string; reason: string; granted_by: string; granted_at: Date; expires_at: Date }>
+      Array<{ id: string; group_id: string; reason: string; granted_by: string; granted_at: Date; expires_at: Date; request_id: string | null }>
     >,
     db('policy_violations').select('conflict', 'since').where({ user_id: userId }) as Promise<Array<{ conflict: string; since: Date }>>,
   ]);
@@ -72,7 +72,7 @@ export async function explainAccess(db: Knex, userId: string): Promise<AccessExp
         because.push({ kind: 'rule', role: role.name, when: role.when, attributes: attributeEvidence(role, user.resource), roleSince: iso(held.get(role.name)) });
       }
       for (const e of exceptions.filter((x) => x.group_id === m.id)) {
-        because.push({ kind: 'exception', exception: e.id, reason: e.reason, grantedBy: e.granted_by, grantedAt: iso(e.granted_at)!, expiresAt: iso(e.expires_at)! });
+        because.push({ kind: 'exception', exception: e.id, reason: e.reason, grantedBy: e.granted_by, grantedAt: iso(e.granted_at)!, expiresAt: iso(e.expires_at)!, accessRequest: e.request_id === null ? null : Number(e.request_id) });
       }
     } else {
       because.push({ kind: 'pushed', actor: m.actor, source: m.source });

@@ -17,6 +17,7 @@ import { filterToSql } from '../scim/filter/sql.js';
 import { resolveAttribute, type AttributeInfo } from '../scim/schema/catalog.js';
 import { attributeLabel, coreKey } from '../scim/filter/match.js';
 import { OperatorError } from '../lib/operator-error.js';
+import { catalogEntrySchema, checkCatalog, type CatalogEntry } from './catalog.js';
 
 export type ConflictMode = 'keep-first' | 'report';
 
@@ -45,6 +46,8 @@ export interface Policy {
   onConflict: ConflictMode;
   /** Every managed group, keyed by lower-cased display name, with the spelling used first. */
   groups: Map<string, string>;
+  /** What people may request, and who approves it (src/policy/catalog.ts). */
+  catalog: CatalogEntry[];
 }
 
 export class PolicyError extends OperatorError {
@@ -77,6 +80,7 @@ const policySchema = z
     onConflict: z.enum(['keep-first', 'report']).default('keep-first'),
     conflicts: z.array(z.array(z.string()).min(2, 'a conflict names at least two roles')).default([]),
     roles: z.array(roleSchema),
+    catalog: z.array(catalogEntrySchema).default([]),
   })
   .strict();
 
@@ -144,7 +148,9 @@ function canonical(value: unknown): string {
 }
 
 export function policyVersion(input: PolicyInput): string {
-  return createHash('sha256').update(canonical(input)).digest('hex').slice(0, 12);
+  // A policy without a catalog hashes as it did before catalogs existed, so its version stays.
+  const meaning = input.catalog.length ? input : { ...input, catalog: undefined };
+  return createHash('sha256').update(canonical(meaning)).digest('hex').slice(0, 12);
 }
 
 class Locator {
@@ -194,9 +200,11 @@ export function parsePolicy(text: string, sourceName: string): Policy {
     ? []
     : parsed.error.issues.map((issue) => {
         const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
-        const roleIndex = path[0] === 'roles' && typeof path[1] === 'number' ? path[1] : undefined;
-        const roleName = roleIndex !== undefined ? (doc.getIn(['roles', roleIndex, 'name']) as unknown) : undefined;
-        const role = roleIndex !== undefined ? `role ${typeof roleName === 'string' ? `"${roleName}"` : `#${roleIndex + 1}`}: ` : '';
+        const listed = (path[0] === 'roles' || path[0] === 'catalog') && typeof path[1] === 'number';
+        const roleIndex = listed ? (path[1] as number) : undefined;
+        const roleName = roleIndex !== undefined ? (doc.getIn([path[0]!, roleIndex, 'name']) as unknown) : undefined;
+        const kind = path[0] === 'catalog' ? 'catalog entry' : 'role';
+        const role = roleIndex !== undefined ? `${kind} ${typeof roleName === 'string' ? `"${roleName}"` : `#${roleIndex + 1}`}: ` : '';
         const field = path.slice(roleIndex !== undefined ? 2 : 0).join('.');
         return `${at(path)}: ${role}${field ? `${field}: ` : ''}${issue.message}`;
       });
@@ -254,8 +262,10 @@ export function parsePolicy(text: string, sourceName: string): Policy {
       }
     }
   });
+  const catalog = checkCatalog(input.catalog, { roles: new Map(roles.map((r) => [r.name, r])), groups, conflicts, checkFilter });
+  for (const [path, message] of catalog.problems) problems.push(`${at(path)}: ${message}`);
   if (problems.length > 0) throw new PolicyError(sourceName, problems);
-  return { version: policyVersion(input), sourceName, sourceText: text, roles, conflicts, onConflict: input.onConflict, groups };
+  return { version: policyVersion(input), sourceName, sourceText: text, roles, conflicts, onConflict: input.onConflict, groups, catalog: catalog.entries };
 }
 
 /** Which roles grant a group (lower-cased name). */

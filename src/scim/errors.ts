@@ -56,6 +56,8 @@ export const preconditionFailed = (detail: string) => new ScimError(412, undefin
 export const methodNotAllowed = (detail: string, allowed: string) => new ScimError(405, undefined, detail, { Allow: allowed });
 /** 409 without a scimType: a conflict that is not about uniqueness (a Bulk operation in a bulkId cycle). */
 export const conflict = (detail: string) => new ScimError(409, undefined, detail);
+/** A governance step the caller may not take (an approver deciding their own request, a requester outside the catalog entry's filter). */
+export const forbidden = (detail: string) => new ScimError(403, undefined, detail);
 /** 413: a body or Bulk request over the advertised limits (RFC 7644 §3.7.4). */
 export const payloadTooLarge = (detail: string) => new ScimError(413, undefined, detail);
 export const unsupportedMediaType = (detail: string, headers: Record<string, string> = {}) => new ScimError(415, undefined, detail, headers);

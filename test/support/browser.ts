@@ -73,3 +73,17 @@ export async function startBrowser(): Promise<TestBrowser> {
     },
   };
 }
+
+/** Goes through the test provider's login page (test/support/oidc-provider.ts) as `login`; ends back in the console. */
+export async function signInThroughProvider(browser: TestBrowser, rosterUrl: string, issuer: string, login: string): Promise<void> {
+  const { page } = browser;
+  await browser.context.clearCookies();
+  await page.goto(`${rosterUrl}/console`);
+  if (!/\/console\/sign-in/.test(page.url())) throw new Error(`expected the sign-in page, got ${page.url()}`);
+  await page.getByRole('link', { name: 'Sign in with your company account' }).click();
+  await page.waitForURL((url) => url.href.startsWith(issuer));
+  await page.locator('input[name="login"]').fill(login);
+  await page.locator('input[name="password"]').fill('any password');
+  await page.locator('button[type="submit"]').click();
+  await page.waitForURL((url) => url.href.startsWith(rosterUrl));
+}

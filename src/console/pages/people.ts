@@ -69,7 +69,10 @@ function why(entry: AccessEntry): Html {
       const values = Object.entries(b.attributes).map(([k, v]) => html`<code>${shortPath(k)}</code> = ${v === null || v === undefined ? html`<em>not set</em>` : valueText(v)}`);
       return html`<li><span class="lineage"><span>attributes: ${values.length ? values.map((v, i) => html`${i ? ', ' : ''}${v}`) : '—'}</span><span>rule <code>${b.when}</code></span><span>role <strong>${b.role}</strong> (since ${time(b.roleSince)})</span><span>group <strong>${entry.group.displayName}</strong></span></span></li>`;
     }
-    if (b.kind === 'exception') return html`<li>Exception by ${b.grantedBy} on ${time(b.grantedAt)}, expires ${time(b.expiresAt)}: “${b.reason}”</li>`;
+    if (b.kind === 'exception') {
+      const request = b.accessRequest === null ? '' : ` (granted by access request #${b.accessRequest})`;
+      return html`<li>Exception by ${b.grantedBy} on ${time(b.grantedAt)}${request}, expires ${time(b.expiresAt)}: “${b.reason}”</li>`;
+    }
     return html`<li>Pushed by ${b.actor ?? 'unknown (no journal entry)'}${b.source ? ` via ${b.source}` : ''}</li>`;
   });
   if (entry.group.managedBy && entry.because.length === 0) reasons.push(html`<li>No rule or exception grants it any more; the next evaluation removes it</li>`);
