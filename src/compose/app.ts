@@ -20,6 +20,7 @@ import { connectorsOpsRouter } from '../ops/connectors.js';
 import { journalOpsRouter } from '../ops/journal-routes.js';
 import { consoleRouter, DEFAULT_CONSOLE_SETTINGS } from '../console/router.js';
 import { ledgerOpsRouter } from '../ops/ledger.js';
+import { reviewsOpsRouter } from '../ops/reviews.js';
 import { healthRouter } from '../ops/health.js';
 import { notFound, notImplemented } from '../scim/errors.js';
 import { bulkRouter } from '../scim/routes/bulk.js';
@@ -97,6 +98,7 @@ export function createApp({ db, writePath, config, refusals = refusedCredentials
   app.use(accessRouter(db, authenticated));
   app.use(connectorsOpsRouter(db, authenticated));
   app.use(ledgerOpsRouter(db, writePath, authenticated, { defaultPageSize: config.defaultPageSize, maxPageSize: config.maxPageSize, maxBodyBytes: config.maxBodyBytes }));
+  app.use(reviewsOpsRouter(db, writePath, authenticated, { defaultPageSize: config.defaultPageSize, maxPageSize: config.maxPageSize, maxBodyBytes: config.maxBodyBytes }));
   app.use(journalOpsRouter({ db, authenticated, defaultPageSize: config.defaultPageSize, maxPageSize: config.maxPageSize }));
   // The ops console: HTML pages with their own sign-in, sessions, CSRF checks and error pages.
   app.use(consoleRouter({ db, writePath, journalKeySecret: config.journal?.keySecret, authenticator, settings: config.console ?? DEFAULT_CONSOLE_SETTINGS, publicUrl: config.publicUrl, refusals }));
