@@ -11,6 +11,7 @@ import { registerImportCommand } from './cli/import.js';
 import { registerLedgerCommands } from './cli/ledger.js';
 import { registerPolicyCommands } from './cli/policy.js';
 import { registerReportCommands } from './cli/report.js';
+import { registerReviewCommands } from './cli/review.js';
 import { registerTokenCommands } from './cli/token.js';
 import { serve } from './cli/serve.js';
 import { withDatabase } from './cli/with-database.js';
@@ -52,6 +53,7 @@ registerGrantCommands(program);
 registerReportCommands(program);
 registerImportCommand(program);
 registerLedgerCommands(program);
+registerReviewCommands(program);
 
 program
   .parseAsync(process.argv)

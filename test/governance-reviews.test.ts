@@ -9,13 +9,22 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Runner } from 'graphile-worker';
 import { createToken } from '../src/auth/token-store.js';
+import { ledgerRecorder } from '../src/governance/ledger-store.js';
 import { reviewTasks } from '../src/governance/review-deadline.js';
+import { fullSync } from '../src/sync/full-sync.js';
 import { grantException } from '../src/policy/exceptions.js';
 import { startWorker } from '../src/queue/queue.js';
 import { ENTERPRISE, GROUP_SCHEMA, startTestServer, USER_SCHEMA, type TestServer } from './support/server.js';
 import { startRosterA, waitFor, type RosterA } from './support/sync-harness.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 const POLICY = `version: 1
 roles:
@@ -226,4 +235,58 @@ test('a campaign over IdP memberships in pushed groups: revoking removes the mem
     const members = await membersOnB('Contractors');
     return members.length === 1 && members[0] === 'alice@example.com';
   }, 'dan removed from Contractors on B');
+});
+
+test('CLI: open with progress and --json, list items, revoke an orphan found by a report-only sync (disabled on the target), report as CSV', { timeout: 120_000 }, async () => {
+  await b.request('POST', '/Users', { body: { schemas: [USER_SCHEMA], userName: 'old-admin@example.com', externalId: 'legacy-7' } });
+  await fullSync(a.syncDb, a.connectors.get('roster-b')!, { reportOnly: true, findings: ledgerRecorder });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roster-review-'));
+  const file = path.join(dir, 'connectors.yaml');
+  fs.writeFileSync(file, `connectors:\n  - name: roster-b\n    baseUrl: ${b.scimUrl}\n    auth: { type: bearer, tokenEnv: B_TOKEN }\n    groups: { all: true }\n`);
+  const env = { ...process.env, DATABASE_URL: a.server.db.url, ROSTER_CONNECTORS_FILE: file, B_TOKEN: b.token, LOG_LEVEL: 'error' };
+  const run = (args: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: path.resolve(HERE, '..'), env });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d));
+      child.stderr.on('data', (d: Buffer) => (stderr += d));
+      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    });
+  try {
+    const opened = await run(['review', 'open', '--name', 'Orphans and rules', '--scope', 'rules,ledger', '--deadline', '14d', '--default', 'keep', '--fallback-reviewer', 'olga@example.com', '--ledger-reviewer', 'sam@example.com', '--as', 'olga', '--json']);
+    assert.equal(opened.code, 0, opened.stderr);
+    assert.match(opened.stderr, /opening: rules: 2 item\(s\)/);
+    assert.match(opened.stderr, /opening: ledger: 1 item\(s\)/);
+    const campaignId = JSON.parse(opened.stdout).id as string;
+    const listed = await run(['review', 'items', campaignId, '--reviewer', 'sam@example.com', '--json']);
+    assert.equal(listed.code, 0, listed.stderr);
+    const orphan = (JSON.parse(listed.stdout).items as Json[])[0]!;
+    assert.equal(orphan.kind, 'orphan');
+    assert.equal(orphan.label, 'roster-b: old-admin@example.com');
+    assert.equal(orphan.reviewerBasis, 'named');
+
+    const bad = await run(['review', 'decide', campaignId, orphan.id, 'forget', '--reason', 'x']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /one of keep, revoke, shorten/);
+    const revoked = await run(['review', 'decide', campaignId, orphan.id, 'revoke', '--reason', 'left in 2024, nobody owns it', '--as', 'sam']);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    assert.match(revoked.stdout, /revoke\. disabled on roster-b/);
+    const onB = (await b.request('GET', `/Users?filter=${encodeURIComponent('userName eq "old-admin@example.com"')}`)).body.Resources[0];
+    assert.equal(onB.active, false, 'the orphan is disabled on the target');
+
+    const table = await run(['review', 'list']);
+    assert.match(table.stdout, /Orphans and rules\s+open\s+1\/3/);
+    const csv = await run(['review', 'report', campaignId]);
+    assert.equal(csv.code, 0, csv.stderr);
+    const line = csv.stdout.split('\r\n').find((l) => l.includes('old-admin@example.com'))!;
+    assert.match(line, /orphan,roster-b: old-admin@example\.com,sam@example\.com,named,revoke,"left in 2024, nobody owns it"/);
+    const report = JSON.parse((await run(['review', 'report', campaignId, '--format', 'json'])).stdout);
+    const decided = (report.items as Json[]).find((i) => i.kind === 'orphan')!;
+    const actions = (await a.server.db.knex('journal').whereIn('id', decided.journalIds).orderBy('id')).map((e) => `${e.action} by ${e.actor}`);
+    // The request sent to the target, the ledger action and the decision: all under the decision's request id.
+    assert.deepEqual(actions, ['sync.push by connector:roster-b', 'ledger.disable by cli:sam', 'review.revoke by cli:sam']);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

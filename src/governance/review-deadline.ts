@@ -34,7 +34,7 @@ export async function applyDeadline(
   writePath: WritePath,
   connectors: ConnectorSet,
   campaignId: string,
-  options: { actor: Actor; now?: Date; onProgress?: (done: number) => void },
+  options: { actor: Actor; now?: Date; onProgress?: (done: number, total: number) => void },
 ): Promise<DeadlineOutcome> {
   const now = options.now ?? new Date();
   const campaign = await campaignById(writePath.db, campaignId);
@@ -52,7 +52,7 @@ export async function applyDeadline(
         outcome.failed.push({ item: item.id, error: (error as Error).message });
         logger.warn('review default not applied to an item; the deadline job retries', { campaign: campaignId, item: item.id, error: (error as Error).message });
       }
-      options.onProgress?.(outcome.applied);
+      options.onProgress?.(outcome.applied, campaign.total - campaign.decided);
     }
     if (!page.next) break;
     after = page.next;
@@ -89,10 +89,10 @@ export async function sendReminders(writePath: WritePath, campaignId: string, op
 }
 
 /** Every open campaign past its deadline (`roster review sweep`). */
-export async function sweepDeadlines(writePath: WritePath, connectors: ConnectorSet, options: { actor: Actor; now?: Date; onProgress?: (campaignId: string, done: number) => void }): Promise<DeadlineOutcome[]> {
+export async function sweepDeadlines(writePath: WritePath, connectors: ConnectorSet, options: { actor: Actor; now?: Date; onProgress?: (campaignId: string, done: number, total: number) => void }): Promise<DeadlineOutcome[]> {
   const outcomes: DeadlineOutcome[] = [];
   for (const id of await dueCampaignIds(writePath.db, options.now ?? new Date())) {
-    outcomes.push(await applyDeadline(writePath, connectors, id, { actor: options.actor, now: options.now, onProgress: (done) => options.onProgress?.(id, done) }));
+    outcomes.push(await applyDeadline(writePath, connectors, id, { actor: options.actor, now: options.now, onProgress: (done, total) => options.onProgress?.(id, done, total) }));
   }
   return outcomes;
 }
