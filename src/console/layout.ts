@@ -13,6 +13,8 @@ export const NAV = [
   { path: '/console/connectors', label: 'Connectors' },
   { path: '/console/policy', label: 'Policy' },
   { path: '/console/import', label: 'HR import' },
+  { path: '/console/reviews', label: 'Reviews' },
+  { path: '/console/ledger', label: 'Ledger' },
 ] as const;
 
 export interface PageOptions {
