@@ -99,6 +99,7 @@ function toCampaign(row: CampaignRow): Campaign {
   };
 }
 
+/** Ids read as text (bigint can exceed a JS number); queries order by the table's column, never this alias. */
 const ITEM_COLUMNS = `id::text AS id, campaign_id::text AS campaign_id, kind, rule_name, exception_id::text AS exception_id, user_id::text AS user_id,
   group_id::text AS group_id, ledger_id::text AS ledger_id, label, details, reviewer, reviewer_basis, decision, reason, shorten_until,
   decided_by, decided_at, by_default, outcome, request_id`;
@@ -170,7 +171,7 @@ export async function listCampaigns(db: Knex, filter: { status?: 'open' | 'close
 
 /** Open campaigns whose deadline has passed (the sweep applies their default). */
 export async function dueCampaignIds(db: Knex, now: Date): Promise<string[]> {
-  const { rows } = (await db.raw(`SELECT id::text AS id FROM review_campaigns WHERE status = 'open' AND deadline <= ? ORDER BY id`, [now])) as { rows: Array<{ id: string }> };
+  const { rows } = (await db.raw(`SELECT id::text AS id FROM review_campaigns WHERE status = 'open' AND deadline <= ? ORDER BY review_campaigns.id`, [now])) as { rows: Array<{ id: string }> };
   return rows.map((r) => r.id);
 }
 
@@ -204,7 +205,7 @@ export async function listItems(db: Knex, campaignId: string, filter: ItemFilter
     where.push('id > ?::bigint');
     bindings.push(page.after);
   }
-  const { rows } = (await db.raw(`SELECT ${ITEM_COLUMNS} FROM review_items WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`, [...bindings, page.limit + 1])) as { rows: ItemRow[] };
+  const { rows } = (await db.raw(`SELECT ${ITEM_COLUMNS} FROM review_items WHERE ${where.join(' AND ')} ORDER BY review_items.id LIMIT ?`, [...bindings, page.limit + 1])) as { rows: ItemRow[] };
   const items = rows.slice(0, page.limit).map(toItem);
   return { items, next: rows.length > page.limit ? items[items.length - 1]!.id : undefined };
 }
@@ -371,7 +372,7 @@ export interface ReportRow extends ReviewItem {
 export async function reportRows(db: Knex, campaignId: string): Promise<ReportRow[]> {
   const { rows } = (await db.raw(
     `SELECT ${ITEM_COLUMNS}, CASE WHEN request_id IS NULL THEN '{}'::bigint[] ELSE ARRAY(SELECT j.id FROM journal j WHERE j.request_id = i.request_id ORDER BY j.id) END AS journal_ids
-       FROM review_items i WHERE campaign_id = ?::bigint ORDER BY id`,
+       FROM review_items i WHERE campaign_id = ?::bigint ORDER BY i.id`,
     [campaignId],
   )) as { rows: Array<ItemRow & { journal_ids: string[] }> };
   return rows.map((row) => ({ ...toItem(row), journalIds: row.journal_ids.map(Number) }));
