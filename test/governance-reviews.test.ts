@@ -9,22 +9,19 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Runner } from 'graphile-worker';
 import { createToken } from '../src/auth/token-store.js';
 import { ledgerRecorder } from '../src/governance/ledger-store.js';
-import { reviewTasks } from '../src/governance/review-deadline.js';
+import { reviewTasks, sendReminders } from '../src/governance/review-deadline.js';
 import { fullSync } from '../src/sync/full-sync.js';
 import { grantException } from '../src/policy/exceptions.js';
 import { startWorker } from '../src/queue/queue.js';
 import { ENTERPRISE, GROUP_SCHEMA, startTestServer, USER_SCHEMA, type TestServer } from './support/server.js';
+import { runCli } from './support/cli.js';
 import { startRosterA, waitFor, type RosterA } from './support/sync-harness.js';
-
-const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 const POLICY = `version: 1
 roles:
@@ -94,6 +91,8 @@ type Json = Record<string, any>;
 let campaign: Json;
 let items: Json[];
 const itemFor = (label: string) => items.find((i) => i.label === label)!;
+const remindersQueued = async (campaignId: string): Promise<Date[]> =>
+  (await a.server.db.knex.raw(`SELECT run_at FROM graphile_worker.jobs WHERE task_identifier = 'governance.review-remind' AND key = ?`, [`review:remind:${campaignId}`])).rows.map((r: { run_at: Date }) => r.run_at);
 
 test('opening a campaign over rules and exceptions assigns owners, managers and the fallback reviewer', async () => {
   const refused = await ops('POST', '/ops/reviews', { name: 'Q1 review', scope: ['rules', 'rows'], deadline: FAR, defaultDecision: 'revoke', fallbackReviewer: 'olga@example.com' });
@@ -129,6 +128,20 @@ test('opening a campaign over rules and exceptions assigns owners, managers and 
   const openEntry = await a.server.db.knex('journal').where({ action: 'review.open' }).first();
   assert.equal(openEntry.actor, 'olga-operator');
   assert.deepEqual(openEntry.changes.items, { rules: 2, exceptions: 3 });
+});
+
+test('reminders: one journal entry per reviewer with undecided items, and the next reminder queued', async () => {
+  assert.equal((await remindersQueued(campaign.id)).length, 0, 'the deadline (12 s) comes before the first reminder (1 h): none queued');
+  const sent = await sendReminders(a.server.writePath, campaign.id, { actor: { name: 'review-reminder', source: 'system', requestId: 'remind-test' } });
+  assert.deepEqual(sent, [
+    { reviewer: 'fiona@example.com', pending: 1 },
+    { reviewer: 'mia@example.com', pending: 2 },
+    { reviewer: 'olga@example.com', pending: 2 },
+  ]);
+  const entries = await a.server.db.knex('journal').where({ action: 'review.remind' }).orderBy('id');
+  assert.deepEqual(entries.map((e) => `${e.changes.reviewer}:${e.changes.pending}`), ['fiona@example.com:1', 'mia@example.com:2', 'olga@example.com:2']);
+  assert.equal((await ops('GET', `/ops/reviews/${campaign.id}`, undefined, reader)).body.lastRemindedAt !== null, true);
+  assert.equal((await remindersQueued(campaign.id)).length, 0, 'the next one would come after the deadline');
 });
 
 test('a reviewer revokes an exception and it is removed downstream; shorten and keep are recorded', async () => {
@@ -225,6 +238,8 @@ test('a campaign over IdP memberships in pushed groups: revoking removes the mem
   await waitFor(async () => (await membersOnB('Contractors')).length === 2 || undefined, 'Contractors pushed to B');
   const opened = await ops('POST', '/ops/reviews', { name: 'Contractor memberships', scope: ['idp'], deadline: FAR, defaultDecision: 'keep', fallbackReviewer: 'olga@example.com' });
   assert.equal(opened.status, 201, opened.text);
+  const [reminder] = await remindersQueued(opened.body.id);
+  assert.ok(reminder && Math.abs(new Date(reminder).getTime() - (Date.now() + 72 * 3_600_000)) < 60_000, 'the first reminder is queued 72 hours out (the default interval)');
   const list = (await ops('GET', `/ops/reviews/${opened.body.id}/items`, undefined, reader)).body.items as Json[];
   assert.deepEqual(list.map((i) => `${i.label} -> ${i.reviewer}`).sort(), ['alice@example.com in Contractors -> mia@example.com', 'dan@example.com in Contractors -> olga@example.com']);
   const dan = list.find((i) => i.label.startsWith('dan'))!;
@@ -244,15 +259,7 @@ test('CLI: open with progress and --json, list items, revoke an orphan found by 
   const file = path.join(dir, 'connectors.yaml');
   fs.writeFileSync(file, `connectors:\n  - name: roster-b\n    baseUrl: ${b.scimUrl}\n    auth: { type: bearer, tokenEnv: B_TOKEN }\n    groups: { all: true }\n`);
   const env = { ...process.env, DATABASE_URL: a.server.db.url, ROSTER_CONNECTORS_FILE: file, B_TOKEN: b.token, LOG_LEVEL: 'error' };
-  const run = (args: string[]) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: path.resolve(HERE, '..'), env });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d));
-      child.stderr.on('data', (d: Buffer) => (stderr += d));
-      child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    });
+  const run = (args: string[]) => runCli(args, env);
   try {
     const opened = await run(['review', 'open', '--name', 'Orphans and rules', '--scope', 'rules,ledger', '--deadline', '14d', '--default', 'keep', '--fallback-reviewer', 'olga@example.com', '--ledger-reviewer', 'sam@example.com', '--as', 'olga', '--json']);
     assert.equal(opened.code, 0, opened.stderr);
@@ -265,6 +272,9 @@ test('CLI: open with progress and --json, list items, revoke an orphan found by 
     assert.equal(orphan.kind, 'orphan');
     assert.equal(orphan.label, 'roster-b: old-admin@example.com');
     assert.equal(orphan.reviewerBasis, 'named');
+    const all = (JSON.parse((await run(['review', 'items', campaignId, '--json'])).stdout).items as Json[]).map((i) => Number(i.id));
+    assert.deepEqual(all, [...all].sort((x, y) => x - y), 'items in id order, also past id 9');
+    assert.ok(all.some((id) => id >= 10));
 
     const bad = await run(['review', 'decide', campaignId, orphan.id, 'forget', '--reason', 'x']);
     assert.equal(bad.code, 2);

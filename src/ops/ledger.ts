@@ -11,13 +11,13 @@
 import express, { Router, type Request, type RequestHandler } from 'express';
 import type { Knex } from 'knex';
 import { LEDGER_KINDS, LEDGER_STATUSES, ledgerItem, listLedger, type LedgerFilter, type LedgerKind, type LedgerStatus } from '../governance/ledger-store.js';
-import { adoptOrphan, deprovisionOrphan, ignoreItem, LedgerError } from '../governance/ledger-actions.js';
+import { adoptOrphan, deprovisionOrphan, ignoreItem } from '../governance/ledger-actions.js';
 import { requireScope } from '../http/auth.js';
 import { actorOf } from '../scim/routes/context.js';
 import { invalidValue, notFound } from '../scim/errors.js';
 import { activeConnectors } from '../sync/registry.js';
 import type { WritePath } from '../write/write-path.js';
-import { bodyString, governanceRefusal, oneOf, single, untilOf } from './request-params.js';
+import { bodyString, governanceRefusals, oneOf, single, untilOf } from './request-params.js';
 
 const KNOWN = new Set(['connector', 'kind', 'type', 'status', 'name', 'count', 'cursor']);
 
@@ -31,16 +31,6 @@ function filterOf(req: Request): LedgerFilter {
     status: oneOf<LedgerStatus>(req, 'status', LEDGER_STATUSES),
     name: single(req, 'name'),
   };
-}
-
-/** The governance layer's refusal as a SCIM error (its messages never hold secrets). */
-async function refusalsAsScim<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof LedgerError) throw governanceRefusal(error.status, error.message);
-    throw error;
-  }
 }
 
 export function ledgerOpsRouter(db: Knex, writePath: WritePath, authenticated: RequestHandler[], limits: { defaultPageSize: number; maxPageSize: number; maxBodyBytes: number }): Router {
@@ -69,14 +59,14 @@ export function ledgerOpsRouter(db: Knex, writePath: WritePath, authenticated: R
 
   router.post('/ops/ledger/:id/adopt', ...act, async (req, res) => {
     const user = bodyString(req, 'user', true)!;
-    const outcome = await refusalsAsScim(() => adoptOrphan(writePath, activeConnectors(), String(req.params.id), user, actorOf(req, 'ops')));
+    const outcome = await governanceRefusals(() => adoptOrphan(writePath, activeConnectors(), String(req.params.id), user, actorOf(req, 'ops')));
     res.json({ item: outcome.item, userId: outcome.userId, sync: outcome.result.kind });
   });
 
   for (const how of ['disable', 'delete'] as const) {
     router.post(`/ops/ledger/:id/${how}`, ...act, async (req, res) => {
       const reason = bodyString(req, 'reason', false);
-      const outcome = await refusalsAsScim(() => deprovisionOrphan(writePath, activeConnectors(), String(req.params.id), how, actorOf(req, 'ops'), reason));
+      const outcome = await governanceRefusals(() => deprovisionOrphan(writePath, activeConnectors(), String(req.params.id), how, actorOf(req, 'ops'), reason));
       res.json({ item: outcome.item });
     });
   }
@@ -84,7 +74,7 @@ export function ledgerOpsRouter(db: Knex, writePath: WritePath, authenticated: R
   router.post('/ops/ledger/:id/ignore', ...act, async (req, res) => {
     const reason = bodyString(req, 'reason', true)!;
     const until = untilOf(bodyString(req, 'until', false));
-    const item = await refusalsAsScim(() => ignoreItem(writePath, String(req.params.id), { reason, until }, actorOf(req, 'ops')));
+    const item = await governanceRefusals(() => ignoreItem(writePath, String(req.params.id), { reason, until }, actorOf(req, 'ops')));
     res.json({ item });
   });
   return router;

@@ -1,5 +1,7 @@
 /** Query and body parameters of the ops API's JSON endpoints, checked, with SCIM errors that say what to send. */
 import type { Request } from 'express';
+import { LedgerError } from '../governance/ledger-actions.js';
+import { ReviewError } from '../governance/review-open.js';
 import { badGateway, conflict, invalidValue, notFound, ScimError, serviceUnavailable } from '../scim/errors.js';
 import { parseDateTime } from '../scim/filter/match.js';
 
@@ -37,7 +39,7 @@ export function untilOf(text: string | undefined, name = 'until'): Date | undefi
 }
 
 /** A governance refusal (ledger, reviews: their messages never hold secrets) as the SCIM error for its status. */
-export function governanceRefusal(status: 400 | 403 | 404 | 409 | 502 | 503, detail: string): ScimError {
+function governanceRefusal(status: 400 | 403 | 404 | 409 | 502 | 503, detail: string): ScimError {
   switch (status) {
     case 400:
       return invalidValue(detail);
@@ -51,5 +53,15 @@ export function governanceRefusal(status: 400 | 403 | 404 | 409 | 502 | 503, det
       return badGateway(detail);
     case 503:
       return serviceUnavailable(detail);
+  }
+}
+
+/** Runs a governance action; its refusal (ledger or review) becomes the SCIM error for its status. */
+export async function governanceRefusals<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof LedgerError || error instanceof ReviewError) throw governanceRefusal(error.status, error.message);
+    throw error;
   }
 }

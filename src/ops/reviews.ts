@@ -12,7 +12,7 @@
 import express, { Router, type Request, type RequestHandler } from 'express';
 import type { Knex } from 'knex';
 import { decideItem } from '../governance/review-decide.js';
-import { openCampaign, ReviewError } from '../governance/review-open.js';
+import { openCampaign } from '../governance/review-open.js';
 import { campaignReport, reportCsv } from '../governance/review-report.js';
 import { campaignById, listCampaigns, listItems, REVIEW_DECISIONS, REVIEW_SCOPES, reviewItem, type ReviewItemKind, type ReviewScope } from '../governance/review-store.js';
 import { requireScope } from '../http/auth.js';
@@ -20,18 +20,9 @@ import { actorOf } from '../scim/routes/context.js';
 import { invalidValue, notFound } from '../scim/errors.js';
 import { activeConnectors } from '../sync/registry.js';
 import type { WritePath } from '../write/write-path.js';
-import { bodyString, governanceRefusal, oneOf, single, untilOf } from './request-params.js';
+import { bodyString, governanceRefusals, oneOf, single, untilOf } from './request-params.js';
 
 const KINDS: readonly ReviewItemKind[] = ['rule', 'exception', 'idp-membership', 'orphan', 'drift'];
-
-async function reviewRefusals<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof ReviewError) throw governanceRefusal(error.status, error.message);
-    throw error;
-  }
-}
 
 function scopeOf(req: Request): ReviewScope[] {
   const scope = (req.body as Record<string, unknown>).scope;
@@ -61,7 +52,7 @@ export function reviewsOpsRouter(db: Knex, writePath: WritePath, authenticated: 
     if (defaultDecision !== 'keep' && defaultDecision !== 'revoke') throw invalidValue('"defaultDecision" must be keep or revoke: what undecided items become at the deadline');
     const remind = (req.body as Record<string, unknown>).remindEveryHours;
     if (remind !== undefined && typeof remind !== 'number') throw invalidValue('"remindEveryHours" must be a number');
-    const campaign = await reviewRefusals(() =>
+    const campaign = await governanceRefusals(() =>
       openCampaign(writePath, {
         name: bodyString(req, 'name', true)!,
         scope: scopeOf(req),
@@ -105,7 +96,7 @@ export function reviewsOpsRouter(db: Knex, writePath: WritePath, authenticated: 
     if (!item || item.campaignId !== campaign.id) throw notFound(`Campaign ${campaign.id} has no item ${String(req.params.item)}`);
     const decision = bodyString(req, 'decision', true)!;
     if (!(REVIEW_DECISIONS as readonly string[]).includes(decision)) throw invalidValue(`"decision" must be one of ${REVIEW_DECISIONS.join(', ')}`);
-    const decided = await reviewRefusals(() =>
+    const decided = await governanceRefusals(() =>
       decideItem(writePath, activeConnectors(), item.id, { decision: decision as (typeof REVIEW_DECISIONS)[number], reason: bodyString(req, 'reason', true)!, until: untilOf(bodyString(req, 'until', false)), actor: actorOf(req, 'ops') }),
     );
     res.json(decided);
