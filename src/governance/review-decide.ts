@@ -63,6 +63,8 @@ async function decidable(writePath: WritePath, itemId: string, input: DecisionIn
 }
 
 export async function decideItem(writePath: WritePath, connectors: ConnectorSet, itemId: string, input: DecisionInput): Promise<ReviewItem> {
+  // An end date means something only to shorten (a form may send one with keep or revoke).
+  if (input.decision !== 'shorten') input = { ...input, until: undefined };
   const item = await decidable(writePath, itemId, input);
   const actor: Actor = { ...input.actor, requestId: `${input.actor.requestId}:review-item-${item.id}` };
   const reason = input.reason.trim().slice(0, 1000);
