@@ -51,7 +51,7 @@ export function fiftyRules(): string {
   return `version: 1\nonConflict: keep-first\nconflicts:\n  - [finance-analyst, finance-manager]\nroles:\n${roles.join('\n')}\n`;
 }
 
-async function seedUsers(knex: Knex, count: number): Promise<void> {
+export async function seedUsers(knex: Knex, count: number): Promise<void> {
   await knex.raw(
     `INSERT INTO users (id, resource)
      SELECT gen_random_uuid(), jsonb_build_object(
@@ -202,8 +202,11 @@ export async function runPolicyBench(server: DatabaseServer, log: (line: string)
   ];
 }
 
-export function renderPolicyRows(rows: readonly PolicyBenchRow[]): string {
-  const header = ['Policy measurement', 'Result', 'Target', ''];
+export const renderPolicyRows = (rows: readonly PolicyBenchRow[]): string => renderTargetRows('Policy measurement', rows);
+
+/** A table of measurements with their targets and verdicts (the policy and governance sections). */
+export function renderTargetRows(heading: string, rows: readonly PolicyBenchRow[]): string {
+  const header = [heading, 'Result', 'Target', ''];
   const body = rows.map((r) => [r.label, r.value, r.target, r.result]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;

@@ -111,7 +111,7 @@ async function measureCapacity(baseUrl: string, token: string, count: number, co
   return count / ((performance.now() - started) / 1000);
 }
 
-async function withEnv<T>(values: Record<string, string | undefined>, work: () => Promise<T>): Promise<T> {
+export async function withEnv<T>(values: Record<string, string | undefined>, work: () => Promise<T>): Promise<T> {
   const saved = Object.fromEntries(Object.keys(values).map((k) => [k, process.env[k]]));
   for (const [k, v] of Object.entries(values)) if (v === undefined) delete process.env[k];
   else process.env[k] = v;

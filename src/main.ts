@@ -12,6 +12,7 @@ import { registerLedgerCommands } from './cli/ledger.js';
 import { registerRequestCommands } from './cli/requests.js';
 import { registerPolicyCommands } from './cli/policy.js';
 import { registerReportCommands } from './cli/report.js';
+import { registerReviewCommands } from './cli/review.js';
 import { registerTokenCommands } from './cli/token.js';
 import { serve } from './cli/serve.js';
 import { withDatabase } from './cli/with-database.js';
@@ -54,6 +55,7 @@ registerReportCommands(program);
 registerImportCommand(program);
 registerLedgerCommands(program);
 registerRequestCommands(program);
+registerReviewCommands(program);
 
 program
   .parseAsync(process.argv)

@@ -9,9 +9,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
-import { parseRoleMap, type ConsoleSettings } from '../src/config/console.js';
 import { listParked } from '../src/sync/parked.js';
-import { browserSkip, signInThroughProvider as signInWith, startBrowser, type TestBrowser } from './support/browser.js';
+import { browserSkip, startBrowser, type TestBrowser } from './support/browser.js';
+import { oidcConsoleSettings, registerRoster, signInThroughProvider as signInWithProvider } from './support/console-journey.js';
 import { startFaultTarget, type FaultTarget } from './support/fault-target.js';
 import { startOidcProvider, type TestOidcProvider } from './support/oidc-provider.js';
 import { ENTERPRISE, PATCH_OP, USER_SCHEMA } from './support/server.js';
@@ -41,20 +41,13 @@ before(async () => {
   });
   target = await startFaultTarget();
   target.reject((method, _path, body) => rejectCarol && method === 'POST' && body?.userName === 'carol@example.com');
-  const settings: ConsoleSettings = {
-    // The redirect URI is set once Roster listens (the settings object is read at each sign-in).
-    oidc: { issuer: op.issuer, clientId: op.clientId, clientSecret: op.clientSecret, redirectUri: '', scopes: ['openid', 'profile', 'email'], rolesClaim: 'groups', roleMap: parseRoleMap('Roster-Operators=operator,Roster-Auditors=auditor,Staff=viewer') as Map<string, never> },
-    tokenSignIn: true,
-    idleMs: 30 * 60_000,
-    absoluteMs: 12 * 3_600_000,
-  };
+  const settings = oidcConsoleSettings(op);
   roster = await startRosterA(
     [{ name: 'target', baseUrl: target.url, auth: { type: 'bearer', tokenEnv: 'TARGET_TOKEN' }, timeout: '2s', retry: { baseDelay: '50ms', maxDelay: '400ms' }, guard: { maxDeprovisions: 1 } }],
     { TARGET_TOKEN: target.token },
     { server: { console: settings, policy: POLICY } },
   );
-  settings.oidc!.redirectUri = `${roster.server.url}/console/callback`;
-  op.registerClient(settings.oidc!.redirectUri);
+  registerRoster(op, settings, roster.server.url);
   browser = await startBrowser();
 });
 
@@ -73,7 +66,7 @@ async function scimUser(userName: string, extra: Record<string, unknown> = {}): 
 }
 
 /** Goes through the provider's login page as `login`; ends back in the console. */
-const signInThroughProvider = (_page: Page, login: string) => signInWith(browser, roster.server.url, op.issuer, login);
+const signInThroughProvider = (_page: Page, login: string) => signInWithProvider(browser, roster.server.url, op, login);
 
 async function checkAccessibility(): Promise<void> {
   accessibility.push(...(await browser.accessibilityProblems()));

@@ -8,19 +8,16 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createToken } from '../src/auth/token-store.js';
 import { ledgerRecorder } from '../src/governance/ledger-store.js';
 import { approveConnector } from '../src/sync/connector-state.js';
 import { fullSync } from '../src/sync/full-sync.js';
 import { PATCH_OP, startTestServer, USER_SCHEMA, type TestServer } from './support/server.js';
+import { runCli } from './support/cli.js';
 import { startRosterA, type RosterA } from './support/sync-harness.js';
-
-const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 let b: TestServer;
 let a: RosterA;
@@ -227,15 +224,7 @@ test('CLI: ledger lists with --json and acts with the operator named in the jour
   const file = path.join(dir, 'connectors.yaml');
   fs.writeFileSync(file, `connectors:\n  - name: roster-b\n    baseUrl: ${b.scimUrl}\n    auth: { type: bearer, tokenEnv: B_TOKEN }\n`);
   const env = { ...process.env, DATABASE_URL: a.server.db.url, ROSTER_CONNECTORS_FILE: file, B_TOKEN: b.token, LOG_LEVEL: 'error' };
-  const run = (args: string[]) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: path.resolve(HERE, '..'), env });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d));
-      child.stderr.on('data', (d: Buffer) => (stderr += d));
-      child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    });
+  const run = (args: string[]) => runCli(args, env);
   try {
     await b.request('POST', '/Users', { body: { schemas: [USER_SCHEMA], userName: 'cli-orphan@example.com' } });
     const full = await run(['sync', 'roster-b', '--full', '--report-only']);

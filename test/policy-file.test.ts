@@ -196,3 +196,11 @@ ${TWO_NAMED_OK}    approvers: [{ group: Approvers }]
     'p.yaml:16: catalog entry "unknown-role": conflicts: no role is named "ghost"',
   ]);
 });
+
+test('a role may name its owner, who certifies it in access reviews; an empty owner is refused', () => {
+  const policy = parsePolicy('version: 1\nroles:\n  - name: a\n    owner: fiona@example.com\n    when: title pr\n    groups: [G]\n  - name: b\n    when: title pr\n    groups: [H]\n', 'p.yaml');
+  assert.equal(policy.roles[0]!.owner, 'fiona@example.com');
+  assert.equal(policy.roles[1]!.owner, undefined);
+  const [problem] = problemsOf('version: 1\nroles:\n  - name: a\n    owner: ""\n    when: title pr\n    groups: [G]\n');
+  assert.match(problem!, /^p\.yaml:4: role "a": owner: must be the userName/);
+});

@@ -13,6 +13,7 @@ import { connectionStringOf, migrateToLatest } from '../db/knex.js';
 import { describePolicyChoice } from '../policy/load.js';
 import { readStartupPolicy, startPolicy, type StartupPolicy } from '../policy/startup.js';
 import { policyTasks } from '../policy/tasks.js';
+import { reviewTasks } from '../governance/review-deadline.js';
 import { startWorker } from '../queue/queue.js';
 import { loadConnectorsFile, type ConnectorConfig } from '../sync/config.js';
 import { startSync } from '../sync/startup.js';
@@ -67,7 +68,11 @@ async function startServing(
   const writePath = composeWritePath(database.knex, { policy: policyFile !== undefined, connectors: sync.connectors, metrics: true });
   await startPolicy(writePath, policyFile);
   // One worker per process runs every queue task; merge other task lists here.
-  const worker = await startWorker(connectionStringOf(database.knex), { ...policyTasks(writePath), ...requestTasks(writePath, config.requests.notify), ...sync.tasks }, { concurrency: 4 + sync.concurrency });
+  const worker = await startWorker(
+    connectionStringOf(database.knex),
+    { ...policyTasks(writePath), ...requestTasks(writePath, config.requests.notify), ...reviewTasks(writePath, () => sync.connectors), ...sync.tasks },
+    { concurrency: 4 + sync.concurrency },
+  );
   const refusals = refusedCredentials(database.knex, config.authFailures);
   const app = createApp({ db: database.knex, writePath, config, refusals, secrets });
   const server: Server = await new Promise((resolve) => {

@@ -22,6 +22,7 @@ import { consoleRouter, DEFAULT_CONSOLE_SETTINGS } from '../console/router.js';
 import { ledgerOpsRouter } from '../ops/ledger.js';
 import { requestsOpsRouter } from '../ops/requests.js';
 import { DEFAULT_REQUEST_SETTINGS } from '../config/notify.js';
+import { reviewsOpsRouter } from '../ops/reviews.js';
 import { healthRouter } from '../ops/health.js';
 import { notFound, notImplemented } from '../scim/errors.js';
 import { bulkRouter } from '../scim/routes/bulk.js';
@@ -100,6 +101,7 @@ export function createApp({ db, writePath, config, refusals = refusedCredentials
   app.use(connectorsOpsRouter(db, authenticated));
   app.use(ledgerOpsRouter(db, writePath, authenticated, { defaultPageSize: config.defaultPageSize, maxPageSize: config.maxPageSize, maxBodyBytes: config.maxBodyBytes }));
   app.use(requestsOpsRouter(db, writePath, authenticated, config.requests ?? DEFAULT_REQUEST_SETTINGS, { defaultPageSize: config.defaultPageSize, maxPageSize: config.maxPageSize, maxBodyBytes: config.maxBodyBytes }));
+  app.use(reviewsOpsRouter(db, writePath, authenticated, { defaultPageSize: config.defaultPageSize, maxPageSize: config.maxPageSize, maxBodyBytes: config.maxBodyBytes }));
   app.use(journalOpsRouter({ db, authenticated, defaultPageSize: config.defaultPageSize, maxPageSize: config.maxPageSize }));
   // The ops console: HTML pages with their own sign-in, sessions, CSRF checks and error pages.
   app.use(consoleRouter({ db, writePath, journalKeySecret: config.journal?.keySecret, authenticator, settings: config.console ?? DEFAULT_CONSOLE_SETTINGS, publicUrl: config.publicUrl, refusals, requests: config.requests }));

@@ -14,6 +14,8 @@ export const NAV = [
   { path: '/console/policy', label: 'Policy' },
   { path: '/console/import', label: 'HR import' },
   { path: '/console/requests', label: 'Requests' },
+  { path: '/console/reviews', label: 'Reviews' },
+  { path: '/console/ledger', label: 'Ledger' },
 ] as const;
 
 export interface PageOptions {

@@ -2,7 +2,7 @@
 export class ConsoleRefusal extends Error {
   override name = 'ConsoleRefusal';
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 409,
+    readonly status: 400 | 401 | 403 | 404 | 409 | 502 | 503,
     message: string,
   ) {
     super(message);

@@ -26,6 +26,7 @@ import { parsePolicy, PolicyError, type Policy } from '../policy/policy-file.js'
 import { approveGuardPause, retryParked, runFullSync } from '../sync/operator-actions.js';
 import type { WritePath } from '../write/write-path.js';
 import { activeConnectors } from '../sync/registry.js';
+import { registerGovernanceRoutes } from './governance-routes.js';
 import { html, type Fragment } from './html.js';
 import { notice, page } from './layout.js';
 import { connectorBody, connectorsBody, fullSyncReport } from './pages/connectors.js';
@@ -272,6 +273,8 @@ export function consoleRouter({ db, writePath, journalKeySecret, authenticator, 
   });
 
   router.use(requestsConsoleRouter(db, writePath, requests ?? DEFAULT_REQUEST_SETTINGS));
+  registerGovernanceRoutes(router, { db, writePath, send, read, operate });
+
   router.use('/console', (req, _res, next) => next(new ConsoleRefusal(404, `No console page at ${req.path}`)));
   router.use('/console', consoleErrors);
   return router;

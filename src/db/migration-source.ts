@@ -19,6 +19,7 @@ import * as consoleSessions from '../../migrations/20261207160000_console_sessio
 import * as consoleUploads from '../../migrations/20261207160100_console_uploads.js';
 import * as governanceLedger from '../../migrations/20261207170001_governance_ledger.js';
 import * as accessRequests from '../../migrations/20261207190000_access_requests.js';
+import * as governanceReviews from '../../migrations/20261207200000_governance_reviews.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -42,6 +43,7 @@ const migrations: ReadonlyArray<readonly [string, Migration]> = [
   ['20261207160100_console_uploads', consoleUploads],
   ['20261207170001_governance_ledger', governanceLedger],
   ['20261207190000_access_requests', accessRequests],
+  ['20261207200000_governance_reviews', governanceReviews],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

@@ -165,7 +165,7 @@ export async function listLedger(db: Knex, filter: LedgerFilter, page: { after?:
   if (filter.name) add(`strpos(lower(name), lower(?)) > 0`, filter.name);
   if (page.after) add('id > ?::bigint', page.after);
   const { rows } = (await db.raw(
-    `SELECT ${COLUMNS} FROM governance_ledger ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`,
+    `SELECT ${COLUMNS} FROM governance_ledger ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY governance_ledger.id LIMIT ?`,
     [...bindings, page.limit + 1],
   )) as { rows: Row[] };
   const items = rows.slice(0, page.limit).map(toItem);

@@ -11,29 +11,15 @@
 import express, { Router, type Request, type RequestHandler } from 'express';
 import type { Knex } from 'knex';
 import { LEDGER_KINDS, LEDGER_STATUSES, ledgerItem, listLedger, type LedgerFilter, type LedgerKind, type LedgerStatus } from '../governance/ledger-store.js';
-import { adoptOrphan, deprovisionOrphan, ignoreItem, LedgerError } from '../governance/ledger-actions.js';
+import { adoptOrphan, deprovisionOrphan, ignoreItem } from '../governance/ledger-actions.js';
 import { requireScope } from '../http/auth.js';
 import { actorOf } from '../scim/routes/context.js';
-import { badGateway, conflict, invalidValue, notFound, serviceUnavailable, type ScimError } from '../scim/errors.js';
-import { parseDateTime } from '../scim/filter/match.js';
+import { invalidValue, notFound } from '../scim/errors.js';
 import { activeConnectors } from '../sync/registry.js';
 import type { WritePath } from '../write/write-path.js';
+import { bodyString, governanceRefusals, oneOf, single, untilOf } from './request-params.js';
 
 const KNOWN = new Set(['connector', 'kind', 'type', 'status', 'name', 'count', 'cursor']);
-
-export function single(req: Request, name: string): string | undefined {
-  const value = req.query[name];
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw invalidValue(`Give ${name} once, as a single value`);
-  return value;
-}
-
-function oneOf<T extends string>(req: Request, name: string, allowed: readonly T[]): T | undefined {
-  const value = single(req, name);
-  if (value === undefined) return undefined;
-  if (!(allowed as readonly string[]).includes(value)) throw invalidValue(`${name} must be one of ${allowed.join(', ')}, not "${value}"`);
-  return value as T;
-}
 
 function filterOf(req: Request): LedgerFilter {
   const unknown = Object.keys(req.query).filter((k) => !KNOWN.has(k));
@@ -46,44 +32,6 @@ function filterOf(req: Request): LedgerFilter {
     name: single(req, 'name'),
   };
 }
-
-export function bodyString(req: Request, name: string, required: boolean): string | undefined {
-  const body = (req.body ?? {}) as Record<string, unknown>;
-  if (typeof body !== 'object' || Array.isArray(body)) throw invalidValue('The body must be a JSON object');
-  const value = body[name];
-  if (value === undefined || value === null) {
-    if (required) throw invalidValue(`"${name}" is required`);
-    return undefined;
-  }
-  if (typeof value !== 'string') throw invalidValue(`"${name}" must be a string`);
-  return value;
-}
-
-export function untilOf(text: string | undefined): Date | undefined {
-  if (text === undefined) return undefined;
-  const parsed = parseDateTime(text.trim());
-  if (!parsed) throw invalidValue(`"until" must be a date such as 2027-03-31 or a date-time such as 2027-03-31T18:00:00Z, not "${text}"`);
-  return new Date(parsed.epochMs);
-}
-
-/** The governance layer's refusal as a SCIM error (its messages never hold secrets). */
-async function refusalsAsScim<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof LedgerError) throw LEDGER_ERRORS[error.status](error.message);
-    throw error;
-  }
-}
-
-/** How each refused ledger action is answered, in the SCIM error vocabulary. */
-const LEDGER_ERRORS: Record<LedgerError['status'], (detail: string) => ScimError> = {
-  400: invalidValue,
-  404: notFound,
-  409: conflict,
-  502: badGateway,
-  503: (detail) => serviceUnavailable(detail),
-};
 
 export function ledgerOpsRouter(db: Knex, writePath: WritePath, authenticated: RequestHandler[], limits: { defaultPageSize: number; maxPageSize: number; maxBodyBytes: number }): Router {
   const router = Router();
@@ -111,14 +59,14 @@ export function ledgerOpsRouter(db: Knex, writePath: WritePath, authenticated: R
 
   router.post('/ops/ledger/:id/adopt', ...act, async (req, res) => {
     const user = bodyString(req, 'user', true)!;
-    const outcome = await refusalsAsScim(() => adoptOrphan(writePath, activeConnectors(), String(req.params.id), user, actorOf(req, 'ops')));
+    const outcome = await governanceRefusals(() => adoptOrphan(writePath, activeConnectors(), String(req.params.id), user, actorOf(req, 'ops')));
     res.json({ item: outcome.item, userId: outcome.userId, sync: outcome.result.kind });
   });
 
   for (const how of ['disable', 'delete'] as const) {
     router.post(`/ops/ledger/:id/${how}`, ...act, async (req, res) => {
       const reason = bodyString(req, 'reason', false);
-      const outcome = await refusalsAsScim(() => deprovisionOrphan(writePath, activeConnectors(), String(req.params.id), how, actorOf(req, 'ops'), reason));
+      const outcome = await governanceRefusals(() => deprovisionOrphan(writePath, activeConnectors(), String(req.params.id), how, actorOf(req, 'ops'), reason));
       res.json({ item: outcome.item });
     });
   }
@@ -126,7 +74,7 @@ export function ledgerOpsRouter(db: Knex, writePath: WritePath, authenticated: R
   router.post('/ops/ledger/:id/ignore', ...act, async (req, res) => {
     const reason = bodyString(req, 'reason', true)!;
     const until = untilOf(bodyString(req, 'until', false));
-    const item = await refusalsAsScim(() => ignoreItem(writePath, String(req.params.id), { reason, until }, actorOf(req, 'ops')));
+    const item = await governanceRefusals(() => ignoreItem(writePath, String(req.params.id), { reason, until }, actorOf(req, 'ops')));
     res.json({ item });
   });
   return router;

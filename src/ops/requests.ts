@@ -19,7 +19,7 @@ import { appliedPolicy } from '../policy/policy-state.js';
 import { actorOf } from '../scim/routes/context.js';
 import { conflict, forbidden, invalidValue, notFound, type ScimError } from '../scim/errors.js';
 import type { WritePath } from '../write/write-path.js';
-import { bodyString, single, untilOf } from './ledger.js';
+import { bodyString, single, untilOf } from './request-params.js';
 
 const KNOWN = new Set(['status', 'entry', 'user', 'count', 'before']);
 

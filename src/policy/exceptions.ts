@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Actor } from '../journal/entry.js';
-import type { ChangeContext, WritePath } from '../write/write-path.js';
+import type { ChangeContext, WriteContext, WritePath } from '../write/write-path.js';
 import { findUserIdByName } from './explain.js';
 import { groupsByName } from './managed-groups.js';
 import { appliedPolicy } from './policy-state.js';
@@ -84,7 +84,17 @@ export async function recordException(context: ChangeContext, grant: ExceptionTo
   return id;
 }
 
-export async function revokeException(writePath: WritePath, userName: string, groupName: string, actor: Actor): Promise<{ removed: boolean }> {
+/**
+ * `alsoWithin` runs in the revocation's transaction (an access review records its decision there,
+ * so the decision and the revocation commit or fail together).
+ */
+export async function revokeException(
+  writePath: WritePath,
+  userName: string,
+  groupName: string,
+  actor: Actor,
+  alsoWithin?: (context: WriteContext) => Promise<void>,
+): Promise<{ removed: boolean }> {
   const { userId, group } = await resolve(writePath, userName, groupName);
   const outcome = await writePath.run(actor, async (context) => {
     const policy = await appliedPolicy(context.tx);
@@ -97,6 +107,7 @@ export async function revokeException(writePath: WritePath, userName: string, gr
       .returning('id')) as Array<{ id: string }>;
     if (ended.length === 0) throw new ExceptionError(`${userName} has no open exception for "${group.name}"; see: npm run roster -- explain ${userName}`);
     context.changes.record({ action: 'exception.revoke', resourceType: 'User', resourceId: userId, reason: { exception: ended[0]!.id, group: group.name, revokedBy: actor.name } });
+    await alsoWithin?.(context);
     return reconcileUserById(context, policy, userId);
   });
   return { removed: (outcome?.removed.length ?? 0) > 0 };

@@ -32,6 +32,8 @@ export interface Role {
   /** Date attributes bounding the role in time: in effect from `from`, until (not including) `until`. */
   from?: AttributeInfo;
   until?: AttributeInfo;
+  /** userName of the person who certifies this rule in access reviews (src/governance/). */
+  owner?: string;
 }
 
 export interface Policy {
@@ -70,6 +72,7 @@ const roleSchema = z
     groups: z.array(z.string().trim().min(1, 'group names must not be empty').max(256)).min(1, 'must name at least one group'),
     from: z.string().trim().min(1).optional(),
     until: z.string().trim().min(1).optional(),
+    owner: z.string().trim().min(1, 'must be the userName of the person who certifies this rule').max(256).optional(),
   })
   .strict();
 
@@ -244,6 +247,7 @@ export function parsePolicy(text: string, sourceName: string): Policy {
         groups: [...new Map(raw.groups.map((g) => [g.toLowerCase(), g])).values()],
         ...(from ? { from } : {}),
         ...(until ? { until } : {}),
+        ...(raw.owner !== undefined ? { owner: raw.owner } : {}),
       });
     }
   });
