@@ -9,7 +9,7 @@
  *
  * Environment: BENCH_SIZES (default 10000,1000000), BENCH_DURATION seconds per measurement
  * (default 5), BENCH_WARMUP seconds (default 1), BENCH_CONNECTIONS (default 10), BENCH_SECTIONS
- * (default scim,journal,policy,sync), BENCH_KINDS (scim request kinds, default all), DATABASE_URL (a server where the bench may create and drop
+ * (default scim,journal,policy,sync,console), BENCH_KINDS (scim request kinds, default all), DATABASE_URL (a server where the bench may create and drop
  * databases; unset: embedded PostgreSQL).
  */
 import { randomBytes } from 'node:crypto';
@@ -27,6 +27,7 @@ import { Cycler, barePathPrefix, prefixed, REQUEST_KINDS, type Workload } from '
 import { seed, SMALL_GROUP_MEMBERS } from './seed.js';
 import { startBareExpress, startRoster, type ChildServer } from './servers.js';
 import { renderSyncReport, runSyncBench, type SyncBenchRow } from './sync.js';
+import { renderConsoleReport, runConsoleBench, type ConsoleBenchRow } from './console.js';
 
 function envNumber(name: string, fallback: number, min: number): number {
   const raw = process.env[name];
@@ -41,8 +42,8 @@ if (sizes.some((s) => !Number.isInteger(s) || s < 100)) throw new Error('BENCH_S
 const durationSeconds = envNumber('BENCH_DURATION', 5, 1);
 const warmupSeconds = envNumber('BENCH_WARMUP', 1, 0);
 const connections = envNumber('BENCH_CONNECTIONS', 10, 1);
-// Which parts to run (default all): scim (the request table), journal, policy, sync.
-const SECTIONS = ['scim', 'journal', 'policy', 'sync'];
+// Which parts to run (default all): scim (the request table), journal, policy, sync, console (bench/console.ts).
+const SECTIONS = ['scim', 'journal', 'policy', 'sync', 'console'];
 const sections = new Set((process.env.BENCH_SECTIONS ?? SECTIONS.join(',')).split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
 if ([...sections].some((s) => !SECTIONS.includes(s))) throw new Error(`BENCH_SECTIONS lists parts to run, from: ${SECTIONS.join(', ')}`);
 // Which request kinds of the scim section to measure (default all), e.g. BENCH_KINDS=get-user,page-100.
@@ -181,11 +182,13 @@ async function main(): Promise<void> {
   const journalRows: JournalBenchRow[] = [];
   const policyRows: PolicyBenchRow[] = [];
   const syncRows: SyncBenchRow[] = [];
+  const consoleRows: ConsoleBenchRow[] = [];
   try {
     if (sections.has('scim')) for (const users of sizes) rows.push(...(await runSize(dbServer, users, tmpDir)));
     if (sections.has('journal')) journalRows.push(...(await runJournalBench(dbServer, log)));
     if (sections.has('policy')) policyRows.push(...(await runPolicyBench(dbServer, log)));
     if (sections.has('sync')) syncRows.push(...(await runSyncBench(dbServer, log)));
+    if (sections.has('console')) consoleRows.push(...(await runConsoleBench(dbServer, log)));
   } finally {
     await cleanUp();
   }
@@ -195,6 +198,7 @@ async function main(): Promise<void> {
   process.stdout.write(`\nLoad average (1, 5, 15 min; ${os.cpus().length} CPUs): ${loadAverages.join('; ')}\n`);
   if (sections.has('journal')) process.stdout.write(`\n${renderJournalReport(journalRows)}\n`);
   if (sections.has('sync')) process.stdout.write(`\n${renderSyncReport(syncRows)}\n`);
+  if (sections.has('console')) process.stdout.write(`\n${renderConsoleReport(consoleRows)}\n`);
   log('done');
 }
 

@@ -156,6 +156,13 @@ test('people: plain-text and SCIM-filter search, a bad filter answered on the pa
     assert.match(plain.text, /alice@example\.com/);
     assert.doesNotMatch(plain.text, /bob@example\.com/);
     assert.match(plain.text, /Alice &lt;b&gt;Analyst&lt;\/b&gt;/, 'directory values are escaped');
+    assert.match(plain.text, /1 person whose names contain “alice”/);
+    // Case-insensitive, over the display name too; LIKE's wildcards are plain text.
+    assert.match((await browser.get('/console/people?q=ANALYST')).text, /alice@example\.com/);
+    const wildcard = await browser.get('/console/people?q=%25');
+    assert.match(wildcard.text, /0 people whose names contain “%”/);
+    const everyone = await browser.get('/console/people?q=example.com');
+    assert.match(everyone.text, /2 people whose names contain/);
 
     const filtered = await browser.get(`/console/people?filter=${encodeURIComponent('title eq "Engineer"')}`);
     assert.match(filtered.text, /bob@example\.com/);

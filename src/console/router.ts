@@ -50,6 +50,7 @@ export const CONSOLE_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 const consoleHeaders: RequestHandler = (_req, res, next) => {
+  res.locals.consoleStarted = process.hrtime.bigint();
   res.setHeader('Content-Security-Policy', CONSOLE_CSP);
   res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
   res.setHeader('Referrer-Policy', 'same-origin');
@@ -82,7 +83,9 @@ export function consoleRouter({ db, writePath, journalKeySecret, authenticator, 
   let lastSweep = 0;
 
   const send = (res: Response, title: string, section: string | undefined, body: Fragment, status = 200) => {
-    res.status(status).type('html').send(page({ title, session: sessionOf(res), section, body }).text);
+    const text = page({ title, session: sessionOf(res), section, body }).text;
+    res.setHeader('Server-Timing', serverTiming(res));
+    res.status(status).type('html').send(text);
   };
   const can = (res: Response, permission: Permission) => may(signedIn(res).roles, permission);
   const read = requirePermission(db, 'read');
@@ -268,6 +271,16 @@ export function consoleRouter({ db, writePath, journalKeySecret, authenticator, 
   router.use('/console', (req, _res, next) => next(new ConsoleRefusal(404, `No console page at ${req.path}`)));
   router.use('/console', consoleErrors);
   return router;
+}
+
+/**
+ * Server time of a console page, from the router's first middleware to the rendered HTML (session
+ * check, queries, rendering), as a Server-Timing header: the browser's developer tools show it,
+ * and `npm run bench` reads it (bench/console.ts).
+ */
+function serverTiming(res: Response): string {
+  const started = res.locals.consoleStarted as bigint | undefined;
+  return started === undefined ? 'app' : `app;dur=${(Number(process.hrtime.bigint() - started) / 1e6).toFixed(1)}`;
 }
 
 /** multipart/form-data bodies of the HR upload (in memory; an HR export of 100,000 people is about 15 MB). */
