@@ -21,12 +21,14 @@ export interface PageOptions {
   /** The NAV path this page belongs to (marked aria-current). */
   section?: string;
   body: Fragment;
+  /** Reload the page every so many seconds when JavaScript is off (a running task's status page). */
+  reloadWithoutScript?: number | undefined;
 }
 
 /** A hidden form field carrying the session's CSRF token; every POST form includes it. */
 export const csrfField = (session: ConsoleSession): Html => html`<input type="hidden" name="_csrf" value="${session.csrfToken}">`;
 
-export function page({ title, session, section, body }: PageOptions): Html {
+export function page({ title, session, section, body, reloadWithoutScript }: PageOptions): Html {
   const nav = session
     ? html`<nav aria-label="Console sections"><ul>${NAV.map(
         (item) => html`<li><a href="${item.path}"${section === item.path ? html` aria-current="page"` : ''}>${item.label}</a></li>`,
@@ -42,6 +44,7 @@ export function page({ title, session, section, body }: PageOptions): Html {
 <title>${title} · Roster console</title>
 <link rel="stylesheet" href="/console/static/console.css">
 <script src="/console/static/console.js" defer></script>
+${reloadWithoutScript ? html`<noscript><meta http-equiv="refresh" content="${reloadWithoutScript}"></noscript>` : ''}
 </head>
 <body>
 <a class="skip" href="#main">Skip to content</a>

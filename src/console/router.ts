@@ -14,7 +14,7 @@ import type { RefusedCredentials } from '../auth/refused-credentials.js';
 import { ledgerRecorder } from '../governance/ledger-store.js';
 import type { ConsoleSettings } from '../config/console.js';
 import { ColumnsError, DEFAULT_COLUMNS_FILE, parseColumns, readColumnsFile } from '../import/columns-file.js';
-import { ImportGuardError, importHr } from '../import/hr-import.js';
+import { ImportGuardError, importHr, type ImportReport } from '../import/hr-import.js';
 import { resourceExists } from '../journal/history.js';
 import { leaverReceipt } from '../journal/leaver-receipt.js';
 import { parseTime } from '../journal/time.js';
@@ -24,9 +24,10 @@ import { applyPolicy, MassRevokeError } from '../policy/apply.js';
 import { computePlan } from '../policy/plan.js';
 import { parsePolicy, PolicyError, type Policy } from '../policy/policy-file.js';
 import { approveGuardPause, retryParked, runFullSync } from '../sync/operator-actions.js';
+import type { FullSyncReport } from '../sync/full-sync.js';
 import type { WritePath } from '../write/write-path.js';
 import { activeConnectors } from '../sync/registry.js';
-import { html, type Fragment } from './html.js';
+import { html, type Fragment, type Html } from './html.js';
 import { notice, page } from './layout.js';
 import { connectorBody, connectorsBody, fullSyncReport } from './pages/connectors.js';
 import { groupBody, groupsBody } from './pages/groups.js';
@@ -42,6 +43,8 @@ import { ConsoleRefusal } from './refusal.js';
 import { consoleActor, loadSession, personActorName, requireCsrf, requirePermission, requireSignIn, sessionOf, signedIn } from './sessions.js';
 import { signInRouter } from './sign-in.js';
 import { saveUpload, sweepExpired, takeUpload, type Upload } from './session-store.js';
+import { findTask, startTask, sweepTasks, type ConsoleTask, type TaskProgress } from './tasks.js';
+import { RELOAD_SECONDS, taskBody, taskStatus } from './pages/task.js';
 
 export const DEFAULT_CONSOLE_SETTINGS: ConsoleSettings = { oidc: undefined, tokenSignIn: true, idleMs: 30 * 60_000, absoluteMs: 12 * 3_600_000 };
 
@@ -82,8 +85,8 @@ export function consoleRouter({ db, writePath, journalKeySecret, authenticator, 
   const form = express.urlencoded({ extended: false, limit: '64kb' });
   let lastSweep = 0;
 
-  const send = (res: Response, title: string, section: string | undefined, body: Fragment, status = 200) => {
-    const text = page({ title, session: sessionOf(res), section, body }).text;
+  const send = (res: Response, title: string, section: string | undefined, body: Fragment, status = 200, reloadWithoutScript?: number) => {
+    const text = page({ title, session: sessionOf(res), section, body, reloadWithoutScript }).text;
     res.setHeader('Server-Timing', serverTiming(res));
     res.status(status).type('html').send(text);
   };
@@ -98,7 +101,7 @@ export function consoleRouter({ db, writePath, journalKeySecret, authenticator, 
     // Expired sessions are deleted as they are met; the sweep removes the ones never met again.
     if (Date.now() - lastSweep > SWEEP_EVERY_MS) {
       lastSweep = Date.now();
-      void sweepExpired(db, settings).catch((error: unknown) => logger.warn('console session sweep failed', { error: (error as Error).message }));
+      void Promise.all([sweepExpired(db, settings), sweepTasks(db)]).catch((error: unknown) => logger.warn('console session sweep failed', { error: (error as Error).message }));
     }
     next();
   });
@@ -189,8 +192,11 @@ export function consoleRouter({ db, writePath, journalKeySecret, authenticator, 
     const connector = activeConnectors().get(param(req, 'name'));
     if (!connector) throw new ConsoleRefusal(404, `No connector named ${param(req, 'name')}`);
     const reportOnly = (req.body as Record<string, unknown>).mode !== 'full';
-    const report = await runFullSync(db, connector, consoleActor(res), { reportOnly, findings: ledgerRecorder });
-    send(res, `${reportOnly ? 'Drift report' : 'Full sync'}: ${connector.name}`, '/console/connectors', fullSyncReport(report));
+    const actor = consoleActor(res);
+    const task = await startTask(db, { kind: 'sync', title: `${reportOnly ? 'Drift report' : 'Full sync'}: ${connector.name}`, startedBy: signedIn(res).displayName, requestId: actor.requestId }, (onProgress) =>
+      runFullSync(db, connector, actor, { reportOnly, findings: ledgerRecorder, onProgress }),
+    );
+    res.redirect(303, `/console/tasks/${task}`);
   });
   router.post('/console/connectors/:name/approve', operate, async (req, res) => {
     const name = param(req, 'name');
@@ -242,11 +248,17 @@ export function consoleRouter({ db, writePath, journalKeySecret, authenticator, 
     }
   };
   const importActor = (res: Response, fileName: string) => ({ name: `import:${fileName} (${personActorName(signedIn(res))})`, source: 'import' as const, requestId: String(res.locals.requestId) });
-  const runImport = async (res: Response, upload: Omit<Upload, 'id'>, dryRun: boolean) => {
+  const runImport = async (res: Response, upload: Omit<Upload, 'id'>, dryRun: boolean, onProgress?: (progress: TaskProgress) => void) => {
     try {
-      return await importHr(writePath, upload.csvText, await importColumns(upload.columnsText), { actor: importActor(res, upload.fileName), dryRun, full: upload.full });
+      return await importHr(writePath, upload.csvText, await importColumns(upload.columnsText), {
+        actor: importActor(res, upload.fileName),
+        dryRun,
+        full: upload.full,
+        ...(onProgress ? { onProgress: ({ done, total }: { done: number; total: number }) => onProgress({ phase: 'writing people', done, total }) } : {}),
+      });
     } catch (error) {
-      if (error instanceof ImportGuardError || error instanceof ColumnsError) throw new ConsoleRefusal(400, error.message);
+      if (error instanceof ImportGuardError) throw new ConsoleRefusal(400, `${error.message} From the console: upload the complete export, or run the import with the CLI (npm run roster -- import) to use those options.`);
+      if (error instanceof ColumnsError) throw new ConsoleRefusal(400, error.message);
       throw error;
     }
   };
@@ -264,13 +276,38 @@ export function consoleRouter({ db, writePath, journalKeySecret, authenticator, 
     const id = (req.body as Record<string, unknown>).upload;
     const upload = typeof id === 'string' ? await takeUpload(db, signedIn(res), id) : undefined;
     if (!upload) throw new ConsoleRefusal(400, 'That upload was already applied or is more than an hour old: upload the file again');
-    const report = await runImport(res, upload, false);
-    send(res, 'HR import: applied', '/console/import', html`${notice('ok', `Applied ${upload.fileName}.`)}${reportBody(report, upload.fileName)}`);
+    const task = await startTask(db, { kind: 'import', title: `HR import: ${upload.fileName}`, startedBy: signedIn(res).displayName, requestId: String(res.locals.requestId) }, async (onProgress) => {
+      onProgress({ phase: 'reading and checking the file', done: 0, total: 0 });
+      return { fileName: upload.fileName, report: await runImport(res, upload, false, onProgress) };
+    });
+    res.redirect(303, `/console/tasks/${task}`);
+  });
+
+  const taskOf = async (req: Request) => {
+    const task = /^[\w-]{20,100}$/.test(param(req, 'id')) ? await findTask(db, param(req, 'id')) : undefined;
+    if (!task) throw new ConsoleRefusal(404, 'No such task (finished tasks are kept for 7 days)');
+    return task;
+  };
+  router.get('/console/tasks/:id', read, async (req, res) => {
+    const task = await taskOf(req);
+    const section = task.kind === 'sync' ? '/console/connectors' : '/console/import';
+    send(res, task.title, section, taskBody(task, (result) => taskReport(task, result)), 200, task.state === 'running' ? RELOAD_SECONDS : undefined);
+  });
+  router.get('/console/tasks/:id/status', read, async (req, res) => {
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(taskStatus(await taskOf(req)));
   });
 
   router.use('/console', (req, _res, next) => next(new ConsoleRefusal(404, `No console page at ${req.path}`)));
   router.use('/console', consoleErrors);
   return router;
+}
+
+/** A finished task's report, as the page showed it when these actions ran within the request. */
+function taskReport(task: ConsoleTask, result: unknown): Html {
+  if (task.kind === 'sync') return fullSyncReport(result as FullSyncReport);
+  const { fileName, report } = result as { fileName: string; report: ImportReport };
+  return html`${notice('ok', `Applied ${fileName}.`)}${reportBody(report, fileName)}`;
 }
 
 /**
