@@ -19,6 +19,7 @@ import * as consoleSessions from '../../migrations/20261207160000_console_sessio
 import * as consoleUploads from '../../migrations/20261207160100_console_uploads.js';
 import * as governanceLedger from '../../migrations/20261207170001_governance_ledger.js';
 import * as consoleTasks from '../../migrations/20261207180000_console_tasks.js';
+import * as policyStartFile from '../../migrations/20261207180100_policy_start_file.js';
 import * as peopleSearch from '../../migrations/20261207180200_people_search.js';
 
 interface Migration {
@@ -43,6 +44,7 @@ const migrations: ReadonlyArray<readonly [string, Migration]> = [
   ['20261207160100_console_uploads', consoleUploads],
   ['20261207170001_governance_ledger', governanceLedger],
   ['20261207180000_console_tasks', consoleTasks],
+  ['20261207180100_policy_start_file', policyStartFile],
   ['20261207180200_people_search', peopleSearch],
 ];
 
