@@ -347,3 +347,26 @@ test('a long action runs in the background: a status page that reloads itself wi
     assert.equal((await operator.get('/console/tasks/no-such-task-at-all-here')).status, 404);
   });
 });
+
+test('the HR import without an uploaded columns file uses ROSTER_HR_COLUMNS_FILE (config.hrColumnsFile)', async () => {
+  const { mkdtemp, rm, writeFile } = await import('node:fs/promises');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'roster-console-columns-'));
+  const columns = path.join(dir, 'hr-columns.yaml');
+  await writeFile(columns, 'version: 1\ncolumns:\n  Staff No:\n    to: urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber\n    required: true\n  Mail:\n    to: userName\n    required: true\n    format: email\n');
+  const server = await startTestServer({ policy: POLICY, hrColumnsFile: columns });
+  try {
+    const operator = new ConsoleClient(server.url);
+    await operator.signInWithToken(server.token);
+    const form = await operator.get('/console/import');
+    assert.match(form.text, new RegExp(`optional, default ${columns.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\)`));
+    const dryRun = await operator.upload('/console/import/preview', { _csrf: await operator.csrfToken() }, { csv: { name: 'export.csv', text: 'Staff No,Mail\nS1,sam.one@example.com\nS2,sam.two@example.com\n' } });
+    assert.equal(dryRun.status, 200, dryRun.text);
+    assert.match(dryRun.text, /Dry run of <strong>export\.csv<\/strong>: 2 rows/);
+    assert.match(dryRun.text, /<span class="n">2<\/span>to create/);
+  } finally {
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});

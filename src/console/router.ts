@@ -13,7 +13,7 @@ import type { Authenticator } from '../auth/authenticator.js';
 import type { RefusedCredentials } from '../auth/refused-credentials.js';
 import { ledgerRecorder } from '../governance/ledger-store.js';
 import type { ConsoleSettings } from '../config/console.js';
-import { ColumnsError, DEFAULT_COLUMNS_FILE, parseColumns, readColumnsFile } from '../import/columns-file.js';
+import { ColumnsError, defaultColumnsFile, parseColumns, readColumnsFile } from '../import/columns-file.js';
 import { ImportGuardError, importHr, type ImportReport } from '../import/hr-import.js';
 import { resourceExists } from '../journal/history.js';
 import { leaverReceipt } from '../journal/leaver-receipt.js';
@@ -75,12 +75,15 @@ export interface ConsoleOptions {
   publicUrl: string | undefined;
   /** The app's refused-credential limit and counting journal (decision 0420). */
   refusals: RefusedCredentials;
+  /** ROSTER_HR_COLUMNS_FILE: the HR import's columns file when none is uploaded. */
+  hrColumnsFile?: string | undefined;
 }
 
 const param = (req: Request, name: string): string => String(req.params[name]);
 const queryText = (req: Request, name: string): string | undefined => (typeof req.query[name] === 'string' ? req.query[name] : undefined);
 
-export function consoleRouter({ db, writePath, journalKeySecret, authenticator, settings, publicUrl, refusals }: ConsoleOptions): Router {
+export function consoleRouter({ db, writePath, journalKeySecret, authenticator, settings, publicUrl, refusals, hrColumnsFile }: ConsoleOptions): Router {
+  const columnsFile = defaultColumnsFile(hrColumnsFile);
   const router = Router();
   const form = express.urlencoded({ extended: false, limit: '64kb' });
   let lastSweep = 0;
@@ -241,7 +244,7 @@ export function consoleRouter({ db, writePath, journalKeySecret, authenticator, 
 
   const importColumns = async (text: string | null) => {
     try {
-      return text === null ? await readColumnsFile(DEFAULT_COLUMNS_FILE) : parseColumns(text, 'columns file');
+      return text === null ? await readColumnsFile(columnsFile) : parseColumns(text, 'columns file');
     } catch (error) {
       if (error instanceof ColumnsError) throw new ConsoleRefusal(400, error.message);
       throw error;
@@ -262,7 +265,7 @@ export function consoleRouter({ db, writePath, journalKeySecret, authenticator, 
       throw error;
     }
   };
-  router.get('/console/import', read, (_req, res) => send(res, 'HR import', '/console/import', importForm(signedIn(res))));
+  router.get('/console/import', read, (_req, res) => send(res, 'HR import', '/console/import', importForm(signedIn(res), columnsFile)));
   router.post('/console/import/preview', read, async (req, res) => {
     const files = (req.files ?? {}) as Record<string, Array<{ originalname: string; buffer: Buffer }> | undefined>;
     const csv = files.csv?.[0];
