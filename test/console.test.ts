@@ -345,6 +345,14 @@ test('a long action runs in the background: a status page that reloads itself wi
     assert.equal((await server.db.knex.raw(`SELECT count(*)::int AS n FROM users WHERE resource->>'active' = 'true'`)).rows[0].n, 1, 'nobody deactivated, nobody created');
 
     assert.equal((await operator.get('/console/tasks/no-such-task-at-all-here')).status, 404);
+
+    // A task whose process stopped (no heartbeat for a while) is shown as interrupted, with what to do.
+    await server.db.knex('console_tasks').insert({ id: 'interrupted-task-0123456789', kind: 'sync', title: 'Full sync: crm', started_by: 'Olivia', request_id: 'req-1', phase: 'syncing users', done: 40, total: 100, updated_at: server.db.knex.raw(`now() - interval '5 minutes'`) });
+    const interrupted = await operator.get('/console/tasks/interrupted-task-0123456789');
+    assert.match(interrupted.text, /Interrupted: the Roster process running it stopped at &quot;syncing users&quot; \(40 of 100\)/);
+    assert.match(interrupted.text, /Start it again/);
+    assert.doesNotMatch(interrupted.text, /http-equiv="refresh"/);
+    assert.equal(JSON.parse((await operator.get('/console/tasks/interrupted-task-0123456789/status')).text).state, 'interrupted');
   });
 });
 
