@@ -196,9 +196,11 @@ export function consoleRouter({ db, writePath, journalKeySecret, authenticator, 
     if (!connector) throw new ConsoleRefusal(404, `No connector named ${param(req, 'name')}`);
     const reportOnly = (req.body as Record<string, unknown>).mode !== 'full';
     const actor = consoleActor(res);
-    const task = await startTask(db, { kind: 'sync', title: `${reportOnly ? 'Drift report' : 'Full sync'}: ${connector.name}`, startedBy: signedIn(res).displayName, requestId: actor.requestId }, (onProgress) =>
-      runFullSync(db, connector, actor, { reportOnly, findings: ledgerRecorder, onProgress }),
-    );
+    const task = await startTask(db, { kind: 'sync', title: `${reportOnly ? 'Drift report' : 'Full sync'}: ${connector.name}`, startedBy: signedIn(res).displayName, requestId: actor.requestId }, (onProgress) => {
+      // The sync's first count comes once the target's first list is read: say what it is doing until then.
+      onProgress({ phase: `reading ${connector.name}'s users and groups`, done: 0, total: 0 });
+      return runFullSync(db, connector, actor, { reportOnly, findings: ledgerRecorder, onProgress });
+    });
     res.redirect(303, `/console/tasks/${task}`);
   });
   router.post('/console/connectors/:name/approve', operate, async (req, res) => {
