@@ -38,6 +38,9 @@ RUN mkdir -p /data && chown node:node /data
 COPY --from=build --chown=node:node /app/package.json ./package.json
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
+# The HR import's default columns file (the sample's layout); mount your own and point
+# ROSTER_HR_COLUMNS_FILE at it (docs/operations.md).
+COPY --chown=node:node examples/columns.yaml ./examples/columns.yaml
 USER node
 EXPOSE 8080
 # Slim images have no curl: probe /healthz with node itself (global fetch).

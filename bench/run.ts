@@ -9,7 +9,7 @@
  *
  * Environment: BENCH_SIZES (default 10000,1000000), BENCH_DURATION seconds per measurement
  * (default 5), BENCH_WARMUP seconds (default 1), BENCH_CONNECTIONS (default 10), BENCH_SECTIONS
- * (default scim,journal,policy,sync,governance), BENCH_KINDS (scim request kinds, default all), DATABASE_URL (a server where the bench may create and drop
+ * (default scim,journal,policy,sync,governance,console), BENCH_KINDS (scim request kinds, default all), DATABASE_URL (a server where the bench may create and drop
  * databases; unset: embedded PostgreSQL).
  */
 import { randomBytes } from 'node:crypto';
@@ -28,6 +28,7 @@ import { seed, SMALL_GROUP_MEMBERS } from './seed.js';
 import { startBareExpress, startRoster, type ChildServer } from './servers.js';
 import { renderSyncReport, runSyncBench, type SyncBenchRow } from './sync.js';
 import { renderGovernanceRows, runGovernanceBench, type GovernanceBenchRow } from './governance.js';
+import { renderConsoleReport, runConsoleBench, type ConsoleBenchRow } from './console.js';
 
 function envNumber(name: string, fallback: number, min: number): number {
   const raw = process.env[name];
@@ -42,8 +43,8 @@ if (sizes.some((s) => !Number.isInteger(s) || s < 100)) throw new Error('BENCH_S
 const durationSeconds = envNumber('BENCH_DURATION', 5, 1);
 const warmupSeconds = envNumber('BENCH_WARMUP', 1, 0);
 const connections = envNumber('BENCH_CONNECTIONS', 10, 1);
-// Which parts to run (default all): scim (the request table), journal, policy, sync.
-const SECTIONS = ['scim', 'journal', 'policy', 'sync', 'governance'];
+// Which parts to run (default all): scim (the request table), journal, policy, sync, governance (bench/governance.ts), console (bench/console.ts).
+const SECTIONS = ['scim', 'journal', 'policy', 'sync', 'governance', 'console'];
 const sections = new Set((process.env.BENCH_SECTIONS ?? SECTIONS.join(',')).split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
 if ([...sections].some((s) => !SECTIONS.includes(s))) throw new Error(`BENCH_SECTIONS lists parts to run, from: ${SECTIONS.join(', ')}`);
 // Which request kinds of the scim section to measure (default all), e.g. BENCH_KINDS=get-user,page-100.
@@ -183,12 +184,14 @@ async function main(): Promise<void> {
   const policyRows: PolicyBenchRow[] = [];
   const syncRows: SyncBenchRow[] = [];
   const governanceRows: GovernanceBenchRow[] = [];
+  const consoleRows: ConsoleBenchRow[] = [];
   try {
     if (sections.has('scim')) for (const users of sizes) rows.push(...(await runSize(dbServer, users, tmpDir)));
     if (sections.has('journal')) journalRows.push(...(await runJournalBench(dbServer, log)));
     if (sections.has('policy')) policyRows.push(...(await runPolicyBench(dbServer, log)));
     if (sections.has('sync')) syncRows.push(...(await runSyncBench(dbServer, log)));
     if (sections.has('governance')) governanceRows.push(...(await runGovernanceBench(dbServer, log)));
+    if (sections.has('console')) consoleRows.push(...(await runConsoleBench(dbServer, log)));
   } finally {
     await cleanUp();
   }
@@ -199,6 +202,7 @@ async function main(): Promise<void> {
   if (sections.has('journal')) process.stdout.write(`\n${renderJournalReport(journalRows)}\n`);
   if (sections.has('sync')) process.stdout.write(`\n${renderSyncReport(syncRows)}\n`);
   if (sections.has('governance')) process.stdout.write(`\n${renderGovernanceRows(governanceRows)}\n`);
+  if (sections.has('console')) process.stdout.write(`\n${renderConsoleReport(consoleRows)}\n`);
   log('done');
 }
 

@@ -70,3 +70,31 @@ test('serve with a broken policy file stops before opening the database: every p
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('import without --columns uses ROSTER_HR_COLUMNS_FILE (the setting a Docker image is given), and shows its progress', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'roster-cli-columns-'));
+  try {
+    // An HR system whose export names its columns differently from the sample's.
+    const columns = path.join(dir, 'hr-columns.yaml');
+    await writeFile(
+      columns,
+      'version: 1\ncolumns:\n  Staff No:\n    to: urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber\n    required: true\n  Mail:\n    to: [userName, \'emails[type eq "work"].value\']\n    required: true\n    format: email\n  Surname: { to: name.familyName }\n',
+    );
+    const csv = path.join(dir, 'export.csv');
+    await writeFile(csv, 'Staff No,Mail,Surname\nS1,sam.one@example.com,One\nS2,sam.two@example.com,Two\n');
+    const imported = await roster(['import', csv], { ROSTER_HR_COLUMNS_FILE: columns });
+    assert.match(imported.stdout, /2 rows in [\d.]+ s: 2 created, 0 updated, 0 unchanged, 0 rejected/);
+    assert.match(imported.stderr, /written 0\/2/, 'progress before the first batch');
+    assert.match(imported.stderr, /written 2\/2 \(2 created/);
+    // Without the setting, the sample's columns file applies: this export has none of its columns.
+    const sample = await roster(['import', csv, '--dry-run']).catch((e: { code: number; stderr: string }) => e);
+    assert.equal((sample as { code: number }).code, 2);
+    assert.match((sample as { stderr: string }).stderr, /The file has no column "Employee ID".*Fix the columns file \(examples\/columns\.yaml\)/);
+    // A setting naming a missing file is an operator mistake that says which file.
+    const missing = await roster(['import', csv], { ROSTER_HR_COLUMNS_FILE: path.join(dir, 'nope.yaml') }).catch((e: { code: number; stderr: string }) => e);
+    assert.equal((missing as { code: number }).code, 2);
+    assert.match((missing as { stderr: string }).stderr, /nope\.yaml/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -274,8 +274,26 @@ test('upload an HR CSV with a rejected row: dry run, then apply', { skip: browse
   assert.equal((await roster.server.db.knex('users').whereRaw(`resource->>'userName' = 'hana.kato@example.com'`)).length, 0, 'a dry run writes nothing');
   await checkAccessibility();
   await browser.screenshot('console-hr-import-dry-run');
+  // The apply runs in the background: its page shows a progress bar, then the report. Holding a
+  // lock on users keeps the import from writing until the running page has been looked at.
+  const hold = await roster.server.db.knex.transaction();
+  await hold.raw('LOCK TABLE users IN SHARE MODE');
   await page.getByRole('button', { name: 'Apply this file' }).click();
-  assert.match(await page.locator('[role="status"]').first().innerText(), /Applied hr-december\.csv/);
+  const bar = page.locator('progress#task-progress');
+  await bar.waitFor();
+  assert.match(await page.getByRole('heading', { level: 1 }).innerText(), /HR import: hr-december\.csv/);
+  // console.js follows the task's JSON status: the total to write (2 people; the rejected row is not written).
+  await page.locator('progress#task-progress[max="2"]').waitFor();
+  assert.match(await page.locator('#task-phase').innerText(), /writing people/);
+  assert.equal(await page.locator('#task-counts').innerText(), '0 of 2');
+  assert.match(page.url(), /\/console\/tasks\/[\w-]+$/);
+  await checkAccessibility();
+  await browser.screenshot('console-hr-import-progress');
+  await hold.commit();
+  await page.getByText('Applied hr-december.csv.').waitFor({ timeout: 60_000 });
+  assert.equal(await bar.count(), 0, 'the finished task shows its report, not the bar');
+  assert.match(await page.locator('main').innerText(), /Imported hr-december\.csv: 3 rows/);
+  assert.match(await page.getByRole('table', { name: 'Rejected rows' }).innerText(), /3\s+E900002/);
   const hana = await roster.server.db.knex('users').whereRaw(`resource->>'userName' = 'hana.kato@example.com'`).first();
   assert.ok(hana, 'applied');
   const created = await roster.server.db.knex('journal').where({ action: 'create', resource_id: hana.id }).first();
@@ -290,8 +308,15 @@ test('a drift report from the connector page: nothing changes, the unmanaged acc
   const { page } = browser;
   await signInThroughProvider(page, 'olivia');
   await page.goto(`${roster.server.url}/console/connectors/target`);
+  // Reading the target's users takes a moment, so the sync's progress page is seen running.
+  target.fail(2, { kind: 'slow', ms: 1500 }, (method, path) => method === 'GET' && path.startsWith('/Users'));
   await page.getByRole('button', { name: 'Report drift (changes nothing)' }).click();
   await page.getByRole('heading', { name: 'Drift report: target' }).waitFor();
+  await page.locator('progress#task-progress').waitFor();
+  assert.match(await page.locator('#task-phase').innerText(), /…/);
+  await checkAccessibility();
+  await browser.screenshot('console-drift-report-progress');
+  await page.getByText('Report only: nothing was changed').waitFor({ timeout: 60_000 });
   const report = await page.locator('main').innerText();
   assert.match(report, /Report only: nothing was changed/);
   assert.match(report, /Not managed by Roster\s+1 users, 0 groups \(left alone\): stranger@example\.com/);

@@ -156,6 +156,13 @@ test('people: plain-text and SCIM-filter search, a bad filter answered on the pa
     assert.match(plain.text, /alice@example\.com/);
     assert.doesNotMatch(plain.text, /bob@example\.com/);
     assert.match(plain.text, /Alice &lt;b&gt;Analyst&lt;\/b&gt;/, 'directory values are escaped');
+    assert.match(plain.text, /1 person whose names contain “alice”/);
+    // Case-insensitive, over the display name too; LIKE's wildcards are plain text.
+    assert.match((await browser.get('/console/people?q=ANALYST')).text, /alice@example\.com/);
+    const wildcard = await browser.get('/console/people?q=%25');
+    assert.match(wildcard.text, /0 people whose names contain “%”/);
+    const everyone = await browser.get('/console/people?q=example.com');
+    assert.match(everyone.text, /2 people whose names contain/);
 
     const filtered = await browser.get(`/console/people?filter=${encodeURIComponent('title eq "Engineer"')}`);
     assert.match(filtered.text, /bob@example\.com/);
@@ -279,4 +286,95 @@ test('HR import: an upload without its CSRF token or file is refused; a viewer m
     const asOf = await operator.get(`/console/people/${randomUUID()}/as-of?at=last-tuesday`);
     assert.equal(asOf.status, 404);
   });
+});
+
+test('a long action runs in the background: a status page that reloads itself without JavaScript, its JSON, then the report; a failure says what to do next', async () => {
+  await withServer(async (server) => {
+    const header = 'Employee ID,First Name,Last Name,Preferred Name,Work Email,Department,Job Title,Cost Center,Location,Employment Type,Manager ID,Start Date,End Date,Status';
+    const ann = 'E1,Ann,Lee,Ann,ann.lee@example.com,Finance,Analyst,CC,Oslo,Employee,,2024-01-01,,Active';
+    const operator = new ConsoleClient(server.url);
+    await operator.signInWithToken(server.token);
+    const csrf = await operator.csrfToken();
+    const upload = async (text: string, fields: Record<string, string> = {}) => {
+      const preview = await operator.upload('/console/import/preview', { _csrf: csrf, ...fields }, { csv: { name: 'hr.csv', text } });
+      assert.equal(preview.status, 200, preview.text);
+      return hiddenField(preview.text, 'upload');
+    };
+
+    // Held off writing users, the import is seen running.
+    const hold = await server.db.knex.transaction();
+    await hold.raw('LOCK TABLE users IN SHARE MODE');
+    const started = await operator.post('/console/import/apply', { _csrf: csrf, upload: await upload(`${header}\n${ann}\n`) });
+    assert.equal(started.status, 303);
+    const taskPath = started.headers.get('location')!;
+    assert.match(taskPath, /^\/console\/tasks\/[\w-]{20,}$/);
+    const running = await operator.get(taskPath);
+    assert.equal(running.status, 200);
+    assert.match(running.text, /<noscript><meta http-equiv="refresh" content="2"><\/noscript>/, 'reloads itself without JavaScript');
+    assert.match(running.text, /<progress id="task-progress"/);
+    assert.match(running.text, new RegExp(`data-task-status="${taskPath}/status"`));
+    const status = await operator.get(`${taskPath}/status`);
+    assert.equal(status.headers.get('cache-control'), 'no-store');
+    assert.equal(JSON.parse(status.text).state, 'running');
+    await hold.commit();
+
+    let finished: { state: string } = { state: 'running' };
+    for (let i = 0; i < 100 && finished.state === 'running'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      finished = JSON.parse((await operator.get(`${taskPath}/status`)).text) as { state: string };
+    }
+    assert.deepEqual(finished, { state: 'done', phase: 'finished', done: 1, total: 1, percent: 100 });
+    const report = await operator.get(taskPath);
+    assert.doesNotMatch(report.text, /http-equiv="refresh"/);
+    assert.match(report.text, /Applied hr\.csv\./);
+    assert.match(report.text, /Imported <strong>hr\.csv<\/strong>: 1 rows/);
+    assert.equal((await server.db.knex.raw(`SELECT count(*)::int AS n FROM users`)).rows[0].n, 1);
+
+    // A full import that would deactivate too many is refused by the guard, in the task: its page says what to do.
+    const refused = await operator.post('/console/import/apply', { _csrf: csrf, upload: await upload(`${header}\nE2,Bo,Ek,Bo,bo.ek@example.com,Sales,Rep,CC,Oslo,Employee,,2024-01-01,,Active\n`, { full: 'on' }) });
+    const refusedPath = refused.headers.get('location')!;
+    let failed = '';
+    for (let i = 0; i < 100 && !/Did not finish/.test(failed); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      failed = (await operator.get(refusedPath)).text;
+    }
+    assert.match(failed, /Did not finish: Refusing the full import: 1 of 1 users are missing from the file/);
+    assert.match(failed, /From the console: upload the complete export, or run the import with the CLI/);
+    assert.match(failed, /<a href="\/console\/import">Upload the file again<\/a>/);
+    assert.equal(JSON.parse((await operator.get(`${refusedPath}/status`)).text).state, 'failed');
+    assert.equal((await server.db.knex.raw(`SELECT count(*)::int AS n FROM users WHERE resource->>'active' = 'true'`)).rows[0].n, 1, 'nobody deactivated, nobody created');
+
+    assert.equal((await operator.get('/console/tasks/no-such-task-at-all-here')).status, 404);
+
+    // A task whose process stopped (no heartbeat for a while) is shown as interrupted, with what to do.
+    await server.db.knex('console_tasks').insert({ id: 'interrupted-task-0123456789', kind: 'sync', title: 'Full sync: crm', started_by: 'Olivia', request_id: 'req-1', phase: 'syncing users', done: 40, total: 100, updated_at: server.db.knex.raw(`now() - interval '5 minutes'`) });
+    const interrupted = await operator.get('/console/tasks/interrupted-task-0123456789');
+    assert.match(interrupted.text, /Interrupted: the Roster process running it stopped at &quot;syncing users&quot; \(40 of 100\)/);
+    assert.match(interrupted.text, /Start it again/);
+    assert.doesNotMatch(interrupted.text, /http-equiv="refresh"/);
+    assert.equal(JSON.parse((await operator.get('/console/tasks/interrupted-task-0123456789/status')).text).state, 'interrupted');
+  });
+});
+
+test('the HR import without an uploaded columns file uses ROSTER_HR_COLUMNS_FILE (config.hrColumnsFile)', async () => {
+  const { mkdtemp, rm, writeFile } = await import('node:fs/promises');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'roster-console-columns-'));
+  const columns = path.join(dir, 'hr-columns.yaml');
+  await writeFile(columns, 'version: 1\ncolumns:\n  Staff No:\n    to: urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber\n    required: true\n  Mail:\n    to: userName\n    required: true\n    format: email\n');
+  const server = await startTestServer({ policy: POLICY, hrColumnsFile: columns });
+  try {
+    const operator = new ConsoleClient(server.url);
+    await operator.signInWithToken(server.token);
+    const form = await operator.get('/console/import');
+    assert.match(form.text, new RegExp(`optional, default ${columns.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\)`));
+    const dryRun = await operator.upload('/console/import/preview', { _csrf: await operator.csrfToken() }, { csv: { name: 'export.csv', text: 'Staff No,Mail\nS1,sam.one@example.com\nS2,sam.two@example.com\n' } });
+    assert.equal(dryRun.status, 200, dryRun.text);
+    assert.match(dryRun.text, /Dry run of <strong>export\.csv<\/strong>: 2 rows/);
+    assert.match(dryRun.text, /<span class="n">2<\/span>to create/);
+  } finally {
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -6,7 +6,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { DEFAULT_COLUMNS_FILE, readColumnsFile } from '../import/columns-file.js';
+import { loadConfig } from '../config/env.js';
+import { DEFAULT_COLUMNS_FILE, defaultColumnsFile, readColumnsFile } from '../import/columns-file.js';
 import { importHr, type ImportReport } from '../import/hr-import.js';
 import { cliActor } from './cli-actor.js';
 import { UsageError } from './usage-error.js';
@@ -26,13 +27,13 @@ export function registerImportCommand(program: Command): void {
   program
     .command('import <file>')
     .description('import an HR export (CSV): upsert users by employee number through the write path')
-    .option('--columns <path>', 'columns file mapping CSV headers to SCIM attributes', DEFAULT_COLUMNS_FILE)
+    .option('--columns <path>', `columns file mapping CSV headers to SCIM attributes (default: ROSTER_HR_COLUMNS_FILE, else ${DEFAULT_COLUMNS_FILE})`)
     .option('--dry-run', 'report what would change without writing')
     .option('--full', 'the file lists everyone: deactivate people with an employee number who are missing from it')
     .option('--max-leavers <n>', 'most people --full may deactivate (default: 10% of users)')
     .option('--force', 'with --full, deactivate even more than --max-leavers')
     .option('--as <name>', 'operator name for the journal (default: your OS user)')
-    .action(async (file: string, options: { columns: string; dryRun?: boolean; full?: boolean; maxLeavers?: string; force?: boolean; as?: string }) => {
+    .action(async (file: string, options: { columns?: string; dryRun?: boolean; full?: boolean; maxLeavers?: string; force?: boolean; as?: string }) => {
       let text: string;
       try {
         text = await fs.readFile(file, 'utf8');
@@ -41,7 +42,7 @@ export function registerImportCommand(program: Command): void {
       }
       const maxLeavers = options.maxLeavers === undefined ? undefined : Number(options.maxLeavers);
       if (maxLeavers !== undefined && (!Number.isInteger(maxLeavers) || maxLeavers < 0)) throw new UsageError('--max-leavers must be a whole number');
-      const columns = await readColumnsFile(options.columns);
+      const columns = await readColumnsFile(options.columns ?? defaultColumnsFile(loadConfig().hrColumnsFile));
       // The server's hooks: the policy, and the outbox when connectors are configured.
       const writePathOn = cliWritePath();
       await withDatabase(async (db) => {

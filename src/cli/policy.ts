@@ -1,6 +1,8 @@
 /**
  * `roster policy plan [--file F] [--json]` and `roster policy apply [--file F] [--max-revoke N|P%]
- * [--force]`: preview and apply a policy file against today's users (src/policy/plan.ts, apply.ts).
+ * [--force]`: preview and apply a policy file against today's users (src/policy/plan.ts, apply.ts);
+ * `roster policy show`: the policy in force, as its file text (to save an apply made in the
+ * console into the policy file, decision 0502).
  */
 import type { Command } from 'commander';
 import { loadConfig } from '../config/env.js';
@@ -8,6 +10,7 @@ import { applyPolicy } from '../policy/apply.js';
 import { locatePolicyFile, readPolicyFile } from '../policy/load.js';
 import type { Policy } from '../policy/policy-file.js';
 import { computePlan } from '../policy/plan.js';
+import { appliedPolicyRow } from '../policy/policy-state.js';
 import { cliActor } from './cli-actor.js';
 import { renderPlan } from './policy-render.js';
 import { UsageError } from './usage-error.js';
@@ -46,6 +49,17 @@ export function registerPolicyCommands(program: Command): void {
         const plan = await computePlan(db, file);
         const maxRevoke = await maxRevokeOf(options.maxRevoke, async () => plan.totalUsers);
         process.stdout.write(options.json ? `${JSON.stringify(plan, null, 2)}\n` : renderPlan(plan, maxRevoke));
+      });
+    });
+  policy
+    .command('show')
+    .description('print the policy in force (its file text, as applied last) to save it into the policy file')
+    .action(async () => {
+      await withDatabase(async (db) => {
+        const applied = await appliedPolicyRow(db);
+        if (!applied) throw new UsageError('No policy has been applied yet: apply one with npm run roster -- policy apply --file policy.yaml');
+        process.stderr.write(`Version ${applied.version}, applied ${applied.applied_at.toISOString()} by ${applied.applied_by} (from ${applied.source_name})\n`);
+        process.stdout.write(applied.source_text.endsWith('\n') ? applied.source_text : `${applied.source_text}\n`);
       });
     });
   policy

@@ -43,7 +43,7 @@ export interface AppDependencies {
   db: Knex;
   writePath: WritePath;
   config: Pick<RosterConfig, 'bootstrapToken' | 'publicUrl' | 'maxBodyBytes' | 'defaultPageSize' | 'maxPageSize' | 'bulkMaxOperations'> &
-    Partial<Pick<RosterConfig, 'jwt' | 'oauth' | 'rateLimit' | 'maxJsonDepth' | 'authFailures' | 'trustProxy' | 'console' | 'journal' | 'requests'>>;
+    Partial<Pick<RosterConfig, 'jwt' | 'oauth' | 'rateLimit' | 'maxJsonDepth' | 'authFailures' | 'trustProxy' | 'console' | 'journal' | 'requests' | 'hrColumnsFile'>>;
   /** The refused-credential limit and journal; made from config.authFailures when not given (the caller flushes it at shutdown). */
   refusals?: RefusedCredentials;
   /** Seals stored secrets (OAuth signing keys); undefined stores them in plain text. */
@@ -104,7 +104,19 @@ export function createApp({ db, writePath, config, refusals = refusedCredentials
   app.use(reviewsOpsRouter(db, writePath, authenticated, { defaultPageSize: config.defaultPageSize, maxPageSize: config.maxPageSize, maxBodyBytes: config.maxBodyBytes }));
   app.use(journalOpsRouter({ db, authenticated, defaultPageSize: config.defaultPageSize, maxPageSize: config.maxPageSize }));
   // The ops console: HTML pages with their own sign-in, sessions, CSRF checks and error pages.
-  app.use(consoleRouter({ db, writePath, journalKeySecret: config.journal?.keySecret, authenticator, settings: config.console ?? DEFAULT_CONSOLE_SETTINGS, publicUrl: config.publicUrl, refusals, requests: config.requests }));
+  app.use(
+    consoleRouter({
+      db,
+      writePath,
+      journalKeySecret: config.journal?.keySecret,
+      authenticator,
+      settings: config.console ?? DEFAULT_CONSOLE_SETTINGS,
+      publicUrl: config.publicUrl,
+      refusals,
+      requests: config.requests,
+      hrColumnsFile: config.hrColumnsFile,
+    }),
+  );
 
   app.use((req, _res, next) => next(notFound(`No endpoint at ${req.method} ${req.path}`)));
   app.use(journalAuthFailures(refusals.journal, refusals.limiter), countScimErrors, errorHandler);

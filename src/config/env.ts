@@ -38,6 +38,8 @@ const envSchema = z.object({
   ROSTER_CONNECTORS_FILE: z.string().min(1).optional(),
   // Access policy (docs/policy.md): a YAML file; unset = on the embedded quick start the sample policy.yaml, else no policy.
   ROSTER_POLICY_FILE: z.string().min(1).optional(),
+  // HR import (docs/policy.md): the columns file `roster import` and the console's import use when none is given.
+  ROSTER_HR_COLUMNS_FILE: z.string().min(1).optional(),
   // OAuth 2.0 / JWT (docs/authentication.md). The three ROSTER_JWT_* / JWKS settings go together.
   ROSTER_JWT_ISSUER: z.string().min(1).optional(),
   ROSTER_JWT_AUDIENCE: z.string().min(1).optional(),
@@ -150,6 +152,8 @@ export type RosterConfig = {
   connectorsFile: string | undefined;
   /** Path of the policy file as given; undefined = the sample policy.yaml on the embedded quick start, else no policy. */
   policyFile: string | undefined;
+  /** ROSTER_HR_COLUMNS_FILE, resolved; undefined = the import's own default (src/import/columns-file.ts). */
+  hrColumnsFile: string | undefined;
   /** Bearer JWTs from an external authorization server; undefined when not configured. */
   jwt: { issuer: string; audience: string; jwksUrl: string; algorithms: string[]; clockSkewSeconds: number; jwksRefreshCooldownSeconds: number } | undefined;
   /** Roster's own client-credentials token endpoint. */
@@ -243,6 +247,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RosterConfig {
     logLevel: e.LOG_LEVEL,
     connectorsFile: e.ROSTER_CONNECTORS_FILE ? path.resolve(e.ROSTER_CONNECTORS_FILE) : undefined,
     policyFile: e.ROSTER_POLICY_FILE,
+    hrColumnsFile: e.ROSTER_HR_COLUMNS_FILE ? path.resolve(e.ROSTER_HR_COLUMNS_FILE) : undefined,
     jwt:
       e.ROSTER_JWT_ISSUER && e.ROSTER_JWT_AUDIENCE && e.ROSTER_JWKS_URL
         ? { issuer: e.ROSTER_JWT_ISSUER, audience: e.ROSTER_JWT_AUDIENCE, jwksUrl: e.ROSTER_JWKS_URL, algorithms: e.ROSTER_JWT_ALGORITHMS, clockSkewSeconds: e.ROSTER_JWT_CLOCK_SKEW_SECONDS, jwksRefreshCooldownSeconds: e.ROSTER_JWKS_REFRESH_COOLDOWN_SECONDS }

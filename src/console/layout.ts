@@ -24,12 +24,14 @@ export interface PageOptions {
   /** The NAV path this page belongs to (marked aria-current). */
   section?: string;
   body: Fragment;
+  /** Reload the page every so many seconds when JavaScript is off (a running task's status page). */
+  reloadWithoutScript?: number | undefined;
 }
 
 /** A hidden form field carrying the session's CSRF token; every POST form includes it. */
 export const csrfField = (session: ConsoleSession): Html => html`<input type="hidden" name="_csrf" value="${session.csrfToken}">`;
 
-export function page({ title, session, section, body }: PageOptions): Html {
+export function page({ title, session, section, body, reloadWithoutScript }: PageOptions): Html {
   // Someone who may only request access (the requester role) sees only the page they can use.
   const sections = session?.roles.some((r) => r !== 'requester') ? NAV : NAV.filter((item) => item.path === '/console/requests');
   const nav = session
@@ -47,6 +49,7 @@ export function page({ title, session, section, body }: PageOptions): Html {
 <title>${title} · Roster console</title>
 <link rel="stylesheet" href="/console/static/console.css">
 <script src="/console/static/console.js" defer></script>
+${reloadWithoutScript ? html`<noscript><meta http-equiv="refresh" content="${reloadWithoutScript}"></noscript>` : ''}
 </head>
 <body>
 <a class="skip" href="#main">Skip to content</a>

@@ -13,8 +13,8 @@ import type { Authenticator } from '../auth/authenticator.js';
 import type { RefusedCredentials } from '../auth/refused-credentials.js';
 import { ledgerRecorder } from '../governance/ledger-store.js';
 import type { ConsoleSettings } from '../config/console.js';
-import { ColumnsError, DEFAULT_COLUMNS_FILE, parseColumns, readColumnsFile } from '../import/columns-file.js';
-import { ImportGuardError, importHr } from '../import/hr-import.js';
+import { ColumnsError, defaultColumnsFile, parseColumns, readColumnsFile } from '../import/columns-file.js';
+import { ImportGuardError, importHr, type ImportReport } from '../import/hr-import.js';
 import { resourceExists } from '../journal/history.js';
 import { leaverReceipt } from '../journal/leaver-receipt.js';
 import { parseTime } from '../journal/time.js';
@@ -24,10 +24,11 @@ import { applyPolicy, MassRevokeError } from '../policy/apply.js';
 import { computePlan } from '../policy/plan.js';
 import { parsePolicy, PolicyError, type Policy } from '../policy/policy-file.js';
 import { approveGuardPause, retryParked, runFullSync } from '../sync/operator-actions.js';
+import type { FullSyncReport } from '../sync/full-sync.js';
 import type { WritePath } from '../write/write-path.js';
 import { activeConnectors } from '../sync/registry.js';
 import { registerGovernanceRoutes } from './governance-routes.js';
-import { html, type Fragment } from './html.js';
+import { html, type Fragment, type Html } from './html.js';
 import { notice, page } from './layout.js';
 import { connectorBody, connectorsBody, fullSyncReport } from './pages/connectors.js';
 import { groupBody, groupsBody } from './pages/groups.js';
@@ -45,6 +46,8 @@ import { signInRouter } from './sign-in.js';
 import { requestsConsoleRouter } from './requests-routes.js';
 import { DEFAULT_REQUEST_SETTINGS, type RequestSettings } from '../config/notify.js';
 import { saveUpload, sweepExpired, takeUpload, type Upload } from './session-store.js';
+import { findTask, startTask, sweepTasks, type ConsoleTask, type TaskProgress } from './tasks.js';
+import { RELOAD_SECONDS, taskBody, taskStatus } from './pages/task.js';
 
 export const DEFAULT_CONSOLE_SETTINGS: ConsoleSettings = { oidc: undefined, tokenSignIn: true, idleMs: 30 * 60_000, absoluteMs: 12 * 3_600_000 };
 
@@ -53,6 +56,7 @@ export const CONSOLE_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 const consoleHeaders: RequestHandler = (_req, res, next) => {
+  res.locals.consoleStarted = process.hrtime.bigint();
   res.setHeader('Content-Security-Policy', CONSOLE_CSP);
   res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
   res.setHeader('Referrer-Policy', 'same-origin');
@@ -76,18 +80,23 @@ export interface ConsoleOptions {
   refusals: RefusedCredentials;
   /** Access requests' expiry (ROSTER_ACCESS_REQUEST_EXPIRY_DAYS). */
   requests?: RequestSettings | undefined;
+  /** ROSTER_HR_COLUMNS_FILE: the HR import's columns file when none is uploaded. */
+  hrColumnsFile?: string | undefined;
 }
 
 const param = (req: Request, name: string): string => String(req.params[name]);
 const queryText = (req: Request, name: string): string | undefined => (typeof req.query[name] === 'string' ? req.query[name] : undefined);
 
-export function consoleRouter({ db, writePath, journalKeySecret, authenticator, settings, publicUrl, refusals, requests }: ConsoleOptions): Router {
+export function consoleRouter({ db, writePath, journalKeySecret, authenticator, settings, publicUrl, refusals, requests, hrColumnsFile }: ConsoleOptions): Router {
+  const columnsFile = defaultColumnsFile(hrColumnsFile);
   const router = Router();
   const form = express.urlencoded({ extended: false, limit: '64kb' });
   let lastSweep = 0;
 
-  const send = (res: Response, title: string, section: string | undefined, body: Fragment, status = 200) => {
-    res.status(status).type('html').send(page({ title, session: sessionOf(res), section, body }).text);
+  const send = (res: Response, title: string, section: string | undefined, body: Fragment, status = 200, reloadWithoutScript?: number) => {
+    const text = page({ title, session: sessionOf(res), section, body, reloadWithoutScript }).text;
+    res.setHeader('Server-Timing', serverTiming(res));
+    res.status(status).type('html').send(text);
   };
   const can = (res: Response, permission: Permission) => may(signedIn(res).roles, permission);
   const read = requirePermission(db, 'read');
@@ -100,7 +109,7 @@ export function consoleRouter({ db, writePath, journalKeySecret, authenticator, 
     // Expired sessions are deleted as they are met; the sweep removes the ones never met again.
     if (Date.now() - lastSweep > SWEEP_EVERY_MS) {
       lastSweep = Date.now();
-      void sweepExpired(db, settings).catch((error: unknown) => logger.warn('console session sweep failed', { error: (error as Error).message }));
+      void Promise.all([sweepExpired(db, settings), sweepTasks(db)]).catch((error: unknown) => logger.warn('console session sweep failed', { error: (error as Error).message }));
     }
     next();
   });
@@ -193,8 +202,13 @@ export function consoleRouter({ db, writePath, journalKeySecret, authenticator, 
     const connector = activeConnectors().get(param(req, 'name'));
     if (!connector) throw new ConsoleRefusal(404, `No connector named ${param(req, 'name')}`);
     const reportOnly = (req.body as Record<string, unknown>).mode !== 'full';
-    const report = await runFullSync(db, connector, consoleActor(res), { reportOnly, findings: ledgerRecorder });
-    send(res, `${reportOnly ? 'Drift report' : 'Full sync'}: ${connector.name}`, '/console/connectors', fullSyncReport(report));
+    const actor = consoleActor(res);
+    const task = await startTask(db, { kind: 'sync', title: `${reportOnly ? 'Drift report' : 'Full sync'}: ${connector.name}`, startedBy: signedIn(res).displayName, requestId: actor.requestId }, (onProgress) => {
+      // The sync's first count comes once the target's first list is read: say what it is doing until then.
+      onProgress({ phase: `reading ${connector.name}'s users and groups`, done: 0, total: 0 });
+      return runFullSync(db, connector, actor, { reportOnly, findings: ledgerRecorder, onProgress });
+    });
+    res.redirect(303, `/console/tasks/${task}`);
   });
   router.post('/console/connectors/:name/approve', operate, async (req, res) => {
     const name = param(req, 'name');
@@ -239,22 +253,28 @@ export function consoleRouter({ db, writePath, journalKeySecret, authenticator, 
 
   const importColumns = async (text: string | null) => {
     try {
-      return text === null ? await readColumnsFile(DEFAULT_COLUMNS_FILE) : parseColumns(text, 'columns file');
+      return text === null ? await readColumnsFile(columnsFile) : parseColumns(text, 'columns file');
     } catch (error) {
       if (error instanceof ColumnsError) throw new ConsoleRefusal(400, error.message);
       throw error;
     }
   };
   const importActor = (res: Response, fileName: string) => ({ name: `import:${fileName} (${personActorName(signedIn(res))})`, source: 'import' as const, requestId: String(res.locals.requestId) });
-  const runImport = async (res: Response, upload: Omit<Upload, 'id'>, dryRun: boolean) => {
+  const runImport = async (res: Response, upload: Omit<Upload, 'id'>, dryRun: boolean, onProgress?: (progress: TaskProgress) => void) => {
     try {
-      return await importHr(writePath, upload.csvText, await importColumns(upload.columnsText), { actor: importActor(res, upload.fileName), dryRun, full: upload.full });
+      return await importHr(writePath, upload.csvText, await importColumns(upload.columnsText), {
+        actor: importActor(res, upload.fileName),
+        dryRun,
+        full: upload.full,
+        ...(onProgress ? { onProgress: ({ done, total }: { done: number; total: number }) => onProgress({ phase: 'writing people', done, total }) } : {}),
+      });
     } catch (error) {
-      if (error instanceof ImportGuardError || error instanceof ColumnsError) throw new ConsoleRefusal(400, error.message);
+      if (error instanceof ImportGuardError) throw new ConsoleRefusal(400, `${error.message} From the console: upload the complete export, or run the import with the CLI (npm run roster -- import) to use those options.`);
+      if (error instanceof ColumnsError) throw new ConsoleRefusal(400, error.message);
       throw error;
     }
   };
-  router.get('/console/import', read, (_req, res) => send(res, 'HR import', '/console/import', importForm(signedIn(res))));
+  router.get('/console/import', read, (_req, res) => send(res, 'HR import', '/console/import', importForm(signedIn(res), columnsFile)));
   router.post('/console/import/preview', read, async (req, res) => {
     const files = (req.files ?? {}) as Record<string, Array<{ originalname: string; buffer: Buffer }> | undefined>;
     const csv = files.csv?.[0];
@@ -268,8 +288,26 @@ export function consoleRouter({ db, writePath, journalKeySecret, authenticator, 
     const id = (req.body as Record<string, unknown>).upload;
     const upload = typeof id === 'string' ? await takeUpload(db, signedIn(res), id) : undefined;
     if (!upload) throw new ConsoleRefusal(400, 'That upload was already applied or is more than an hour old: upload the file again');
-    const report = await runImport(res, upload, false);
-    send(res, 'HR import: applied', '/console/import', html`${notice('ok', `Applied ${upload.fileName}.`)}${reportBody(report, upload.fileName)}`);
+    const task = await startTask(db, { kind: 'import', title: `HR import: ${upload.fileName}`, startedBy: signedIn(res).displayName, requestId: String(res.locals.requestId) }, async (onProgress) => {
+      onProgress({ phase: 'reading and checking the file', done: 0, total: 0 });
+      return { fileName: upload.fileName, report: await runImport(res, upload, false, onProgress) };
+    });
+    res.redirect(303, `/console/tasks/${task}`);
+  });
+
+  const taskOf = async (req: Request) => {
+    const task = /^[\w-]{20,100}$/.test(param(req, 'id')) ? await findTask(db, param(req, 'id')) : undefined;
+    if (!task) throw new ConsoleRefusal(404, 'No such task (finished tasks are kept for 7 days)');
+    return task;
+  };
+  router.get('/console/tasks/:id', read, async (req, res) => {
+    const task = await taskOf(req);
+    const section = task.kind === 'sync' ? '/console/connectors' : '/console/import';
+    send(res, task.title, section, taskBody(task, (result) => taskReport(task, result)), 200, task.state === 'running' ? RELOAD_SECONDS : undefined);
+  });
+  router.get('/console/tasks/:id/status', read, async (req, res) => {
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(taskStatus(await taskOf(req)));
   });
 
   router.use(requestsConsoleRouter(db, writePath, requests ?? DEFAULT_REQUEST_SETTINGS));
@@ -278,6 +316,23 @@ export function consoleRouter({ db, writePath, journalKeySecret, authenticator, 
   router.use('/console', (req, _res, next) => next(new ConsoleRefusal(404, `No console page at ${req.path}`)));
   router.use('/console', consoleErrors);
   return router;
+}
+
+/** A finished task's report, as the page showed it when these actions ran within the request. */
+function taskReport(task: ConsoleTask, result: unknown): Html {
+  if (task.kind === 'sync') return fullSyncReport(result as FullSyncReport);
+  const { fileName, report } = result as { fileName: string; report: ImportReport };
+  return html`${notice('ok', `Applied ${fileName}.`)}${reportBody(report, fileName)}`;
+}
+
+/**
+ * Server time of a console page, from the router's first middleware to the rendered HTML (session
+ * check, queries, rendering), as a Server-Timing header: the browser's developer tools show it,
+ * and `npm run bench` reads it (bench/console.ts).
+ */
+function serverTiming(res: Response): string {
+  const started = res.locals.consoleStarted as bigint | undefined;
+  return started === undefined ? 'app' : `app;dur=${(Number(process.hrtime.bigint() - started) / 1e6).toFixed(1)}`;
 }
 
 /** multipart/form-data bodies of the HR upload (in memory; an HR export of 100,000 people is about 15 MB). */

@@ -18,6 +18,9 @@ import * as journalSeals from '../../migrations/20261207145200_journal_seals.js'
 import * as consoleSessions from '../../migrations/20261207160000_console_sessions.js';
 import * as consoleUploads from '../../migrations/20261207160100_console_uploads.js';
 import * as governanceLedger from '../../migrations/20261207170001_governance_ledger.js';
+import * as consoleTasks from '../../migrations/20261207180000_console_tasks.js';
+import * as policyStartFile from '../../migrations/20261207180100_policy_start_file.js';
+import * as peopleSearch from '../../migrations/20261207180200_people_search.js';
 import * as accessRequests from '../../migrations/20261207190000_access_requests.js';
 import * as governanceReviews from '../../migrations/20261207200000_governance_reviews.js';
 
@@ -42,6 +45,9 @@ const migrations: ReadonlyArray<readonly [string, Migration]> = [
   ['20261207160000_console_sessions', consoleSessions],
   ['20261207160100_console_uploads', consoleUploads],
   ['20261207170001_governance_ledger', governanceLedger],
+  ['20261207180000_console_tasks', consoleTasks],
+  ['20261207180100_policy_start_file', policyStartFile],
+  ['20261207180200_people_search', peopleSearch],
   ['20261207190000_access_requests', accessRequests],
   ['20261207200000_governance_reviews', governanceReviews],
 ];

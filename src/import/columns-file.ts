@@ -127,15 +127,18 @@ export function parseColumns(text: string, sourceName: string): ColumnsConfig {
   };
 }
 
-/** The columns file `roster import` and the console's import use when none is given. */
+/** The columns file `roster import` and the console's import use when none is given and ROSTER_HR_COLUMNS_FILE is unset. */
 export const DEFAULT_COLUMNS_FILE = 'examples/columns.yaml';
+
+/** The columns file to use when the person gives none: ROSTER_HR_COLUMNS_FILE (config.hrColumnsFile), else the sample's. */
+export const defaultColumnsFile = (configured: string | undefined): string => configured ?? DEFAULT_COLUMNS_FILE;
 
 export async function readColumnsFile(file: string): Promise<ColumnsConfig> {
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');
   } catch {
-    throw new ColumnsError(`Cannot read the columns file ${file}; pass --columns with the path of a columns YAML (see examples/columns.yaml)`);
+    throw new ColumnsError(`Cannot read the columns file ${file}; pass --columns with the path of a columns YAML, or set ROSTER_HR_COLUMNS_FILE to it (see examples/columns.yaml)`);
   }
   return parseColumns(text, file);
 }

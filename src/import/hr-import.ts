@@ -206,6 +206,8 @@ export async function importHr(writePath: WritePath, csvText: string, config: Co
   }
 
   const ordered = managersFirst(writes);
+  // The total is known now: a progress bar can show it before the first batch is written.
+  await progress(0);
   await writeInBatches(writePath, ordered, options, report, progress, idOf);
   // Managers that could still not be resolved when their report was written (created later).
   for (const w of ordered) if (w.status === 'done' && w.managerUnresolved) pendingManagers.push({ kind: 'update', row: w.row, employeeNumber: w.employeeNumber, body: {} });

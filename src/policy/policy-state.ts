@@ -13,6 +13,8 @@ export interface AppliedPolicyRow {
   source_text: string;
   applied_at: Date;
   applied_by: string;
+  /** The policy file version `serve` last started with (null before any start recorded it). */
+  start_file_version: string | null;
 }
 
 const parsedByVersion = new Map<string, Policy>();
@@ -49,4 +51,9 @@ export async function storeAppliedPolicy(tx: Knex.Transaction, policy: Policy, a
     [policy.version, policy.sourceName, policy.sourceText, appliedBy],
   );
   rememberPolicy(policy);
+}
+
+/** Remembers the version of the file this start applied (or found in force), for the next start (startup.ts). */
+export async function recordStartFile(db: Knex, version: string): Promise<void> {
+  await db('policy_state').update({ start_file_version: version });
 }

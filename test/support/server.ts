@@ -41,7 +41,7 @@ export interface TestResponse {
 
 export async function startTestServer(
   config: Partial<{ maxBodyBytes: number; maxPageSize: number; defaultPageSize: number; bulkMaxOperations: number; maxJsonDepth: number }> &
-    Pick<AppDependencies['config'], 'jwt' | 'oauth' | 'rateLimit' | 'authFailures' | 'trustProxy' | 'console'> &
+    Pick<AppDependencies['config'], 'jwt' | 'oauth' | 'rateLimit' | 'authFailures' | 'trustProxy' | 'console' | 'hrColumnsFile'> &
     PolicyTestOptions & { connectors?: ConnectorSet; secrets?: SecretBox; db?: TestDatabase } = {},
 ): Promise<TestServer> {
   // A given database is the caller's (not dropped at close); otherwise a fresh one.
@@ -70,6 +70,7 @@ export async function startTestServer(
       authFailures: config.authFailures,
       trustProxy: config.trustProxy,
       console: config.console,
+      hrColumnsFile: config.hrColumnsFile,
     },
   });
   const server: Server = await new Promise((resolve) => {

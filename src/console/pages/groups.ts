@@ -1,7 +1,6 @@
 /** Groups: a list with owner and member count, and a group's page with members paged by keyset and its history. */
 import type { Knex } from 'knex';
 import { resourceHistory } from '../../journal/history.js';
-import { findResource } from '../../store/resource-store.js';
 import { groupsPage, membersPage } from '../../store/browse.js';
 import { html, queryString, type Html } from '../html.js';
 import { time } from '../layout.js';
@@ -20,14 +19,16 @@ export async function groupsBody(db: Knex, input: { q?: string | undefined; afte
 }
 
 export async function groupBody(db: Knex, id: string, membersAfter?: string): Promise<{ title: string; body: Html } | undefined> {
-  const row = await findResource(db, 'Group', id);
-  if (!row) return undefined;
-  const [{ members, next }, history, owner] = await Promise.all([
+  // Only the group's own attributes: its SCIM document would carry every member (100,000 of them).
+  const [owner, { members, next }, history] = await Promise.all([
+    db('groups').select(db.raw(`resource->>'displayName' AS "displayName"`), db.raw(`resource->>'externalId' AS "externalId"`), 'managed_by').where({ id }).first() as Promise<
+      { displayName: string | null; externalId: string | null; managed_by: string | null } | undefined
+    >,
     membersPage(db, id, { after: membersAfter, limit: MEMBERS_PAGE_SIZE }),
     resourceHistory(db, 'Group', id, { limit: 20 }),
-    db('groups').select('managed_by').where({ id }).first() as Promise<{ managed_by: string | null } | undefined>,
   ]);
-  const resource = row.resource as Record<string, unknown>;
+  if (!owner) return undefined;
+  const resource = { displayName: owner.displayName, externalId: owner.externalId };
   const name = valueText(resource.displayName);
   return {
     title: name,

@@ -4,16 +4,16 @@
  * through `importHr`, the code the CLI runs, under the same leaver guard. The upload is kept
  * between the two steps in console_uploads, bound to the session.
  */
-import { DEFAULT_COLUMNS_FILE } from '../../import/columns-file.js';
 import type { ImportReport } from '../../import/hr-import.js';
 import { html, type Html } from '../html.js';
 import { csrfField, notice } from '../layout.js';
 import type { ConsoleSession } from '../session-store.js';
 
-export function importForm(session: ConsoleSession): Html {
+/** `columnsFile`: the one used when none is uploaded (ROSTER_HR_COLUMNS_FILE, else the sample's). */
+export function importForm(session: ConsoleSession, columnsFile: string): Html {
   return html`<form class="stack" method="post" action="/console/import/preview" enctype="multipart/form-data">${csrfField(session)}
     <label for="csv">HR export (CSV)</label><input id="csv" name="csv" type="file" accept=".csv,text/csv" required>
-    <label for="columns">Columns file (YAML; optional, default ${DEFAULT_COLUMNS_FILE})</label><input id="columns" name="columns" type="file" accept=".yaml,.yml">
+    <label for="columns">Columns file (YAML; optional, default ${columnsFile})</label><input id="columns" name="columns" type="file" accept=".yaml,.yml">
     <label for="full"><span><input id="full" name="full" type="checkbox" value="on"> The file lists everyone: deactivate people missing from it (leavers)</span></label>
     <div><button type="submit">Dry run</button></div></form>`;
 }

@@ -11,7 +11,8 @@ import { ScimError } from '../../scim/errors.js';
 import { parseFilter } from '../../scim/filter/parse.js';
 import { listResources } from '../../scim/list.js';
 import { ENTERPRISE_USER_SCHEMA, ROSTER_HR_SCHEMA } from '../../scim/schema/urns.js';
-import { findResource } from '../../store/resource-store.js';
+import { countAll, findResource } from '../../store/resource-store.js';
+import { COUNT_LIMIT, searchPeople } from '../../store/people-search.js';
 import { linksOf } from '../../sync/links.js';
 import { activeConnectors } from '../../sync/registry.js';
 import { html, queryString, type Html } from '../html.js';
@@ -22,45 +23,70 @@ import { changesTable, entryLink, shortPath, tag, valueText } from './render.js'
 const PAGE_SIZE = 50;
 const LIST_ATTRIBUTES = `userName,displayName,active,title,${ENTERPRISE_USER_SCHEMA}:department`;
 
-/** Plain text as a SCIM filter over the names people search by (quotes and backslashes escaped). */
-export function plainTextFilter(text: string): string {
-  const value = JSON.stringify(text.trim());
-  return ['userName', 'displayName', 'name.familyName', 'name.givenName', 'emails.value', 'externalId'].map((a) => `${a} co ${value}`).join(' or ');
-}
-
 interface SearchInput {
   q?: string | undefined;
   filter?: string | undefined;
   cursor?: string | undefined;
 }
 
+/** The people table, for a SCIM filter's page and a text search's page alike. */
+function peopleTable(rows: ReadonlyArray<Record<string, unknown>>, matches: number | undefined, described: Html | string, next: string | undefined): Html {
+  const department = (r: Record<string, unknown>) => valueText((r[ENTERPRISE_USER_SCHEMA] as Record<string, unknown> | undefined)?.department);
+  const count =
+    matches === undefined
+      ? `People${next ? ` (${rows.length} on this page, more on the next)` : ''}`
+      : matches > COUNT_LIMIT
+        ? `More than ${COUNT_LIMIT.toLocaleString('en')} people`
+        : `${matches.toLocaleString('en')} ${matches === 1 ? 'person' : 'people'}`;
+  return html`<table><caption>${count}${described}</caption>
+    <thead><tr><th scope="col">userName</th><th scope="col">Name</th><th scope="col">Title</th><th scope="col">Department</th><th scope="col">Status</th></tr></thead><tbody>${rows.map(
+      (r) => html`<tr><td><a href="/console/people/${String(r.id)}">${valueText(r.userName)}</a></td><td>${valueText(r.displayName)}</td><td>${valueText(r.title)}</td><td>${department(r)}</td>
+        <td>${r.active === false ? tag('deactivated', 'bad') : tag('active', 'good')}</td></tr>`,
+    )}</tbody></table>${next ? html`<nav class="pager" aria-label="Pages"><a href="${next}">Next page</a></nav>` : ''}`;
+}
+
+/** A text search's keyset in the URL: lower(userName) and id. */
+const encodeAfter = (after: { userName: string; id: string }) => Buffer.from(JSON.stringify([after.userName, after.id])).toString('base64url');
+function decodeAfter(text: string | undefined): { userName: string; id: string } | undefined {
+  if (!text) return undefined;
+  try {
+    const [userName, id] = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown[];
+    return typeof userName === 'string' && typeof id === 'string' && UUID.test(id) ? { userName, id } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export async function peopleBody(db: Knex, input: SearchInput): Promise<{ body: Html; status: number }> {
-  const filterText = input.filter?.trim() ? input.filter.trim() : input.q?.trim() ? plainTextFilter(input.q) : undefined;
   const form = html`<form class="filters" method="get" action="/console/people" role="search">
-    <label for="q">Name, userName, email or id<input id="q" name="q" type="search" value="${input.q ?? ''}"></label>
+    <label for="q">Name, userName, email or id contains<input id="q" name="q" type="search" value="${input.q ?? ''}"></label>
     <label for="filter">or a SCIM filter<input id="filter" name="filter" class="wide" value="${input.filter ?? ''}" placeholder='title eq "Engineer" and active eq true'></label>
     <button type="submit">Search</button></form>`;
+  const filterText = input.filter?.trim() || undefined;
+  const text = filterText ? undefined : input.q?.trim() || undefined;
+  if (text) {
+    // Plain text: the trigram-indexed search over the names people search by (src/store/people-search.ts).
+    const found = await searchPeople(db, text, { after: decodeAfter(input.cursor), limit: PAGE_SIZE });
+    const rows = found.rows.map((r) => ({ ...r.resource, id: r.id }));
+    const next = found.next ? `/console/people${queryString({ q: input.q, cursor: encodeAfter(found.next) })}` : undefined;
+    return { body: html`${form}${peopleTable(rows, found.matches, html` whose names contain “${text}”`, next)}`, status: 200 };
+  }
   let list;
+  // A filter's matches are not counted: any filter over an attribute without an index would read
+  // every person to count them, where the first page (in userName order) stops after 50 matches.
+  const matches = filterText ? undefined : await countAll(db, 'User');
   try {
-    list = await listResources(
-      db,
-      'User',
-      { ...(filterText ? { filter: parseFilter(filterText), filterText } : {}), sortBy: 'userName', sortOrder: 'ascending', startIndex: 1, count: PAGE_SIZE, cursor: input.cursor ?? '', attributes: LIST_ATTRIBUTES },
-      '',
-    );
+    const query = { ...(filterText ? { filter: parseFilter(filterText), filterText } : {}), sortBy: 'userName', sortOrder: 'ascending' as const, startIndex: 1, count: PAGE_SIZE, cursor: input.cursor ?? '', attributes: LIST_ATTRIBUTES };
+    // -1: not counted (a filter's total is not shown).
+    list = await listResources(db, 'User', query, '', matches ?? -1);
   } catch (error) {
     if (error instanceof ScimError && error.status === 400) return { body: html`${form}${notice('error', `That search is not valid: ${error.message}`)}`, status: 400 };
     throw error;
   }
   const rows = list.Resources as Array<Record<string, unknown>>;
-  const department = (r: Record<string, unknown>) => valueText((r[ENTERPRISE_USER_SCHEMA] as Record<string, unknown> | undefined)?.department);
-  const table = html`<table><caption>${list.totalResults.toLocaleString('en')} ${list.totalResults === 1 ? 'person' : 'people'}${filterText ? html` matching <code>${filterText}</code>` : ''}</caption>
-    <thead><tr><th scope="col">userName</th><th scope="col">Name</th><th scope="col">Title</th><th scope="col">Department</th><th scope="col">Status</th></tr></thead><tbody>${rows.map(
-      (r) => html`<tr><td><a href="/console/people/${String(r.id)}">${valueText(r.userName)}</a></td><td>${valueText(r.displayName)}</td><td>${valueText(r.title)}</td><td>${department(r)}</td>
-        <td>${r.active === false ? tag('deactivated', 'bad') : tag('active', 'good')}</td></tr>`,
-    )}</tbody></table>`;
-  const next = list.nextCursor ? html`<nav class="pager" aria-label="Pages"><a href="/console/people${queryString({ q: input.q, filter: input.filter, cursor: list.nextCursor })}">Next page</a></nav>` : '';
-  return { body: html`${form}${table}${next}`, status: 200 };
+  const next = list.nextCursor ? `/console/people${queryString({ filter: input.filter, cursor: list.nextCursor })}` : undefined;
+  return { body: html`${form}${peopleTable(rows, matches, filterText ? html` matching <code>${filterText}</code>` : '', next)}`, status: 200 };
 }
 
 function why(entry: AccessEntry): Html {
