@@ -7,8 +7,13 @@
  * as child processes on 127.0.0.1; one real request of each kind captured for the ceiling; then
  * each kind measured with autocannon against Roster and against the ceiling.
  *
+ * Beside them, in the same run, the in-memory scimmy + express reference (scimmy-memory.ts),
+ * loaded from the seeded database after Roster applied its policy (issue 18 compares with it).
+ *
  * Environment: BENCH_SIZES (default 10000,1000000), BENCH_DURATION seconds per measurement
- * (default 5), BENCH_WARMUP seconds (default 1), BENCH_CONNECTIONS (default 10), BENCH_SECTIONS
+ * (default 5), BENCH_WARMUP seconds (default 1), BENCH_REPEATS (runs per measurement, interleaved
+ * across the servers, median printed; default 3), BENCH_POLICY (Roster's policy file, default the
+ * repo's policy.yaml; "none" for none), BENCH_CONNECTIONS (default 10), BENCH_SECTIONS
  * (default scim,journal,policy,sync), BENCH_KINDS (scim request kinds, default all), DATABASE_URL (a server where the bench may create and drop
  * databases; unset: embedded PostgreSQL).
  */
@@ -111,6 +116,17 @@ async function measured(ours: Record<string, number | undefined>, server: string
   return { result, cpuMsPerRequest: answered > 0 ? (cpuSeconds * 1000) / answered : undefined, postgresCores: cores.PostgreSQL, otherCores: cores.other };
 }
 
+/**
+ * The bare ceiling replays one captured answer whatever it is sent, so it gets one body over and
+ * over: at thousands of requests a second, fresh bodies would use up the pools of users not yet
+ * in a group that Roster and the in-memory reference need for their own runs.
+ */
+function replayShape(shape: RequestShape): RequestShape {
+  if (!shape.body) return shape;
+  const body = shape.body();
+  return { ...shape, body: () => body };
+}
+
 async function untilAnswering(baseUrl: string): Promise<void> {
   const response = await fetch(`${baseUrl}/readyz`, { signal: AbortSignal.timeout(120_000) });
   await response.arrayBuffer();
@@ -177,7 +193,7 @@ async function runSize(dbServer: DatabaseServer, users: number, tmpDir: string):
       // Requests still in flight when a run ends keep a single-threaded server busy (a PATCH of a
       // 5,000-member group takes scimmy seconds); the next run must not pay for them.
       await untilAnswering(memory.baseUrl);
-      bareRuns.push(await measured(ours, 'bare', bare.baseUrl, prefixed(kind.shape(w), barePathPrefix(kind.key))));
+      bareRuns.push(await measured(ours, 'bare', bare.baseUrl, prefixed(replayShape(kind.shape(w)), barePathPrefix(kind.key))));
       if (kind.key === 'get-user') withDbRuns.push(await measure(bare.baseUrl, prefixed(kind.shape(w), barePathPrefix('get-user-db')), load));
     }
     const rosterRun = median(rosterRuns, (r) => r.result.reqPerSec);

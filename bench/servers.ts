@@ -18,7 +18,8 @@ import { freePort } from './ports.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TSX_LOADER = pathToFileURL(path.join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
-const READY_TIMEOUT_MS = 120_000;
+// Roster applies its policy to every seeded user before it is ready: a minute at 10,000 users on a busy 2-core machine.
+const READY_TIMEOUT_MS = 600_000;
 
 export interface ChildServer {
   name: string;
