@@ -15,25 +15,29 @@
  */
 import type { Knex } from 'knex';
 import { appendJournalOfMany, type ActorEntries } from '../journal/append.js';
-import type { Actor } from '../journal/entry.js';
-import type { ChangeSet, WriteContext } from './write-path.js';
+import type { Actor, JournalEntryInput } from '../journal/entry.js';
 
-/** What the shared commit needs from the write path that owns it. */
-export interface SharedCommitHost {
+/** The part of a change's context the shared commit handles (write-path.ts's WriteContext has more). */
+interface ChangeContext {
+  changes: { readonly entries: readonly JournalEntryInput[]; settle(): Promise<void> };
+}
+
+/** What the shared commit needs from the write path that owns it (which imports this module). */
+export interface SharedCommitHost<C extends ChangeContext> {
   db: Knex;
   /** A fresh context for one change inside the shared transaction. */
-  contextFor(tx: Knex.Transaction, actor: Actor): WriteContext;
+  contextFor(tx: Knex.Transaction, actor: Actor): C;
   /** Settles the change's deferred statements and runs the hooks over its changes (no journal). */
-  finish(tx: Knex.Transaction, changes: ChangeSet, actor: Actor): Promise<void>;
+  finish(tx: Knex.Transaction, changes: C['changes'], actor: Actor): Promise<void>;
   /** Runs one change in a transaction of its own (the write path's `run`). */
-  runAlone<T>(actor: Actor, work: (context: WriteContext) => Promise<T>): Promise<T>;
+  runAlone<T>(actor: Actor, work: (context: C) => Promise<T>): Promise<T>;
   /** Whether an error means the database aborted the work and it may simply run again. */
   isRetryable(error: unknown): boolean;
 }
 
-interface Waiting {
+interface Waiting<C> {
   actor: Actor;
-  work: (context: WriteContext) => Promise<unknown>;
+  work: (context: C) => Promise<unknown>;
   resolve(value: unknown): void;
   reject(error: unknown): void;
 }
@@ -47,13 +51,13 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 const MAX_BATCH = 64;
 const SAVEPOINT = 'roster_change';
 
-export class SharedCommit {
-  private readonly waiting: Waiting[] = [];
+export class SharedCommit<C extends ChangeContext> {
+  private readonly waiting: Array<Waiting<C>> = [];
   private draining = false;
 
-  constructor(private readonly host: SharedCommitHost) {}
+  constructor(private readonly host: SharedCommitHost<C>) {}
 
-  run<T>(actor: Actor, work: (context: WriteContext) => Promise<T>): Promise<T> {
+  run<T>(actor: Actor, work: (context: C) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.waiting.push({ actor, work, resolve: resolve as (value: unknown) => void, reject });
       if (!this.draining) void this.drain();
@@ -70,10 +74,10 @@ export class SharedCommit {
     }
   }
 
-  private async commit(batch: Waiting[]): Promise<void> {
+  private async commit(batch: Array<Waiting<C>>): Promise<void> {
     // Alone, a change needs no savepoint: the ordinary transaction is the same thing, cheaper.
     if (batch.length === 1) {
-      const [only] = batch as [Waiting];
+      const [only] = batch as [Waiting<C>];
       await this.host.runAlone(only.actor, only.work).then(only.resolve, only.reject);
       return;
     }
@@ -95,7 +99,7 @@ export class SharedCommit {
     );
   }
 
-  private async runTogether(tx: Knex.Transaction, batch: readonly Waiting[]): Promise<Outcome[]> {
+  private async runTogether(tx: Knex.Transaction, batch: ReadonlyArray<Waiting<C>>): Promise<Outcome[]> {
     const outcomes: Outcome[] = [];
     const journal: ActorEntries[] = [];
     // The savepoint ending one change and the one starting the next go in one round trip.

@@ -68,13 +68,13 @@ export type ChangeContext = Omit<WriteContext, 'guards'>;
 
 export class WritePath {
   private readonly hooks: ChangeHook[] = [];
-  private readonly shared: SharedCommit;
+  private readonly shared: SharedCommit<WriteContext>;
 
   constructor(
     readonly db: Knex,
     private readonly guards: WriteGuards = {},
   ) {
-    this.shared = new SharedCommit({
+    this.shared = new SharedCommit<WriteContext>({
       db,
       contextFor: (tx, actor) => ({ tx, changes: new ChangeSet(), actor, guards: this.guards }),
       finish: (tx, changes, actor) => this.finish(tx, changes, actor),
