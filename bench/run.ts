@@ -7,8 +7,13 @@
  * as child processes on 127.0.0.1; one real request of each kind captured for the ceiling; then
  * each kind measured with autocannon against Roster and against the ceiling.
  *
+ * Beside them, in the same run, the in-memory scimmy + express reference (scimmy-memory.ts),
+ * loaded from the seeded database after Roster applied its policy (issue 18 compares with it).
+ *
  * Environment: BENCH_SIZES (default 10000,1000000), BENCH_DURATION seconds per measurement
- * (default 5), BENCH_WARMUP seconds (default 1), BENCH_CONNECTIONS (default 10), BENCH_SECTIONS
+ * (default 5), BENCH_WARMUP seconds (default 1), BENCH_REPEATS (runs per measurement, interleaved
+ * across the servers, median printed; default 3), BENCH_POLICY (Roster's policy file, default the
+ * repo's policy.yaml; "none" for none), BENCH_CONNECTIONS (default 10), BENCH_SECTIONS
  * (default scim,journal,policy,sync,governance,console), BENCH_KINDS (scim request kinds, default all), DATABASE_URL (a server where the bench may create and drop
  * databases; unset: embedded PostgreSQL).
  */
@@ -17,15 +22,15 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { captureResponses, checkCaptured } from './capture.js';
-import { withCpuAccounting } from './cpu.js';
+import { withCpuBreakdown } from './cpu.js';
 import { openDatabaseServer, type DatabaseServer } from './database.js';
 import { renderPolicyRows, runPolicyBench, type PolicyBenchRow } from './policy.js';
 import { renderJournalReport, runJournalBench, type JournalBenchRow } from './journal.js';
-import { measure, type LoadOptions } from './measure.js';
+import { measure, type LoadOptions, type Measurement, type RequestShape } from './measure.js';
 import { renderReport, type ResultRow } from './report.js';
 import { Cycler, barePathPrefix, prefixed, REQUEST_KINDS, type Workload } from './requests.js';
 import { seed, SMALL_GROUP_MEMBERS } from './seed.js';
-import { startBareExpress, startRoster, type ChildServer } from './servers.js';
+import { benchPolicyFile, startBareExpress, startInMemory, startRoster, type ChildServer } from './servers.js';
 import { renderSyncReport, runSyncBench, type SyncBenchRow } from './sync.js';
 import { renderGovernanceRows, runGovernanceBench, type GovernanceBenchRow } from './governance.js';
 import { renderConsoleReport, runConsoleBench, type ConsoleBenchRow } from './console.js';
@@ -43,6 +48,7 @@ if (sizes.some((s) => !Number.isInteger(s) || s < 100)) throw new Error('BENCH_S
 const durationSeconds = envNumber('BENCH_DURATION', 5, 1);
 const warmupSeconds = envNumber('BENCH_WARMUP', 1, 0);
 const connections = envNumber('BENCH_CONNECTIONS', 10, 1);
+const repeats = envNumber('BENCH_REPEATS', 3, 1);
 // Which parts to run (default all): scim (the request table), journal, policy, sync, governance (bench/governance.ts), console (bench/console.ts).
 const SECTIONS = ['scim', 'journal', 'policy', 'sync', 'governance', 'console'];
 const sections = new Set((process.env.BENCH_SECTIONS ?? SECTIONS.join(',')).split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
@@ -93,6 +99,46 @@ async function tracked<T extends ChildServer>(server: Promise<T>): Promise<T> {
   return s;
 }
 
+interface Run {
+  result: Measurement;
+  /** CPU of the server under load and of PostgreSQL, per answered request (warm-up included on both sides). */
+  cpuMsPerRequest?: number;
+  postgresCores?: number;
+  otherCores?: number;
+}
+
+/** One measurement of `server` (a key of `ours`) with the CPU every process used meanwhile. */
+async function measured(ours: Record<string, number | undefined>, server: string, baseUrl: string, shape: RequestShape): Promise<Run> {
+  const started = Date.now();
+  const { result, cores } = await withCpuBreakdown(ours, () => measure(baseUrl, shape, load));
+  if (!cores) return { result };
+  const seconds = (Date.now() - started) / 1000;
+  const answered = result.requests * (seconds / durationSeconds);
+  const cpuSeconds = ((cores[server] ?? 0) + (cores.PostgreSQL ?? 0)) * seconds;
+  return { result, cpuMsPerRequest: answered > 0 ? (cpuSeconds * 1000) / answered : undefined, postgresCores: cores.PostgreSQL, otherCores: cores.other };
+}
+
+/**
+ * The bare ceiling replays one captured answer whatever it is sent, so it gets one body over and
+ * over: at thousands of requests a second, fresh bodies would use up the pools of users not yet
+ * in a group that Roster and the in-memory reference need for their own runs.
+ */
+function replayShape(shape: RequestShape): RequestShape {
+  if (!shape.body) return shape;
+  const body = shape.body();
+  return { ...shape, body: () => body };
+}
+
+async function untilAnswering(baseUrl: string): Promise<void> {
+  const response = await fetch(`${baseUrl}/readyz`, { signal: AbortSignal.timeout(120_000) });
+  await response.arrayBuffer();
+}
+
+function median<T>(values: readonly T[], by: (value: T) => number): T {
+  const sorted = [...values].sort((a, b) => by(a) - by(b));
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+}
+
 async function runSize(dbServer: DatabaseServer, users: number, tmpDir: string): Promise<ResultRow[]> {
   const largeGroupMembers = Math.min(100_000, Math.floor(users / 2));
   const cleanupMark = cleanups.length;
@@ -128,42 +174,67 @@ async function runSize(dbServer: DatabaseServer, users: number, tmpDir: string):
   log(`  load average before measuring: ${loadAverage()}`);
   log(`  bare Express ready at ${bare.baseUrl} (pid ${bare.pid}); ${captured.length} responses captured`);
 
+  const memory = await tracked(startInMemory(db.url, token));
+  log(`  in-memory scimmy reference ready at ${memory.baseUrl} (pid ${memory.pid}), loaded from ${db.name}`);
+  const ours = { bench: process.pid, Roster: roster.pid, bare: bare.pid, memory: memory.pid };
+
   const rows: ResultRow[] = [];
   for (const kind of selectedKinds) {
     const label = kind.label(w);
     const pool = kind.pool?.(w);
-    const ours = [process.pid, roster.pid, bare.pid];
-    const { result: rosterResult, cpu: rosterCpu } = await withCpuAccounting(ours, () => measure(roster.baseUrl, kind.shape(w), load));
     const notes: string[] = [];
+    // Interleaved repeats (Roster, in-memory, bare, ...), the median of each: a burst of other work
+    // on the machine then skews one repeat of each server rather than one server's only run.
+    const rosterRuns: Run[] = [];
+    const memoryRuns: Run[] = [];
+    const bareRuns: Run[] = [];
+    const withDbRuns: Measurement[] = [];
+    for (let repeat = 0; repeat < repeats; repeat++) {
+      rosterRuns.push(await measured(ours, 'Roster', roster.baseUrl, kind.shape(w)));
+      memoryRuns.push(await measured(ours, 'memory', memory.baseUrl, kind.shape(w)));
+      // Requests still in flight when a run ends keep a single-threaded server busy (a PATCH of a
+      // 5,000-member group takes scimmy seconds); the next run must not pay for them.
+      await untilAnswering(memory.baseUrl);
+      bareRuns.push(await measured(ours, 'bare', bare.baseUrl, prefixed(replayShape(kind.shape(w)), barePathPrefix(kind.key))));
+      if (kind.key === 'get-user') withDbRuns.push(await measure(bare.baseUrl, prefixed(kind.shape(w), barePathPrefix('get-user-db')), load));
+    }
+    const rosterRun = median(rosterRuns, (r) => r.result.reqPerSec);
+    const memoryRun = median(memoryRuns, (r) => r.result.reqPerSec);
+    const bareRun = median(bareRuns, (r) => r.result.reqPerSec);
+    const withDb = withDbRuns.length ? median(withDbRuns, (m) => m.reqPerSec) : undefined;
     if (pool && pool.used > pool.items.length) {
       notes.push(`ran out of distinct users to add (${pool.items.length.toLocaleString('en-US')}); ${(pool.used - pool.items.length).toLocaleString('en-US')} requests re-added existing members (no-op PATCH)`);
     }
-    if (rosterResult.failures > 0) notes.push(`status codes ${JSON.stringify(rosterResult.statusCodes)}`);
-    const { result: bareResult, cpu: bareCpu } = await withCpuAccounting(ours, () =>
-      measure(bare.baseUrl, prefixed(kind.shape(w), barePathPrefix(kind.key)), load),
-    );
-    if (bareResult.failures > 0) notes.push(`bare Express status codes ${JSON.stringify(bareResult.statusCodes)}`);
-    if (kind.key === 'get-user') {
-      const withDb = await measure(bare.baseUrl, prefixed(kind.shape(w), barePathPrefix('get-user-db')), load);
+    if (rosterRun.result.failures > 0) notes.push(`status codes ${JSON.stringify(rosterRun.result.statusCodes)}`);
+    if (memoryRun.result.failures > 0) notes.push(`in-memory status codes ${JSON.stringify(memoryRun.result.statusCodes)}`);
+    if (bareRun.result.failures > 0) notes.push(`bare Express status codes ${JSON.stringify(bareRun.result.statusCodes)}`);
+    if (repeats > 1) notes.push(`Roster req/s of ${repeats} runs: ${rosterRuns.map((r) => num(r.result.reqPerSec)).join(', ')}; in-memory: ${memoryRuns.map((r) => num(r.result.reqPerSec)).join(', ')}`);
+    if (withDb) {
       log(`  reference, bare Express + one prepared SELECT by id: ${Math.round(withDb.reqPerSec)} req/s p50 ${withDb.p50} ms p99 ${withDb.p99} ms`);
       notes.push(
-        `bare Express + one prepared SELECT by id: ${num(withDb.reqPerSec)} req/s (${(withDb.reqPerSec / bareResult.reqPerSec).toFixed(2)}× bare); ` +
-          `Roster is ${(rosterResult.reqPerSec / withDb.reqPerSec).toFixed(2)}× of it`,
+        `bare Express + one prepared SELECT by id: ${num(withDb.reqPerSec)} req/s (${(withDb.reqPerSec / bareRun.result.reqPerSec).toFixed(2)}× bare); ` +
+          `Roster is ${(rosterRun.result.reqPerSec / withDb.reqPerSec).toFixed(2)}× of it`,
       );
     }
+    const cpuNote = (run: Run) => (run.cpuMsPerRequest === undefined ? '' : `, ${run.cpuMsPerRequest.toFixed(2)} ms CPU/req`);
     log(
-      `  ${label}: Roster ${Math.round(rosterResult.reqPerSec)} req/s p50 ${rosterResult.p50} ms p99 ${rosterResult.p99} ms | ` +
-        `bare ${Math.round(bareResult.reqPerSec)} req/s p50 ${bareResult.p50} ms p99 ${bareResult.p99} ms` +
-        (rosterCpu ? ` | PostgreSQL ${rosterCpu.postgresCores.toFixed(2)} cores, other processes ${rosterCpu.otherCores.toFixed(2)} cores` : ''),
+      `  ${label}: Roster ${Math.round(rosterRun.result.reqPerSec)} req/s p50 ${rosterRun.result.p50} ms p99 ${rosterRun.result.p99} ms${cpuNote(rosterRun)} | ` +
+        `in-memory ${Math.round(memoryRun.result.reqPerSec)} req/s p50 ${memoryRun.result.p50} ms${cpuNote(memoryRun)} | ` +
+        `bare ${Math.round(bareRun.result.reqPerSec)} req/s p50 ${bareRun.result.p50} ms` +
+        (rosterRun.postgresCores === undefined ? '' : ` | PostgreSQL ${rosterRun.postgresCores.toFixed(2)} cores, other processes ${rosterRun.otherCores!.toFixed(2)} cores`),
     );
     rows.push({
       users,
       key: kind.key,
       label,
-      roster: rosterResult,
-      bare: bareResult,
-      ...(rosterCpu ? { postgresCores: rosterCpu.postgresCores } : {}),
-      ...(rosterCpu && bareCpu ? { otherCores: Math.max(rosterCpu.otherCores, bareCpu.otherCores) } : {}),
+      roster: rosterRun.result,
+      memory: memoryRun.result,
+      bare: bareRun.result,
+      ...(withDb ? { bareWithDb: withDb } : {}),
+      ...(rosterRun.cpuMsPerRequest === undefined ? {} : { rosterCpuMs: rosterRun.cpuMsPerRequest }),
+      ...(memoryRun.cpuMsPerRequest === undefined ? {} : { memoryCpuMs: memoryRun.cpuMsPerRequest }),
+      ...(rosterRun.postgresCores === undefined ? {} : { postgresCores: rosterRun.postgresCores }),
+      otherCores: Math.max(...[rosterRun, memoryRun, bareRun].map((r) => r.otherCores ?? 0)),
       notes,
     });
   }
@@ -174,7 +245,8 @@ async function runSize(dbServer: DatabaseServer, users: number, tmpDir: string):
 }
 
 async function main(): Promise<void> {
-  log(`sizes ${sizes.join(', ')}; ${durationSeconds} s per measurement after ${warmupSeconds} s warm-up; ${connections} connections; ${os.cpus().length} CPUs`);
+  log(`sizes ${sizes.join(', ')}; ${durationSeconds} s per measurement after ${warmupSeconds} s warm-up, median of ${repeats}; ${connections} connections; ${os.cpus().length} CPUs`);
+  log(`Roster's access policy: ${benchPolicyFile() ?? 'none (BENCH_POLICY=none)'}`);
   const tmpDir = await fs.mkdtemp(path.join(os.tmpdir(), 'roster-bench-'));
   cleanups.push(() => fs.rm(tmpDir, { recursive: true, force: true }));
   const dbServer = await openDatabaseServer(log);

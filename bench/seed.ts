@@ -101,8 +101,10 @@ export async function seed(url: string, plan: SeedPlan, log: (line: string) => v
       log(`  seeded users ${to.toLocaleString('en-US')}/${plan.users.toLocaleString('en-US')} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
     }
 
-    const largeGroupId = await insertGroup(client, 'All Staff', 'grp-large');
-    const smallGroupId = await insertGroup(client, 'Release Managers', 'grp-small');
+    // Not named like any group of the repo's policy.yaml, which the bench's Roster enforces: a group
+    // the policy names becomes managed, and SCIM clients may not PATCH its members.
+    const largeGroupId = await insertGroup(client, 'Bench Large Group', 'grp-large');
+    const smallGroupId = await insertGroup(client, 'Bench Small Group', 'grp-small');
     await client.query(
       `INSERT INTO group_members (group_id, member_id, member_type, added_at)
        SELECT $1, id, 'User', created_at FROM users ORDER BY created_at, id LIMIT $2`,

@@ -3,8 +3,9 @@
  * generator never shares an event loop with them. Both listen on 127.0.0.1 and are ready when
  * GET /readyz answers 200.
  *
- * Roster runs in an empty working directory, so a ./policy.yaml or .roster-data in the checkout is
- * not picked up: the bench measures the SCIM gateway itself, without an access policy. Variables
+ * Roster runs in an empty working directory, so a .roster-data in the checkout is not picked up; the
+ * access policy is the repo's default policy.yaml (as a deployment runs it; issue 18), or the file
+ * BENCH_POLICY names, or none with BENCH_POLICY=none. Variables
  * in the bench's own environment are passed on (callers set ROSTER_* there for a run, e.g. the
  * sync bench's ROSTER_CONNECTORS_FILE), then the ones set here override them.
  */
@@ -17,7 +18,8 @@ import { freePort } from './ports.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TSX_LOADER = pathToFileURL(path.join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
-const READY_TIMEOUT_MS = 120_000;
+// Roster applies its policy to every seeded user before it is ready: a minute at 10,000 users on a busy 2-core machine.
+const READY_TIMEOUT_MS = 600_000;
 
 export interface ChildServer {
   name: string;
@@ -95,8 +97,16 @@ export interface RosterOptions {
   cursorSecret: string;
 }
 
+/** The policy file the bench's Roster enforces: BENCH_POLICY, default the repo's policy.yaml; "none" for none. */
+export function benchPolicyFile(): string | undefined {
+  const chosen = process.env.BENCH_POLICY ?? path.join(REPO_ROOT, 'policy.yaml');
+  return chosen === 'none' || chosen === '' ? undefined : path.resolve(chosen);
+}
+
 export function startRoster(options: RosterOptions): Promise<ChildServer> {
+  const policyFile = benchPolicyFile();
   return startChild('Roster', 'src/main.ts', ['serve'], {
+    ...(policyFile ? { ROSTER_POLICY_FILE: policyFile } : {}),
     DATABASE_URL: options.databaseUrl,
     ROSTER_BOOTSTRAP_TOKEN: options.bootstrapToken,
     ROSTER_CURSOR_SECRET: options.cursorSecret,
@@ -109,4 +119,9 @@ export function startRoster(options: RosterOptions): Promise<ChildServer> {
 /** `databaseUrl`: also serve the bare-Express-plus-one-SELECT reference (see bare-express.ts). */
 export function startBareExpress(responsesFile: string, databaseUrl?: string): Promise<ChildServer> {
   return startChild('bare Express', 'bench/bare-express.ts', [responsesFile], { LOG_LEVEL: 'error', ...(databaseUrl ? { BARE_DATABASE_URL: databaseUrl } : {}) });
+}
+
+/** The in-memory scimmy + express reference (see scimmy-memory.ts), loaded once from `databaseUrl`. */
+export function startInMemory(databaseUrl: string, token: string): Promise<ChildServer> {
+  return startChild('in-memory scimmy', 'bench/scimmy-memory.ts', [], { MEMORY_DATABASE_URL: databaseUrl, MEMORY_TOKEN: token });
 }

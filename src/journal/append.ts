@@ -53,13 +53,29 @@ function isPlainJson(value: unknown): boolean {
 }
 
 export async function appendJournal(tx: Knex.Transaction, actor: Actor, entries: readonly JournalEntryInput[]): Promise<void> {
+  await appendJournalOfMany(tx, [{ actor, entries }]);
+}
+
+/** Entries recorded under one actor (one request of a shared transaction, see write-path.ts). */
+export interface ActorEntries {
+  actor: Actor;
+  entries: readonly JournalEntryInput[];
+}
+
+/**
+ * Appends the entries of several actors in one go, in the order given: the names are resolved with
+ * one read and the rows sent in as few statements as appendJournal would send for one actor.
+ */
+export async function appendJournalOfMany(tx: Knex.Transaction, groups: readonly ActorEntries[]): Promise<void> {
+  const entries = groups.flatMap((group) => group.entries);
   if (entries.length === 0) return;
   // The chain trigger fires at commit; outside a transaction every statement commits at once, which
   // would work too, but a caller that passed a plain connection gets one transaction for all chunks.
   if (!(tx as { isTransaction?: boolean }).isTransaction) {
-    await (tx as unknown as Knex).transaction((inner) => appendJournal(inner, actor, entries));
+    await (tx as unknown as Knex).transaction((inner) => appendJournalOfMany(inner, groups));
     return;
   }
+  const actors = groups.flatMap((group) => group.entries.map(() => group.actor));
   const names = await resolveResourceNames(tx, entries);
   // A large append goes in chunks, each sent as soon as the one before it is done while the next
   // is being digested, so PostgreSQL links one chunk while Node works on the next.
@@ -71,7 +87,7 @@ export async function appendJournal(tx: Knex.Transaction, actor: Actor, entries:
     const rows: string[] = [];
     const digests: string[] = [];
     entries.slice(start, start + APPEND_CHUNK).forEach((entry, i) => {
-      const { json, digest } = pendingRow(actor, entry, names[start + i]);
+      const { json, digest } = pendingRow(actors[start + i]!, entry, names[start + i]);
       rows.push(json);
       digests.push(digest);
     });

@@ -125,9 +125,17 @@ export async function insertResource(
   resource: Record<string, unknown>,
   extra: Record<string, unknown> = {},
 ): Promise<ResourceRow> {
-  const [row] = await tx(TABLE_BY_TYPE[type]).insert({ id, resource, ...extra }).returning(COLUMNS);
-  await adjustCount(tx, type, 1);
-  return row as ResourceRow;
+  // The row and the count in one statement: one round trip less for every create (issue 18).
+  const columns = ['id', 'resource', ...Object.keys(extra)];
+  const values = [id, JSON.stringify(resource), ...Object.values(extra)] as Knex.Value[];
+  const { rows } = (await tx.raw(
+    `WITH inserted AS (
+       INSERT INTO ${TABLE_BY_TYPE[type]} (${columns.join(', ')}) VALUES (?, ?::jsonb${', ?'.repeat(columns.length - 2)}) RETURNING ${COLUMNS.join(', ')}
+     ), counted AS (UPDATE resource_counts SET total = total + 1 WHERE resource_type = ?)
+     SELECT * FROM inserted`,
+    [...values, type],
+  )) as { rows: ResourceRow[] };
+  return rows[0]!;
 }
 
 export async function updateResource(

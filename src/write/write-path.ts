@@ -10,6 +10,7 @@ import { appendJournal } from '../journal/append.js';
 import { backoffDelay } from '../lib/backoff.js';
 import type { Actor, JournalEntryInput } from '../journal/entry.js';
 import type { ResourceRow } from '../store/rows.js';
+import { SharedCommit } from './shared-commit.js';
 
 export class ChangeSet {
   readonly entries: JournalEntryInput[] = [];
@@ -67,11 +68,20 @@ export type ChangeContext = Omit<WriteContext, 'guards'>;
 
 export class WritePath {
   private readonly hooks: ChangeHook[] = [];
+  private readonly shared: SharedCommit<WriteContext>;
 
   constructor(
     readonly db: Knex,
     private readonly guards: WriteGuards = {},
-  ) {}
+  ) {
+    this.shared = new SharedCommit<WriteContext>({
+      db,
+      contextFor: (tx, actor) => ({ tx, changes: new ChangeSet(), actor, guards: this.guards }),
+      finish: (tx, changes, actor) => this.finish(tx, changes, actor),
+      runAlone: (actor, work) => this.run(actor, work),
+      isRetryable,
+    });
+  }
 
   addHook(hook: ChangeHook): void {
     this.hooks.push(hook);
@@ -95,16 +105,42 @@ export class WritePath {
     }
   }
 
+  /**
+   * Like `run`, for one independent change among many concurrent ones (a SCIM request): it may share
+   * its transaction with changes that arrive at the same time, each in a savepoint of its own, so
+   * it fails alone and commits with its own journal entries (shared-commit.ts, decision 0700).
+   * The promise settles once the shared transaction has committed.
+   */
+  runShared<T>(actor: Actor, work: (context: WriteContext) => Promise<T>): Promise<T> {
+    return this.shared.run(actor, work);
+  }
+
+  /**
+   * After the work: the hooks over its changes, in order, each after the statements deferred before
+   * it. False when there were no changes (nothing to journal). The last hook's deferred statements
+   * may still be running.
+   */
+  private async runHooks(tx: Knex.Transaction, changes: ChangeSet, actor: Actor): Promise<boolean> {
+    await changes.settle();
+    if (changes.entries.length === 0) return false;
+    for (const hook of this.hooks) {
+      await changes.settle();
+      await hook(tx, changes, actor);
+    }
+    return true;
+  }
+
+  /** The hooks, and every deferred statement done: for a change whose journal is appended later. */
+  private async finish(tx: Knex.Transaction, changes: ChangeSet, actor: Actor): Promise<void> {
+    await this.runHooks(tx, changes, actor);
+    await changes.settle();
+  }
+
   private runOnce<T>(actor: Actor, work: (context: WriteContext) => Promise<T>): Promise<T> {
     return this.db.transaction(async (tx) => {
       const changes = new ChangeSet();
       const result = await work({ tx, changes, actor, guards: this.guards });
-      await changes.settle();
-      if (changes.entries.length > 0) {
-        for (const hook of this.hooks) {
-          await changes.settle();
-          await hook(tx, changes, actor);
-        }
+      if (await this.runHooks(tx, changes, actor)) {
         try {
           await appendJournal(tx, actor, changes.entries);
         } finally {

@@ -54,7 +54,7 @@ export function resourceRouter(type: ResourceTypeName, deps: ScimDependencies): 
   });
 
   router.post(path, write, deps.readBody, async (req, res) => {
-    const row = await deps.writePath.run(actorOf(req, 'scim'), (context) => operations.create(context, req.body));
+    const row = await deps.writePath.runShared(actorOf(req, 'scim'), (context) => operations.create(context, req.body));
     res.setHeader('Location', resourceLocation(baseUrlOf(req, deps.publicUrl), type, row.id));
     await respondWithResource(req, res, row, 201);
   });
@@ -72,14 +72,14 @@ export function resourceRouter(type: ResourceTypeName, deps: ScimDependencies): 
   });
 
   router.put(`${path}/:id`, write, deps.readBody, async (req, res) => {
-    const { row } = await deps.writePath.run(actorOf(req, 'scim'), (context) =>
+    const { row } = await deps.writePath.runShared(actorOf(req, 'scim'), (context) =>
       operations.replace(context, idParam(req), req.body, { ifMatch: req.get('if-match') }),
     );
     await respondWithResource(req, res, row, 200);
   });
 
   router.patch(`${path}/:id`, write, deps.readBody, async (req, res) => {
-    const { row } = await deps.writePath.run(actorOf(req, 'scim'), (context) =>
+    const { row } = await deps.writePath.runShared(actorOf(req, 'scim'), (context) =>
       operations.patch(context, idParam(req), req.body, { ifMatch: req.get('if-match') }),
     );
     // A group's representation carries its whole member list; RFC 7644 §3.5.2 lets PATCH answer
@@ -93,7 +93,7 @@ export function resourceRouter(type: ResourceTypeName, deps: ScimDependencies): 
   });
 
   router.delete(`${path}/:id`, write, async (req, res) => {
-    await deps.writePath.run(actorOf(req, 'scim'), (context) => operations.remove(context, idParam(req), { ifMatch: req.get('if-match') }));
+    await deps.writePath.runShared(actorOf(req, 'scim'), (context) => operations.remove(context, idParam(req), { ifMatch: req.get('if-match') }));
     res.status(204).end();
   });
 

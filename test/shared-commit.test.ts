@@ -1,0 +1,144 @@
+/**
+ * Group commit of concurrent writes (src/write/shared-commit.ts, decision 0700) on real PostgreSQL
+ * and over real HTTP: changes that arrive together share one transaction, each in its own
+ * savepoint, so an invalid one fails alone, with its own error, and the others commit, each with
+ * its own journal entries under its own request id. The journal chain stays whole.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { verifyJournal } from '../src/journal/verify.js';
+import { createUser } from '../src/resources/users.js';
+import { WritePath } from '../src/write/write-path.js';
+import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { startTestServer, USER_SCHEMA, type TestServer } from './support/server.js';
+
+const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+const POLICY = `version: 1
+roles:
+  - name: all-staff
+    when: 'active eq true'
+    groups: [All Staff]
+`;
+
+let db: TestDatabase;
+let server: TestServer;
+before(async () => {
+  db = await createTestDatabase();
+  server = await startTestServer({ policy: POLICY });
+});
+after(async () => {
+  await server?.close();
+  await db?.drop();
+});
+
+const actorFor = (requestId: string) => ({ name: 'shared-commit-test', source: 'cli' as const, requestId });
+
+type Context = Parameters<Parameters<WritePath['run']>[1]>[0];
+
+/** Creates the user and says in which transaction (txid_current is the top-level one inside a savepoint). */
+async function createIn(context: Context, userName: string): Promise<{ id: string; txid: string }> {
+  const row = await createUser(context, { schemas: [USER_SCHEMA], userName });
+  const { rows } = await context.tx.raw(`SELECT txid_current()::text AS txid`);
+  return { id: row.id, txid: rows[0].txid };
+}
+
+test('changes queued together share one transaction; the one that fails in SQL fails alone and the others commit, each journaled under its own request id', async () => {
+  const writePath = new WritePath(db.knex);
+  await writePath.run(actorFor('seed'), (c) => createUser(c, { schemas: [USER_SCHEMA], userName: 'taken@example.com' }));
+  // The first goes alone; the rest queue behind it, in this order, and run in one shared transaction.
+  const names = ['first', 'a', 'b', 'TAKEN', 'c', 'd'].map((n) => `${n}@example.com`);
+  const settled = await Promise.allSettled(
+    names.map((userName, i) => writePath.runShared(actorFor(`req-${i}`), (c) => createIn(c, userName))),
+  );
+  const failed = settled.flatMap((s, i) => (s.status === 'rejected' ? [{ i, error: s.reason as { status?: number; scimType?: string } }] : []));
+  assert.equal(failed.length, 1, 'only the duplicate userName failed');
+  assert.equal(failed[0]!.i, 3);
+  assert.equal(failed[0]!.error.status, 409);
+  assert.equal(failed[0]!.error.scimType, 'uniqueness');
+
+  const committed = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const created = committed.map((c) => c.id);
+  assert.equal(created.length, 5);
+  assert.equal(new Set(committed.slice(1).map((c) => c.txid)).size, 1, 'the four queued behind the first committed in one transaction');
+  assert.notEqual(committed[0]!.txid, committed[1]!.txid, 'the first, alone, in its own');
+
+  const { rows } = await db.knex.raw(`SELECT request_id, resource_id::text FROM journal WHERE request_id LIKE 'req-%' ORDER BY seq`);
+  assert.deepEqual(
+    rows.map((r: { request_id: string }) => r.request_id),
+    ['req-0', 'req-1', 'req-2', 'req-4', 'req-5'],
+    'one entry per committed change, in arrival order, none for the failed one',
+  );
+  assert.deepEqual(
+    rows.map((r: { resource_id: string }) => r.resource_id),
+    created,
+  );
+  const { rows: dup } = await db.knex.raw(`SELECT count(*)::int AS n FROM users WHERE lower(resource->>'userName') = 'taken@example.com'`);
+  assert.equal(dup[0].n, 1, 'the failed change left nothing');
+  assert.equal((await verifyJournal(db.knex)).ok, true);
+});
+
+test('a change that throws before it sends any SQL, and one the database aborts with an error, both fail alone; a failure at the end of the queue leaves the rest committed', async () => {
+  const writePath = new WritePath(db.knex);
+  const work = (userName: string) => (c: Context) => createUser(c, { schemas: [USER_SCHEMA], userName });
+  const settled = await Promise.allSettled([
+    writePath.runShared(actorFor('q-0'), work('q0@example.com')),
+    writePath.runShared(actorFor('q-1'), async () => {
+      throw new Error('refused before any SQL');
+    }),
+    writePath.runShared(actorFor('q-2'), work('q2@example.com')),
+    writePath.runShared(actorFor('q-3'), async ({ tx }) => {
+      await tx.raw('SELECT 1/0');
+    }),
+    writePath.runShared(actorFor('q-4'), work('q4@example.com')),
+    writePath.runShared(actorFor('q-5'), work('q2@example.com')),
+  ]);
+  assert.deepEqual(
+    settled.map((s) => s.status),
+    ['fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled', 'rejected'],
+  );
+  assert.match(String((settled[3] as PromiseRejectedResult).reason), /division by zero/);
+  const { rows } = await db.knex.raw(`SELECT request_id FROM journal WHERE request_id LIKE 'q-%' ORDER BY seq`);
+  assert.deepEqual(
+    rows.map((r: { request_id: string }) => r.request_id),
+    ['q-0', 'q-2', 'q-4'],
+  );
+  assert.equal((await verifyJournal(db.knex)).ok, true);
+});
+
+test('over HTTP: a batch of concurrent POSTs with the policy on, one invalid and one duplicate, fail alone; the others are created with their memberships and journal entries', async () => {
+  const body = (userName: string) => ({ schemas: [USER_SCHEMA, ENTERPRISE], userName, active: true, [ENTERPRISE]: { department: 'Engineering' } });
+  await server.request('POST', '/Users', { body: body('http-taken@example.com') });
+  const requests = [
+    body('http-1@example.com'),
+    body('http-2@example.com'),
+    { schemas: [USER_SCHEMA], userName: 42 }, // invalid: refused by validation
+    body('HTTP-TAKEN@example.com'), // duplicate: refused by the database's unique index
+    body('http-3@example.com'),
+    body('http-4@example.com'),
+    body('http-5@example.com'),
+  ];
+  const responses = await Promise.all(requests.map((b) => server.request('POST', '/Users', { body: b })));
+  assert.deepEqual(
+    responses.map((r) => r.status),
+    [201, 201, 400, 409, 201, 201, 201],
+  );
+  const created = responses.filter((r) => r.status === 201).map((r) => r.body.id as string);
+  const { rows } = await server.db.knex.raw(
+    `SELECT resource_id::text, action, request_id FROM journal WHERE resource_id::text = ANY(?::text[]) OR (action = 'members.add' AND member_ids && ?::uuid[]) ORDER BY seq`,
+    [created, created],
+  );
+  for (const id of created) {
+    const own = rows.filter((r: { resource_id: string; action: string }) => r.resource_id === id && r.action === 'create');
+    assert.equal(own.length, 1, `one create entry for ${id}`);
+  }
+  const requestIds = new Set(rows.filter((r: { action: string }) => r.action === 'create').map((r: { request_id: string }) => r.request_id));
+  assert.equal(requestIds.size, created.length, 'each request journaled under its own request id');
+  const { rows: members } = await server.db.knex.raw(
+    `SELECT count(*)::int AS n FROM group_members gm JOIN groups g ON g.id = gm.group_id WHERE g.resource->>'displayName' = 'All Staff' AND gm.member_id = ANY(?::uuid[])`,
+    [created],
+  );
+  assert.equal(members[0].n, created.length, 'the policy made every created user a member of All Staff');
+  const { rows: refused } = await server.db.knex.raw(`SELECT count(*)::int AS n FROM users WHERE lower(resource->>'userName') = 'http-taken@example.com'`);
+  assert.equal(refused[0].n, 1);
+  assert.equal((await verifyJournal(server.db.knex)).ok, true);
+});
