@@ -178,6 +178,7 @@ test('people: plain-text and SCIM-filter search, a bad filter answered on the pa
     assert.match(person.text, /role <strong>finance-analyst<\/strong>/);
     assert.match(person.text, /<code>department<\/code> = Finance/);
     assert.match(person.text, /policy policy\.yaml/);
+    assert.doesNotMatch(person.text, /marks attributes of the Roster HR extension/, 'no HR legend for a person with no HR attributes');
 
     const journal = await browser.get(`/console/journal?user=alice%40example.com`);
     assert.match(journal.text, /user\.create|User/);

@@ -111,8 +111,10 @@ function attributes(resource: Record<string, unknown>): Html {
   const core = Object.entries(resource).filter(([k]) => !k.startsWith('urn:') && !['schemas', 'meta', 'groups', 'id'].includes(k));
   const ext = (schema: string) => Object.entries((resource[schema] as Record<string, unknown> | undefined) ?? {});
   const row = (k: string, v: unknown, hr = false) => html`<dt>${k}${hr ? HR_LABEL : ''}</dt><dd>${valueText(v)}</dd>`;
-  return html`<dl class="facts">${core.map(([k, v]) => row(k, v))}${ext(ENTERPRISE_USER_SCHEMA).map(([k, v]) => row(k, v))}${ext(ROSTER_HR_SCHEMA).map(([k, v]) => row(k, v, true))}</dl>
-    <p class="muted">${tag('HR')} marks attributes of the Roster HR extension (${ROSTER_HR_SCHEMA}), written by the HR import.</p>`;
+  const hr = ext(ROSTER_HR_SCHEMA);
+  // The legend only where it explains something: a person the IdP alone provisioned has no HR attributes.
+  return html`<dl class="facts">${core.map(([k, v]) => row(k, v))}${ext(ENTERPRISE_USER_SCHEMA).map(([k, v]) => row(k, v))}${hr.map(([k, v]) => row(k, v, true))}</dl>
+    ${hr.length ? html`<p class="muted">${tag('HR')} marks attributes of the Roster HR extension (${ROSTER_HR_SCHEMA}), written by the HR import.</p>` : ''}`;
 }
 
 export async function personBody(db: Knex, id: string, historyAfter?: number): Promise<{ title: string; body: Html } | undefined> {
