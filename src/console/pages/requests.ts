@@ -108,7 +108,7 @@ export async function requestsBody(db: Knex, session: ConsoleSession, done?: str
   const user = await personUser(db, session);
   const doneNotice = done ? notice('ok', done) : '';
   if (!user) {
-    const unlinked = `Your sign-in (${session.email ?? session.subject}) is not linked to a person in Roster, so you cannot request or approve access for yourself here. Requests are made by people whose email or userName matches a Roster user; an operator can file one for you (roster request create, or the form on this page).`;
+    const unlinked = `Your sign-in (${session.email ?? session.subject}) is not linked to a person in Roster, so you cannot request or approve access for yourself here. Requests are made by people whose email or userName matches a Roster user; an operator can file one for you (roster request create, or this page's on-behalf form, shown to operators).`;
     return html`${doneNotice}${notice('info', unlinked)}${staff ?? ''}`;
   }
   const policy = await appliedPolicy(db);
