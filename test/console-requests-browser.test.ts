@@ -180,6 +180,9 @@ test('a viewer sees every request but no form, and a forged POST files nothing',
   assert.equal(await page.locator('#all-request-2').count(), 1);
   assert.equal(await page.getByRole('button', { name: 'File the request' }).count(), 0);
   await checkAccessibility();
+  // Keyset paging, as the "Older requests" link uses it: only requests older than #2.
+  await page.goto(`${roster.url}/console/requests?before=2`);
+  assert.deepEqual(await page.locator('tr[id^="all-request-"]').evaluateAll((rows) => rows.map((r) => r.id)), ['all-request-1']);
   const csrf = await page.locator('input[name="_csrf"]').first().inputValue();
   const forged = await page.request.post(`${roster.url}/console/requests/on-behalf`, { form: { _csrf: csrf, entry: 'finance-reporting', user: 'mona@example.com', justification: 'not mine to file' }, maxRedirects: 0 });
   assert.equal(forged.status(), 403);
