@@ -4,7 +4,8 @@
  * as the real SCIM target: a manager completes an access review (revokes one exception, keeps
  * another, certifies nothing she does not own) and the revoked membership leaves the target; an
  * operator reads the printable report with each decision's journal entries; an operator acts on
- * orphans from the ledger page (adopt one, ignore another) after a drift report found them. Each
+ * orphans from the ledger page (adopt one, ignore another) after a drift report found them; an
+ * operator opens a campaign from the Reviews page's form, which a viewer neither sees nor can post. Each
  * journey saves screenshots under test-artifacts/; axe-core finds no serious or critical problem.
  */
 import { after, before, test } from 'node:test';
@@ -205,6 +206,54 @@ test('an operator acts on orphans from the ledger page: adopt one, ignore anothe
   await signIn('mia');
   await page.goto(`${roster.server.url}/console/ledger`);
   assert.equal(await page.getByRole('button', { name: 'Ignore' }).count(), 0);
+});
+
+test('an operator opens a campaign from the Reviews page; a viewer gets no form and her POST is refused', { skip: browserSkip, timeout: 120_000 }, async () => {
+  const { page } = browser;
+  await signIn('olivia');
+  await page.getByRole('link', { name: 'Reviews', exact: true }).click();
+  await page.getByText('Open a campaign').click();
+  await page.getByLabel('Name', { exact: true }).fill('Ledger spot check');
+  await page.locator('input[name="scope"][value="exceptions"]').uncheck();
+  await page.locator('input[name="scope"][value="ledger"]').check();
+  await page.getByLabel('revoked').check();
+  await page.getByLabel(/^Fallback reviewer/).fill('olivia@example.com');
+  await page.getByLabel(/^Ledger reviewer/).fill('fiona@example.com');
+  await checkAccessibility();
+  await browser.screenshot('console-review-open-form');
+  await page.getByRole('button', { name: 'Open the campaign' }).click();
+  await page.getByRole('heading', { name: 'Ledger spot check' }).waitFor();
+  const opened = await roster.server.db.knex('review_campaigns').where({ name: 'Ledger spot check' }).first();
+  assert.equal(new URL(page.url()).pathname, `/console/reviews/${String(opened.id)}`);
+  assert.deepEqual([opened.scope, opened.default_decision, opened.fallback_reviewer], [['rules', 'ledger'], 'revoke', 'olivia@example.com']);
+  const rule = await roster.server.db.knex('review_items').where({ campaign_id: opened.id, kind: 'rule' }).first();
+  assert.equal(rule.reviewer, 'fiona@example.com', "the rule goes to its owner");
+  const journaled = await roster.server.db.knex('journal').where({ action: 'review.open' }).orderBy('id', 'desc').first();
+  assert.equal(journaled.actor, `console:Olivia Operator <olivia@${op.issuer}>`);
+  await checkAccessibility();
+  await browser.screenshot('console-review-opened');
+
+  // The service's refusal is the page's message, and opens nothing.
+  const campaigns = async () => Number((await roster.server.db.knex('review_campaigns').count({ n: '*' }).first())!.n);
+  await page.goto(`${roster.server.url}/console/reviews`);
+  await page.getByText('Open a campaign').click();
+  await page.getByLabel('Name', { exact: true }).fill('Nothing in scope');
+  for (const box of await page.locator('input[name="scope"]').all()) await box.uncheck();
+  await page.getByLabel(/^Fallback reviewer/).fill('olivia@example.com');
+  await page.getByRole('button', { name: 'Open the campaign' }).click();
+  await page.getByText(/Choose what the campaign reviews/).waitFor();
+  assert.equal(await campaigns(), 2);
+
+  await signIn('mia');
+  await page.goto(`${roster.server.url}/console/reviews`);
+  assert.equal(await page.getByText('Open a campaign').count(), 0, 'a viewer has no form');
+  const csrf = await page.locator('input[name="_csrf"]').first().inputValue();
+  const forged = await page.request.post(`${roster.server.url}/console/reviews`, {
+    form: { _csrf: csrf, name: 'Forged campaign', scope: 'rules', deadline: new Date(Date.now() + 7 * 86_400_000).toISOString().slice(0, 10), defaultDecision: 'revoke', fallbackReviewer: 'mia@example.com' },
+    maxRedirects: 0,
+  });
+  assert.equal(forged.status(), 403);
+  assert.equal(await campaigns(), 2, 'nothing opened');
 });
 
 test('no serious or critical accessibility problem on any governance page, and no CSP violation', { skip: browserSkip }, () => {

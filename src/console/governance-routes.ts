@@ -2,21 +2,22 @@
  * The console's governance pages (issue 17): access reviews and the orphan ledger. Registered by
  * router.ts after sign-in, form parsing and the CSRF check, so every POST here has a valid token.
  * Roles are checked here on the server: reading needs `read`; a decision needs the item's reviewer
- * (the signed-in subject is the reviewer's userName or externalId) or `operate`; acting on the
- * ledger needs `operate`.
+ * (the signed-in subject is the reviewer's userName or externalId) or `operate`; opening a
+ * campaign (openCampaign, as the CLI and POST /ops/reviews) and acting on the ledger need `operate`.
  */
 import type { Request, RequestHandler, Response, Router } from 'express';
 import type { Knex } from 'knex';
 import { adoptOrphan, deprovisionOrphan, ignoreItem, LedgerError } from '../governance/ledger-actions.js';
 import { decideItem } from '../governance/review-decide.js';
-import { ReviewError } from '../governance/review-open.js';
+import { openCampaign, ReviewError } from '../governance/review-open.js';
 import { campaignReport, reportCsv } from '../governance/review-report.js';
-import { campaignById, listItems, REVIEW_DECISIONS, reviewerNamesOf, reviewItem, type ReviewDecision } from '../governance/review-store.js';
+import { campaignById, listItems, REVIEW_DECISIONS, reviewerNamesOf, reviewItem, type ReviewDecision, type ReviewScope } from '../governance/review-store.js';
 import { parseDateTime } from '../scim/filter/match.js';
 import { activeConnectors } from '../sync/registry.js';
 import type { WritePath } from '../write/write-path.js';
 import type { Fragment } from './html.js';
 import { ledgerBody } from './pages/ledger.js';
+import { openCampaignForm, scopesOf } from './pages/review-open-form.js';
 import { campaignBody, campaignsBody, reportBody, reviewerItemsBody } from './pages/reviews.js';
 import { may } from './permissions.js';
 import { ConsoleRefusal } from './refusal.js';
@@ -61,7 +62,28 @@ export function registerGovernanceRoutes(router: Router, { db, writePath, send, 
   };
   const reviewersOf = (res: Response) => reviewerNamesOf(db, signedIn(res).subject);
 
-  router.get('/console/reviews', read, async (_req, res) => send(res, 'Access reviews', '/console/reviews', await campaignsBody(db)));
+  router.get('/console/reviews', read, async (_req, res) => {
+    const session = signedIn(res);
+    send(res, 'Access reviews', '/console/reviews', await campaignsBody(db, may(session.roles, 'operate') ? openCampaignForm(session) : undefined));
+  });
+  router.post('/console/reviews', operate, async (req, res) => {
+    const deadline = dateField(req, 'deadline');
+    if (!deadline) throw new ConsoleRefusal(400, 'Give the deadline, a date such as 2027-03-31');
+    const defaultDecision = field(req, 'defaultDecision');
+    if (defaultDecision !== 'keep' && defaultDecision !== 'revoke') throw new ConsoleRefusal(400, 'Choose whether undecided items are kept or revoked at the deadline');
+    const campaign = await refusals(() =>
+      openCampaign(writePath, {
+        name: field(req, 'name'),
+        scope: scopesOf((req.body as Record<string, unknown>).scope) as ReviewScope[],
+        deadline,
+        defaultDecision,
+        fallbackReviewer: field(req, 'fallbackReviewer'),
+        ledgerReviewer: field(req, 'ledgerReviewer') || undefined,
+        actor: consoleActor(res),
+      }),
+    );
+    res.redirect(303, `/console/reviews/${campaign.id}`);
+  });
   router.get('/console/reviews/:id', read, async (req, res) => {
     const campaign = await campaignOf(req);
     const after = typeof req.query.after === 'string' ? req.query.after : undefined;

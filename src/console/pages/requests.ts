@@ -48,17 +48,17 @@ export async function personUser(db: Knex, person: Person): Promise<PersonUser |
 
 const STATUS_TAG: Record<AccessRequest['status'], string> = { pending: 'warn', approved: 'good', denied: 'bad', withdrawn: '', expired: '' };
 
-function statusOf(r: AccessRequest): Html {
+export function statusOf(r: AccessRequest): Html {
   const text = r.status === 'pending' ? `pending: stage ${r.stage + 1} of ${r.stageCount}` : r.status;
   return html`<span class="tag ${STATUS_TAG[r.status]}">${text}</span>`;
 }
 
-function decisionsOf(r: AccessRequest): Html | string {
+export function decisionsOf(r: AccessRequest): Html | string {
   if (r.decisions.length === 0) return r.status === 'pending' ? 'none yet' : (r.closedReason ?? '—');
   return html`<ol>${r.decisions.map((d) => html`<li>Stage ${d.stage}: ${d.decision === 'approve' ? 'approved' : 'denied'} by ${d.approver}, ${time(d.decidedAt)}: “${d.reason}”</li>`)}</ol>`;
 }
 
-function entryOption(entry: CatalogEntry): Html {
+export function entryOption(entry: CatalogEntry): Html {
   const approvers = entry.stages.map((s, i) => `${i + 1}. ${describeStage(s)}`).join(', then ');
   return html`<option value="${entry.name}">${entry.name}${entry.description ? ` — ${entry.description}` : ''} (up to ${entry.maxDays} days; approved by ${approvers})</option>`;
 }
@@ -100,13 +100,16 @@ function inboxItem(session: ConsoleSession, r: AccessRequest, stageText: string)
     </form></li>`;
 }
 
-export async function requestsBody(db: Knex, session: ConsoleSession, done?: string): Promise<Html> {
+/**
+ * The page for the signed-in person; `staff` is what the console's roles add below it (every
+ * request, filing on someone's behalf: requests-all.ts), shown also to a sign-in linked to nobody.
+ */
+export async function requestsBody(db: Knex, session: ConsoleSession, done?: string, staff?: Html): Promise<Html> {
   const user = await personUser(db, session);
+  const doneNotice = done ? notice('ok', done) : '';
   if (!user) {
-    return notice(
-      'info',
-      `Your sign-in (${session.email ?? session.subject}) is not linked to a person in Roster, so you cannot request or approve access here. Requests are made by people whose email or userName matches a Roster user; an operator can file one for you (roster request create).`,
-    );
+    const unlinked = `Your sign-in (${session.email ?? session.subject}) is not linked to a person in Roster, so you cannot request or approve access for yourself here. Requests are made by people whose email or userName matches a Roster user; an operator can file one for you (roster request create, or this page's on-behalf form, shown to operators).`;
+    return html`${doneNotice}${notice('info', unlinked)}${staff ?? ''}`;
   }
   const policy = await appliedPolicy(db);
   const catalog = policy?.catalog ?? [];
@@ -123,8 +126,8 @@ export async function requestsBody(db: Knex, session: ConsoleSession, done?: str
     const subject = subjects.get(r.user.id);
     if (stage && subject && me && decidesStage(stage, subject, me)) inbox.push(inboxItem(session, r, describeStage(stage)));
   }
-  return html`${done ? notice('ok', done) : ''}<p class="muted">Signed in as ${user.userName}.</p>
+  return html`${doneNotice}<p class="muted">Signed in as ${user.userName}.</p>
     <section aria-labelledby="ask"><h2 id="ask">Request access</h2>${requestForm(session, catalog.filter((e) => !e.requesters || matchesFilter(e.requesters.filter, user.resource, { type: 'User' })))}</section>
     <section aria-labelledby="inbox"><h2 id="inbox">Waiting for your decision (${inbox.length})</h2>${inbox.length ? html`<ul class="inbox">${inbox}</ul>` : html`<p class="muted">Nothing waits for you.</p>`}</section>
-    <section aria-labelledby="mine"><h2 id="mine">Your requests</h2>${mineTable(session, mine.items)}</section>`;
+    <section aria-labelledby="mine"><h2 id="mine">Your requests</h2>${mineTable(session, mine.items)}</section>${staff ?? ''}`;
 }

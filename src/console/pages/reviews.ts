@@ -20,9 +20,10 @@ function progress(c: Campaign): Html {
 
 const statusTag = (c: Campaign) => (c.status === 'closed' ? tag('closed') : new Date(c.deadline) < new Date() ? tag('past deadline', 'warn') : tag('open', 'good'));
 
-export async function campaignsBody(db: Knex): Promise<Html> {
+/** The campaigns; `openForm` is the operator's form to open one (review-open-form.ts). */
+export async function campaignsBody(db: Knex, openForm?: Html): Promise<Html> {
   const campaigns = await listCampaigns(db);
-  return html`<p class="muted">A campaign certifies each rule once, by its owner, and reviews item by item only the access no rule explains. Open one with <code>roster review open</code> or <code>POST /ops/reviews</code>.</p>
+  return html`<p class="muted">A campaign certifies each rule once, by its owner, and reviews item by item only the access no rule explains. ${openForm ? 'Open one below' : 'An operator opens one here'}, with <code>roster review open</code> or <code>POST /ops/reviews</code>.</p>${openForm ?? ''}
     ${campaigns.length
       ? html`<table><caption>Campaigns (newest first)</caption><thead><tr><th scope="col">Campaign</th><th scope="col">Status</th><th scope="col">Progress</th><th scope="col">Deadline</th><th scope="col">Default</th><th scope="col">Scope</th></tr></thead><tbody>${campaigns.map(
           (c) => html`<tr><th scope="row"><a href="/console/reviews/${c.id}">${c.name}</a></th><td>${statusTag(c)}</td><td>${progress(c)}</td><td>${time(c.deadline)}</td><td>${c.defaultDecision}</td><td>${c.scope.join(', ')}</td></tr>`,
