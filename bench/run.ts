@@ -15,7 +15,8 @@
  * across the servers, median printed; default 3), BENCH_POLICY (Roster's policy file, default the
  * repo's policy.yaml; "none" for none), BENCH_CONNECTIONS (default 10), BENCH_SECTIONS
  * (default scim,journal,policy,sync,governance,console), BENCH_KINDS (scim request kinds, default all), DATABASE_URL (a server where the bench may create and drop
- * databases; unset: embedded PostgreSQL).
+ * databases; unset: embedded PostgreSQL), BENCH_LATENCY_REQUESTS (requests sent one at a time for the
+ * single-request latency of a `userName eq` filter at each size, bench/latency.ts; default 300).
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -27,6 +28,7 @@ import { openDatabaseServer, type DatabaseServer } from './database.js';
 import { renderPolicyRows, runPolicyBench, type PolicyBenchRow } from './policy.js';
 import { renderJournalReport, runJournalBench, type JournalBenchRow } from './journal.js';
 import { measure, type LoadOptions, type Measurement, type RequestShape } from './measure.js';
+import { renderLatencyRows, sequentialLatency, type LatencyRow } from './latency.js';
 import { renderReport, type ResultRow } from './report.js';
 import { Cycler, barePathPrefix, prefixed, REQUEST_KINDS, type Workload } from './requests.js';
 import { seed, SMALL_GROUP_MEMBERS } from './seed.js';
@@ -83,6 +85,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 /** Other work on the machine skews every number here; the load average shows whether there was any. */
 const loadAverage = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
 const loadAverages: string[] = [];
+/** Kinds whose single-request latency is measured at each size (issue 18: flat with the user count). */
+const LATENCY_KINDS = ['filter-username'];
+const LATENCY_REQUESTS = envNumber('BENCH_LATENCY_REQUESTS', 300, 1);
+const latencyRows: LatencyRow[] = [];
 
 const token = `bench-${randomBytes(24).toString('hex')}`;
 // Roster signs cursors with ROSTER_CURSOR_SECRET; the bench shares it to make a cursor for the middle row.
@@ -238,6 +244,13 @@ async function runSize(dbServer: DatabaseServer, users: number, tmpDir: string):
       notes,
     });
   }
+  // One request at a time, for the latency-flatness target (bench/latency.ts); with the load runs
+  // over, nothing queues in front of it.
+  for (const kind of selectedKinds.filter((k) => LATENCY_KINDS.includes(k.key))) {
+    const latency = await sequentialLatency(roster.baseUrl, kind.shape(w), headers, LATENCY_REQUESTS);
+    log(`  ${kind.label(w)}, one at a time: median ${latency.medianMs.toFixed(2)} ms, p90 ${latency.p90Ms.toFixed(2)} ms (${LATENCY_REQUESTS} requests)`);
+    latencyRows.push({ users, label: kind.label(w), requests: LATENCY_REQUESTS, ...latency });
+  }
   // Stop the servers and drop this size's database before the next size.
   await cleanUp(cleanupMark);
   log(`  stopped servers, dropped ${db.name}`);
@@ -269,6 +282,7 @@ async function main(): Promise<void> {
   }
   loadAverages.push(`end: ${loadAverage()}`);
   if (sections.has('scim')) process.stdout.write(`\n${renderReport(rows)}\n`);
+  if (latencyRows.length) process.stdout.write(`\n${renderLatencyRows(latencyRows)}\n`);
   if (sections.has('policy')) process.stdout.write(`\n${renderPolicyRows(policyRows)}\n`);
   process.stdout.write(`\nLoad average (1, 5, 15 min; ${os.cpus().length} CPUs): ${loadAverages.join('; ')}\n`);
   if (sections.has('journal')) process.stdout.write(`\n${renderJournalReport(journalRows)}\n`);

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { createGroup } from '../resources/groups.js';
 import { GROUP_SCHEMA } from '../scim/schema/urns.js';
 import type { ChangeContext } from '../write/write-path.js';
+import { bumpCheckingRemembered, forgetGroupIds, rememberedGroupIds, rememberGroupIds, type GroupRef } from './managed-group-ids.js';
 import { groupsByName } from './managed-groups.js';
 import type { Policy } from './policy-file.js';
 import { decideReconciliation, planUser, type ReconcileOutcome, type UserToReconcile } from './reconcile-decide.js';
@@ -22,9 +23,9 @@ import { loadUserPolicyState, type UserPolicyState } from './user-state.js';
 export type { ReconcileOutcome, UserToReconcile };
 
 /** Creates (or takes over) a group the policy names but the database lacks, e.g. after a restore. */
-async function managedGroupIds(context: ChangeContext, policy: Policy, names: string[]): Promise<Map<string, { id: string; name: string }>> {
+async function managedGroupIds(context: ChangeContext, policy: Policy, names: string[]): Promise<Map<string, GroupRef>> {
   const found = await groupsByName(context.tx, names);
-  const ids = new Map<string, { id: string; name: string }>();
+  const ids = new Map<string, GroupRef>();
   for (const key of names) {
     let group = found.get(key);
     if (!group) {
@@ -71,11 +72,37 @@ export async function reconcileUsers(
   const rolesByName = new Map(policy.roles.map((r) => [r.name, r]));
   const plans = users.map((user) => planUser(policy, rolesByName, user, now));
   const allAdds = [...new Set(plans.flatMap((p) => p.toAdd))];
-  const addIds = allAdds.length ? await managedGroupIds(context, policy, allAdds) : new Map<string, { id: string; name: string }>();
 
-  const { entries, writes } = decideReconciliation(policy, plans, addIds);
+  // The groups' ids as remembered for this policy version (managed-group-ids.ts, decision 0702):
+  // the version bump that locks them also checks the guess, so a joiner costs no lookup by name.
+  // Only a guess that failed its check (a restore, say) is looked up again; groups it bumped
+  // already are not bumped twice.
+  let bumped = new Set<string>();
+  const remembered = allAdds.length ? rememberedGroupIds(policy.version, allAdds) : new Map<string, GroupRef>();
+  if (remembered) {
+    const decided = decideReconciliation(policy, plans, remembered);
+    const check = await bumpCheckingRemembered(tx, decided.writes.touchedGroups, remembered);
+    if (check.holds) return record(context, policy, plans, decided, options);
+    forgetGroupIds();
+    bumped = check.bumped;
+  }
+  const addIds = allAdds.length ? await managedGroupIds(context, policy, allAdds) : new Map<string, GroupRef>();
+  rememberGroupIds(policy.version, addIds);
+  const decided = decideReconciliation(policy, plans, addIds);
+  await bumpGroupVersions(tx, new Set([...decided.writes.touchedGroups].filter((id) => !bumped.has(id))));
+  return record(context, policy, plans, decided, options);
+}
+
+/** Journals what was decided and writes it (the group versions are bumped already). */
+async function record(
+  context: ChangeContext,
+  policy: Policy,
+  plans: ReadonlyArray<ReturnType<typeof planUser>>,
+  { entries, writes }: ReturnType<typeof decideReconciliation>,
+  options: { deferWrites?: boolean },
+): Promise<ReconcileOutcome[]> {
+  const { tx } = context;
   for (const entry of entries) context.changes.record(entry);
-  await bumpGroupVersions(tx, writes.touchedGroups);
 
   // The other writes. Deferred (the policy hook): sent now, awaited by the write path, so
   // PostgreSQL runs them while Node prepares the journal. Safe because the locks they wait for are

@@ -3,7 +3,8 @@
  * per kind of change for all users, memberships through the membership store.
  */
 import type { Knex } from 'knex';
-import { addUserMemberships, removeUserMemberships } from '../store/member-store.js';
+import { runFolded } from '../db/folded.js';
+import { userMembershipAdds, userMembershipRemoves } from '../store/member-store.js';
 import { bumpVersion } from '../store/resource-store.js';
 import type { Policy } from './policy-file.js';
 import type { ReconcileWrites } from './reconcile-decide.js';
@@ -26,31 +27,44 @@ export async function bumpGroupVersions(tx: Knex.Transaction, touchedGroups: Rea
   }
 }
 
-/** The memberships, roles, exception ends, violations and re-evaluation jobs, in this order. */
+/**
+ * The memberships, roles, exception ends and violations in one statement (runFolded: none of them
+ * reads another's rows), then the re-evaluation jobs.
+ */
 export async function writeReconciliation(tx: Knex.Transaction, policy: Policy, writes: ReconcileWrites): Promise<void> {
   const { memberAdds, memberRemoves, roleDeletes, roleInserts, expiredIds, violationInserts, violationDeletes, schedules } = writes;
-  await addUserMemberships(tx, memberAdds);
-  await removeUserMemberships(tx, memberRemoves);
-  if (roleDeletes.length) {
-    await tx.raw(`DELETE FROM policy_roles r USING unnest(?::uuid[], ?::text[]) AS d(user_id, role) WHERE r.user_id = d.user_id AND r.role = d.role`, [
-      roleDeletes.map((d) => d.userId),
-      roleDeletes.map((d) => d.role),
-    ]);
-  }
-  if (roleInserts.length) {
-    await tx.raw(
-      `INSERT INTO policy_roles (user_id, role, policy_version) SELECT r.user_id, r.role, ? FROM unnest(?::uuid[], ?::text[]) AS r(user_id, role)
+  await runFolded(tx, [
+    userMembershipAdds(memberAdds),
+    userMembershipRemoves(memberRemoves),
+    roleDeletes.length
+      ? {
+          sql: `DELETE FROM policy_roles r USING unnest(?::uuid[], ?::text[]) AS d(user_id, role) WHERE r.user_id = d.user_id AND r.role = d.role`,
+          bindings: [roleDeletes.map((d) => d.userId), roleDeletes.map((d) => d.role)],
+        }
+      : undefined,
+    roleInserts.length
+      ? {
+          sql: `INSERT INTO policy_roles (user_id, role, policy_version) SELECT r.user_id, r.role, ? FROM unnest(?::uuid[], ?::text[]) AS r(user_id, role)
        ON CONFLICT (user_id, role) DO NOTHING`,
-      [policy.version, roleInserts.map((r) => r.user_id), roleInserts.map((r) => r.role)],
-    );
-  }
-  if (expiredIds.length) await tx('policy_exceptions').whereIn('id', expiredIds).update({ ended_at: tx.raw('expires_at'), ended_by: 'expiry' });
-  if (violationInserts.length) await tx('policy_violations').insert(violationInserts).onConflict(['user_id', 'conflict']).ignore();
-  if (violationDeletes.length) {
-    await tx.raw(`DELETE FROM policy_violations v USING unnest(?::uuid[], ?::text[]) AS d(user_id, conflict) WHERE v.user_id = d.user_id AND v.conflict = d.conflict`, [
-      violationDeletes.map((d) => d.userId),
-      violationDeletes.map((d) => d.conflict),
-    ]);
-  }
+          bindings: [policy.version, roleInserts.map((r) => r.user_id), roleInserts.map((r) => r.role)],
+        }
+      : undefined,
+    expiredIds.length
+      ? { sql: `UPDATE policy_exceptions SET ended_at = expires_at, ended_by = 'expiry' WHERE id = ANY(?::uuid[])`, bindings: [expiredIds] }
+      : undefined,
+    violationInserts.length
+      ? {
+          sql: `INSERT INTO policy_violations (user_id, conflict, policy_version) SELECT * FROM unnest(?::uuid[], ?::text[], ?::text[])
+       ON CONFLICT (user_id, conflict) DO NOTHING`,
+          bindings: [violationInserts.map((v) => v.user_id), violationInserts.map((v) => v.conflict), violationInserts.map((v) => v.policy_version)],
+        }
+      : undefined,
+    violationDeletes.length
+      ? {
+          sql: `DELETE FROM policy_violations v USING unnest(?::uuid[], ?::text[]) AS d(user_id, conflict) WHERE v.user_id = d.user_id AND v.conflict = d.conflict`,
+          bindings: [violationDeletes.map((d) => d.userId), violationDeletes.map((d) => d.conflict)],
+        }
+      : undefined,
+  ]);
   await scheduleReevaluations(tx, schedules);
 }

@@ -4,6 +4,7 @@
  * insert.
  */
 import type { Knex } from 'knex';
+import type { WriteSql } from '../db/folded.js';
 import { isResourceId, type MemberRow } from './rows.js';
 
 /** A member was deleted after the caller checked that it exists (a concurrent DELETE committed first). */
@@ -67,24 +68,24 @@ export interface UserMembership {
 }
 
 /** Adds users to groups in one statement (the policy's grants); existing memberships stay as they are. */
-export async function addUserMemberships(tx: Knex.Transaction, memberships: readonly UserMembership[]): Promise<void> {
-  if (memberships.length === 0) return;
-  await tx.raw(
-    `INSERT INTO group_members (group_id, member_id, member_type)
+export function userMembershipAdds(memberships: readonly UserMembership[]): WriteSql | undefined {
+  if (memberships.length === 0) return undefined;
+  return {
+    sql: `INSERT INTO group_members (group_id, member_id, member_type)
      SELECT m.group_id, m.member_id, 'User' FROM unnest(?::uuid[], ?::uuid[]) AS m(group_id, member_id)
      ON CONFLICT (group_id, member_id) DO NOTHING`,
-    [memberships.map((m) => m.groupId), memberships.map((m) => m.userId)],
-  );
+    bindings: [memberships.map((m) => m.groupId), memberships.map((m) => m.userId)],
+  };
 }
 
 /** Removes users from groups in one statement (the policy's revocations). */
-export async function removeUserMemberships(tx: Knex.Transaction, memberships: readonly UserMembership[]): Promise<void> {
-  if (memberships.length === 0) return;
-  await tx.raw(
-    `DELETE FROM group_members gm USING unnest(?::uuid[], ?::uuid[]) AS m(group_id, member_id)
+export function userMembershipRemoves(memberships: readonly UserMembership[]): WriteSql | undefined {
+  if (memberships.length === 0) return undefined;
+  return {
+    sql: `DELETE FROM group_members gm USING unnest(?::uuid[], ?::uuid[]) AS m(group_id, member_id)
      WHERE gm.group_id = m.group_id AND gm.member_id = m.member_id`,
-    [memberships.map((m) => m.groupId), memberships.map((m) => m.userId)],
-  );
+    bindings: [memberships.map((m) => m.groupId), memberships.map((m) => m.userId)],
+  };
 }
 
 export async function removeAllMembers(tx: Knex.Transaction, groupId: string): Promise<MemberRow[]> {
