@@ -34,6 +34,17 @@ export interface PushRecord {
   body?: unknown;
 }
 
+/** A journal_outbox row's values, for a statement that writes it beside its own work. */
+export interface OutboxInsert {
+  actor: string;
+  source: 'sync';
+  requestId: string;
+  /** The entries as JSON. */
+  entries: string;
+  /** How many entries it holds. */
+  count: number;
+}
+
 export class PushJournal {
   private entries: JournalEntryInput[] = [];
 
@@ -76,6 +87,22 @@ export class PushJournal {
     return dropped;
   }
 
+  /**
+   * The outbox row for the entries buffered so far, for a caller that writes it in its own
+   * statement (saveLink) and then calls `handedOver`. Undefined when nothing is buffered or the
+   * entries are not meant for the outbox (no batcher: they are appended in `flush`).
+   */
+  outboxRow(): OutboxInsert | undefined {
+    if (!this.batcher || this.entries.length === 0) return undefined;
+    return { actor: this.batcher.actor, source: 'sync', requestId: this.requestId, entries: JSON.stringify(this.entries), count: this.entries.length };
+  }
+
+  /** The row from `outboxRow` committed: forget its entries (later ones stay for `flush`) and wake the appender. */
+  handedOver(row: OutboxInsert): void {
+    this.entries = this.entries.slice(row.count);
+    this.batcher?.kick();
+  }
+
   async flush(): Promise<void> {
     if (this.entries.length === 0) return;
     const entries = this.entries;
@@ -114,7 +141,7 @@ export class JournalBatcher {
   private again = false;
   /** After a failure: move one row per append until the failing one is found. */
   private oneAtATime = false;
-  private readonly actor: string;
+  readonly actor: string;
 
   constructor(
     private readonly db: Knex,

@@ -18,7 +18,7 @@ import { managedPart } from '../../connectors/scim/compare.js';
 import type { Document } from '../../connectors/profile.js';
 import { admitDeprovisions } from './connector-state.js';
 import { createOrAdopt } from './create-or-adopt.js';
-import { deleteLink, readSyncState, saveLink, type Link } from './links.js';
+import { deleteLink, readSyncState, saveLink, type Link, type SyncState } from './links.js';
 import { push, Rejected, type PushedResource } from './push.js';
 import { heldBackDetails, toTargetReferences, type TranslatedDocument } from './references.js';
 import { remoteIdToDeprovision } from './remote.js';
@@ -33,9 +33,9 @@ type Desired = TranslatedDocument & { resource: PushedResource & { type: 'User';
 
 const nameOf = (document: Record<string, unknown> | null | undefined) => (typeof document?.userName === 'string' ? document.userName : undefined);
 
-export async function syncUser(context: SyncContext, id: string): Promise<void> {
+export async function syncUser(context: SyncContext, id: string, state?: SyncState): Promise<void> {
   const { db, connector } = context;
-  const { row, inScope, link } = await readSyncState(db, connector, 'User', id);
+  const { row, inScope, link } = state ?? (await readSyncState(db, connector, 'User', id));
   if (!row || !inScope) return deprovisionUser(context, id, link, nameOf(row?.resource));
 
   const mapped = connector.profile.mapUser(row.resource, id);
@@ -108,7 +108,10 @@ async function updateUser(context: SyncContext, desired: Desired, link: Link, ve
     }
   }
   if (context.dryRun) return;
-  await saveLink(db, connector.name, 'User', id, { remoteId, state: 'active', acknowledged: document, version, referencedIds: desired.referencedIds });
+  // The push's journal entry goes to the outbox in the link's statement: one commit, not two.
+  const outbox = context.journal.outboxRow();
+  await saveLink(db, connector.name, 'User', id, { remoteId, state: 'active', acknowledged: document, version, referencedIds: desired.referencedIds }, outbox);
+  if (outbox) context.journal.handedOver(outbox);
   if (!wasActive) await context.presenceChanged(id);
 }
 
