@@ -91,7 +91,12 @@ export async function markCreating(db: Knex, connector: string, type: ResourceTy
   );
 }
 
-export async function saveLink(
+export async function saveLink(...args: Parameters<typeof saveLinkQuery>): Promise<void> {
+  await saveLinkQuery(...args);
+}
+
+/** The statement saveLink runs, for a caller that sends it itself (with the lock's COMMIT, locks.ts). */
+export function saveLinkQuery(
   db: Knex,
   connector: string,
   type: ResourceType,
@@ -107,9 +112,9 @@ export async function saveLink(
   },
   /** The job's journal entries so far, written to journal_outbox by the same statement (one commit instead of two). */
   outbox?: OutboxInsert | undefined,
-): Promise<void> {
+): Knex.Raw {
   const journal = outbox ? `, journal AS (INSERT INTO journal_outbox (actor, source, request_id, entries) VALUES (?, ?, ?, ?::json))` : '';
-  await db.raw(
+  return db.raw(
     `WITH link AS (INSERT INTO sync_links (connector, resource_type, resource_id, remote_id, state, acknowledged, adopted, synced_version, referenced_ids)
      VALUES (?, ?, ?, ?, ?, ?::jsonb, ?, ?, NULLIF(?::uuid[], '{}'))
      ON CONFLICT (connector, resource_type, resource_id) DO UPDATE SET

@@ -63,8 +63,20 @@ async function simpleQuery(connection: pg.Client, db: Knex, sql: string): Promis
  * from the configuration). Each statement of it takes its own snapshot, so the read sees everything
  * committed before the lock was taken, as a read sent afterwards did.
  */
-export async function withSyncLocks<T>(db: Knex, options: LockOptions, work: (read: unknown) => Promise<T>): Promise<Locked<T>> {
+/**
+ * Ends the locks' transaction with `statement`: "statement; COMMIT" in one round trip, so the
+ * statement commits as the locks are released. Nothing under the locks may follow it.
+ */
+export type FinishUnderLock = (statement: Knex.Raw) => Promise<void>;
+
+export async function withSyncLocks<T>(db: Knex, options: LockOptions, work: (read: unknown, finish: FinishUnderLock) => Promise<T>): Promise<Locked<T>> {
   const connection = (await db.client.acquireConnection()) as pg.Client;
+  let finished = false;
+  const finish: FinishUnderLock = async (statement) => {
+    if (finished) throw new Error('withSyncLocks: the locks were already released');
+    await simpleQuery(connection, db, `${statement.toQuery()};\nCOMMIT`);
+    finished = true;
+  };
   try {
     const slotName = `sync-slot:${options.connector}`;
     // A malformed id cannot be parked (and must not reach the ::uuid cast).
@@ -100,11 +112,11 @@ export async function withSyncLocks<T>(db: Knex, options: LockOptions, work: (re
       const [next] = await simpleQuery(connection, db, slotSql);
       slot = (next?.rows[0] as { s: number } | undefined)?.s ?? null;
     }
-    return { acquired: true, value: await work(read), parked: first.parked === true };
+    return { acquired: true, value: await work(read, finish), parked: first.parked === true };
   } finally {
-    // Nothing was written in this transaction; ending it releases the locks (after an error,
-    // PostgreSQL turns the COMMIT into a rollback).
-    await connection.query('COMMIT').catch(() => undefined);
+    // Unless `finish` ended it, nothing was written in this transaction; ending it releases the
+    // locks (after an error, PostgreSQL turns the COMMIT into a rollback).
+    if (!finished) await connection.query('COMMIT').catch(() => undefined);
     await db.client.releaseConnection(connection);
   }
 }

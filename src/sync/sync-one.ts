@@ -68,10 +68,10 @@ export async function syncOne(options: SyncOneOptions): Promise<SyncResult> {
         parked: { type, id },
         read: syncStateQuery(db, connector, type, id),
       },
-      (row) => {
+      (row, finish) => {
         // What the sync starts from, read under the object's lock in the lock's own round trip.
         const state = row === undefined ? undefined : toSyncState(row);
-        return type === 'User' ? syncUser(context, id, state) : syncGroup(context, id, state);
+        return type === 'User' ? syncUser(context, id, state, finish) : syncGroup(context, id, state);
       },
     );
     if (!locked.acquired) return { kind: 'wait', until: new Date(Date.now() + jitter(200)), reason: 'busy' };
