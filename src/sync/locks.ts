@@ -116,7 +116,7 @@ export async function withSyncLocks<T>(db: Knex, options: LockOptions, work: (re
   } finally {
     // Unless `finish` ended it, nothing was written in this transaction; ending it releases the
     // locks (after an error, PostgreSQL turns the COMMIT into a rollback).
-    if (!finished) await connection.query('COMMIT').catch(() => undefined);
+    if (!finished) await simpleQuery(connection, db, 'COMMIT').catch(() => undefined);
     await db.client.releaseConnection(connection);
   }
 }
