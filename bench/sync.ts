@@ -351,7 +351,12 @@ async function measurePropagation(o: PropagationOptions): Promise<SyncBenchRow[]
     // Roster A (intake and push), Roster B (its write), PostgreSQL for both; not the bench's load generator.
     const serverCores = cores ? (cores['Roster A'] ?? 0) + (cores['Roster B'] ?? 0) + (cores.PostgreSQL ?? 0) : undefined;
     const cpuMsPerChange = serverCores !== undefined && latencies.length > 0 ? (serverCores * cpuSeconds * 1000) / latencies.length : undefined;
-    const perChange = cpuMsPerChange !== undefined ? ` = ${cpuMsPerChange.toFixed(1)} ms CPU per propagated change` : '';
+    // Where it goes, per process: ms of CPU per propagated change.
+    const split =
+      cores && latencies.length > 0
+        ? ` (${['Roster A', 'Roster B', 'PostgreSQL'].map((k) => `${k} ${(((cores[k] ?? 0) * cpuSeconds * 1000) / latencies.length).toFixed(1)}`).join(', ')})`
+        : '';
+    const perChange = cpuMsPerChange !== undefined ? ` = ${cpuMsPerChange.toFixed(1)} ms CPU per propagated change${split}` : '';
     const cpu = cores ? `; cores used: ${Object.entries(cores).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}${perChange}` : '';
     log(`sync:   p50 ${num(p50)} ms, p99 ${num(p99)} ms; Roster A accepted ${num(acceptedPerSecond)}/s${cpu}; load average ${loadAverage()}`);
     const acceptedInFull = failures === 0 && answered > 0 && latencies.length === answered && acceptedPerSecond >= FULL_SHARE * rate;
