@@ -6,6 +6,7 @@
 import type { Knex } from 'knex';
 import { isResourceId } from '../store/rows.js';
 import type { Connector, ResourceType } from './connector.js';
+import type { OutboxInsert } from './push-journal.js';
 
 export interface Link {
   remoteId: string | null;
@@ -30,39 +31,55 @@ export interface SyncState {
   link: Link | undefined;
 }
 
+interface SyncStateRow {
+  found: boolean;
+  resource: Record<string, unknown>;
+  version: number;
+  in_scope: boolean;
+  linked: boolean;
+  remote_id: string | null;
+  state: Link['state'];
+  acknowledged: Link['acknowledged'];
+  adopted: boolean;
+}
+
 /**
- * What one sync starts from, in one round trip: the local resource, whether it is in scope (the
- * same SQL condition as the enqueue and the full sync) and its link on this connector.
+ * The statement behind readSyncState, for a caller that sends it in a round trip of its own
+ * (withSyncLocks reads it right after taking the object's lock). Undefined for an id that is not a
+ * Roster resource id (it must not reach the ::uuid cast).
  */
-export async function readSyncState(db: Knex, connector: Connector, type: ResourceType, id: string): Promise<SyncState> {
-  if (!isResourceId(id)) return { row: undefined, inScope: false, link: await getLink(db, connector.name, type, id) };
+export function syncStateQuery(db: Knex, connector: Connector, type: ResourceType, id: string): Knex.Raw | undefined {
+  if (!isResourceId(id)) return undefined;
   const scope = connector.scopeSql(type);
-  const { rows } = (await db.raw(
+  return db.raw(
     `SELECT r.id IS NOT NULL AS found, r.resource, r.version, coalesce(${scope.sql}, false) AS in_scope,
             l.resource_id IS NOT NULL AS linked, l.remote_id, l.state, l.acknowledged, l.adopted
        FROM (SELECT ?::uuid AS id) AS k
        LEFT JOIN ${type === 'User' ? 'users' : 'groups'} r ON r.id = k.id
        LEFT JOIN sync_links l ON l.connector = ? AND l.resource_type = ? AND l.resource_id = k.id`,
     [...scope.bindings, id, connector.name, type],
-  )) as {
-    rows: Array<{
-      found: boolean;
-      resource: Record<string, unknown>;
-      version: number;
-      in_scope: boolean;
-      linked: boolean;
-      remote_id: string | null;
-      state: Link['state'];
-      acknowledged: Link['acknowledged'];
-      adopted: boolean;
-    }>;
-  };
-  const r = rows[0]!;
+  );
+}
+
+/** The row syncStateQuery returned, as a SyncState. */
+export function toSyncState(row: unknown): SyncState {
+  const r = row as SyncStateRow;
   return {
     row: r.found ? { resource: r.resource, version: r.version } : undefined,
     inScope: r.found && r.in_scope,
     link: r.linked ? { remoteId: r.remote_id, state: r.state, acknowledged: r.acknowledged, adopted: r.adopted } : undefined,
   };
+}
+
+/**
+ * What one sync starts from, in one round trip: the local resource, whether it is in scope (the
+ * same SQL condition as the enqueue and the full sync) and its link on this connector.
+ */
+export async function readSyncState(db: Knex, connector: Connector, type: ResourceType, id: string): Promise<SyncState> {
+  const query = syncStateQuery(db, connector, type, id);
+  if (!query) return { row: undefined, inScope: false, link: await getLink(db, connector.name, type, id) };
+  const { rows } = (await query) as { rows: SyncStateRow[] };
+  return toSyncState(rows[0]);
 }
 
 /** Records that a create is about to be sent, so a retry after a crash looks before creating again. */
@@ -74,7 +91,12 @@ export async function markCreating(db: Knex, connector: string, type: ResourceTy
   );
 }
 
-export async function saveLink(
+export async function saveLink(...args: Parameters<typeof saveLinkQuery>): Promise<void> {
+  await saveLinkQuery(...args);
+}
+
+/** The statement saveLink runs, for a caller that sends it itself (with the lock's COMMIT, locks.ts). */
+export function saveLinkQuery(
   db: Knex,
   connector: string,
   type: ResourceType,
@@ -88,14 +110,18 @@ export async function saveLink(
     /** The local ids the pushed document refers to (references.ts); absent: unchanged. */
     referencedIds?: readonly string[] | undefined;
   },
-): Promise<void> {
-  await db.raw(
-    `INSERT INTO sync_links (connector, resource_type, resource_id, remote_id, state, acknowledged, adopted, synced_version, referenced_ids)
+  /** The job's journal entries so far, written to journal_outbox by the same statement (one commit instead of two). */
+  outbox?: OutboxInsert | undefined,
+): Knex.Raw {
+  const journal = outbox ? `, journal AS (INSERT INTO journal_outbox (actor, source, request_id, entries) VALUES (?, ?, ?, ?::json))` : '';
+  return db.raw(
+    `WITH link AS (INSERT INTO sync_links (connector, resource_type, resource_id, remote_id, state, acknowledged, adopted, synced_version, referenced_ids)
      VALUES (?, ?, ?, ?, ?, ?::jsonb, ?, ?, NULLIF(?::uuid[], '{}'))
      ON CONFLICT (connector, resource_type, resource_id) DO UPDATE SET
        remote_id = EXCLUDED.remote_id, state = EXCLUDED.state, acknowledged = EXCLUDED.acknowledged,
        adopted = sync_links.adopted OR EXCLUDED.adopted, synced_version = EXCLUDED.synced_version,
-       referenced_ids = CASE WHEN ? THEN EXCLUDED.referenced_ids ELSE sync_links.referenced_ids END, updated_at = now()`,
+       referenced_ids = CASE WHEN ? THEN EXCLUDED.referenced_ids ELSE sync_links.referenced_ids END, updated_at = now())${journal}
+     SELECT 1`,
     [
       connector,
       type,
@@ -108,6 +134,7 @@ export async function saveLink(
       // No references is NULL (outside the GIN index), as for objects never synced since it existed.
       [...(link.referencedIds ?? [])],
       link.referencedIds !== undefined,
+      ...(outbox ? [outbox.actor, outbox.source, outbox.requestId, outbox.entries] : []),
     ],
   );
 }

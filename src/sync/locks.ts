@@ -8,6 +8,7 @@
  * A crashed process's locks vanish with its session; nothing needs cleaning up.
  */
 import type { Knex } from 'knex';
+import type pg from 'pg';
 import { isResourceId } from '../store/rows.js';
 
 const NIL_UUID = '00000000-0000-0000-0000-000000000000';
@@ -28,6 +29,8 @@ export interface LockOptions {
   resourceWaitMs?: number;
   /** Also report whether this object is parked (read under its lock, in the same round trip). */
   parked?: { type: string; id: string };
+  /** A read to run once the object's lock is held, in the same round trip; its first row goes to `work`. */
+  read?: Knex.Raw | undefined;
 }
 
 /**
@@ -41,8 +44,39 @@ const LOCK_SQL = `
          CASE WHEN r.ok AND ?::boolean THEN EXISTS (SELECT 1 FROM sync_parked p WHERE p.connector = ? AND p.resource_type = ? AND p.resource_id = ?::uuid) END AS parked
     FROM (SELECT pg_try_advisory_xact_lock(hashtext(?), hashtext(?)) AS ok OFFSET 0) AS r`;
 
-export async function withSyncLocks<T>(db: Knex, options: LockOptions, work: () => Promise<T>): Promise<Locked<T>> {
-  const trx = await db.transaction();
+type LockRow = { ok: boolean; slot: number | null; parked: boolean | null };
+
+/** A simple query's results, one per statement (pg gives a lone result for a single statement). */
+async function simpleQuery(connection: pg.Client, db: Knex, sql: string): Promise<pg.QueryResult[]> {
+  // knex's 'query' event, as for its own statements (debug logs, tests counting statements).
+  (db.client as unknown as NodeJS.EventEmitter).emit('query', { method: 'raw', sql, bindings: [] });
+  const result = (await connection.query(sql)) as unknown as pg.QueryResult | pg.QueryResult[];
+  return Array.isArray(result) ? result : [result];
+}
+
+/**
+ * Runs `work` while holding the object's lock and a slot. `options.read`, when given, is run as
+ * soon as the object's lock is held, and its first row is handed to `work`.
+ *
+ * BEGIN, the lock statement and the read travel in one round trip (decision 0705): a simple query
+ * of several statements, their values inlined by knex's escaping (ids are checked UUIDs, names come
+ * from the configuration). Each statement of it takes its own snapshot, so the read sees everything
+ * committed before the lock was taken, as a read sent afterwards did.
+ */
+/**
+ * Ends the locks' transaction with `statement`: "statement; COMMIT" in one round trip, so the
+ * statement commits as the locks are released. Nothing under the locks may follow it.
+ */
+export type FinishUnderLock = (statement: Knex.Raw) => Promise<void>;
+
+export async function withSyncLocks<T>(db: Knex, options: LockOptions, work: (read: unknown, finish: FinishUnderLock) => Promise<T>): Promise<Locked<T>> {
+  const connection = (await db.client.acquireConnection()) as pg.Client;
+  let finished = false;
+  const finish: FinishUnderLock = async (statement) => {
+    if (finished) throw new Error('withSyncLocks: the locks were already released');
+    await simpleQuery(connection, db, `${statement.toQuery()};\nCOMMIT`);
+    finished = true;
+  };
   try {
     const slotName = `sync-slot:${options.connector}`;
     // A malformed id cannot be parked (and must not reach the ::uuid cast).
@@ -57,28 +91,32 @@ export async function withSyncLocks<T>(db: Knex, options: LockOptions, work: () 
       `sync-resource:${options.connector}`,
       options.resourceKey,
     ];
-    let first: { ok: boolean; slot: number | null; parked: boolean | null } | undefined;
+    const lockAndRead = [db.raw(LOCK_SQL, bindings).toQuery(), ...(options.read ? [options.read.toQuery()] : [])].join(';\n');
+    let first: LockRow | undefined;
+    let read: unknown;
     const resourceDeadline = Date.now() + (options.resourceWaitMs ?? 300);
     for (let attempt = 0; ; attempt++) {
-      const { rows } = (await trx.raw(LOCK_SQL, bindings)) as { rows: Array<{ ok: boolean; slot: number | null; parked: boolean | null }> };
-      first = rows[0];
+      const results = await simpleQuery(connection, db, attempt === 0 ? `BEGIN;\n${lockAndRead}` : lockAndRead);
+      const offset = attempt === 0 ? 1 : 0;
+      first = results[offset]?.rows[0] as LockRow | undefined;
+      read = results[offset + 1]?.rows[0];
       if (first?.ok) break;
       if (Date.now() > resourceDeadline) return { acquired: false };
       await sleep(Math.min(50, 10 + attempt * 10));
     }
     const deadline = Date.now() + (options.slotWaitMs ?? 30_000);
+    const slotSql = db.raw(`SELECT s FROM generate_series(0, ?::int - 1) AS s WHERE pg_try_advisory_xact_lock(hashtext(?), s) LIMIT 1`, [options.concurrency, slotName]).toQuery();
     for (let attempt = 0, slot = first.slot; slot === null; attempt++) {
       if (Date.now() > deadline) return { acquired: false };
       await sleep(Math.min(50, 5 + attempt * 5) * (0.5 + Math.random()));
-      const next = (await trx.raw(`SELECT s FROM generate_series(0, ? - 1) AS s WHERE pg_try_advisory_xact_lock(hashtext(?), s) LIMIT 1`, [
-        options.concurrency,
-        slotName,
-      ])) as { rows: Array<{ s: number }> };
-      slot = next.rows[0]?.s ?? null;
+      const [next] = await simpleQuery(connection, db, slotSql);
+      slot = (next?.rows[0] as { s: number } | undefined)?.s ?? null;
     }
-    return { acquired: true, value: await work(), parked: first.parked === true };
+    return { acquired: true, value: await work(read, finish), parked: first.parked === true };
   } finally {
-    // Nothing was written in this transaction; ending it (commit: no rejected-promise noise) releases the locks.
-    await trx.commit().catch(() => undefined);
+    // Unless `finish` ended it, nothing was written in this transaction; ending it releases the
+    // locks (after an error, PostgreSQL turns the COMMIT into a rollback).
+    if (!finished) await simpleQuery(connection, db, 'COMMIT').catch(() => undefined);
+    await db.client.releaseConnection(connection);
   }
 }

@@ -9,8 +9,8 @@
 import type { Knex } from 'knex';
 import { isResourceId } from '../store/rows.js';
 import type { ChangeHook, ChangeSet } from '../write/write-path.js';
-import type { ConnectorSet, ResourceType } from './connector.js';
-import { enqueueSyncJobs, type SyncJobSpec } from './jobs.js';
+import type { Connector, ConnectorSet, ResourceType } from './connector.js';
+import { SYNC_TASK } from './jobs.js';
 
 const TABLE: Record<ResourceType, string> = { User: 'users', Group: 'groups' };
 
@@ -24,38 +24,42 @@ export function changedResources(changes: ChangeSet): Record<ResourceType, strin
   return { User: [...touched.User], Group: [...touched.Group] };
 }
 
-/** Of `ids`, those the connector must sync: in its scope now, or linked to the target already. */
-async function relevant(tx: Knex.Transaction, connectors: ConnectorSet, type: ResourceType, ids: string[]): Promise<SyncJobSpec[]> {
-  const jobs: SyncJobSpec[] = [];
-  for (const connector of connectors.list) {
-    const scope = connector.scopeSql(type);
-    if (scope.sql === 'FALSE') {
-      const { rows } = (await tx.raw(`SELECT resource_id::text AS id FROM sync_links WHERE connector = ? AND resource_type = ? AND resource_id = ANY(?::uuid[])`, [
-        connector.name,
-        type,
-        ids,
-      ])) as { rows: Array<{ id: string }> };
-      for (const row of rows) jobs.push({ connector: connector.name, type, id: row.id });
-      continue;
-    }
-    const { rows } = (await tx.raw(
-      `SELECT r.id::text AS id FROM ${TABLE[type]} r WHERE r.id = ANY(?::uuid[]) AND (${scope.sql})
-       UNION SELECT resource_id::text FROM sync_links WHERE connector = ? AND resource_type = ? AND resource_id = ANY(?::uuid[])`,
-      [ids, ...scope.bindings, connector.name, type, ids],
-    )) as { rows: Array<{ id: string }> };
-    for (const row of rows) jobs.push({ connector: connector.name, type, id: row.id });
-  }
-  return jobs;
+/**
+ * Of `ids`, those the connector must sync: in its scope now, or linked to the target already. A
+ * SELECT of (connector, id) pairs, for the one statement that queues them all.
+ */
+function relevant(connector: Connector, type: ResourceType, ids: string[]): { sql: string; bindings: Knex.RawBinding[] } {
+  const scope = connector.scopeSql(type);
+  const linked = `SELECT ?::text, resource_id::text FROM sync_links WHERE connector = ? AND resource_type = ? AND resource_id = ANY(?::uuid[])`;
+  if (scope.sql === 'FALSE') return { sql: linked, bindings: [connector.name, connector.name, type, ids] };
+  return {
+    sql: `SELECT ?::text, r.id::text FROM ${TABLE[type]} r WHERE r.id = ANY(?::uuid[]) AND (${scope.sql}) UNION ${linked}`,
+    bindings: [connector.name, ids, ...scope.bindings, connector.name, connector.name, type, ids],
+  };
 }
 
-/** The outbox hook for these connectors: one job per changed resource and connector that must hear of it. */
+/**
+ * The outbox hook for these connectors: one job per changed resource and connector that must hear
+ * of it, found and queued in one statement (decision 0705), with the payload and key
+ * enqueueSyncJobs gives them (jobs.ts).
+ */
 export function outboxHook(connectors: ConnectorSet): ChangeHook {
   return async (tx, changes) => {
     const touched = changedResources(changes);
-    const jobs: SyncJobSpec[] = [];
+    const parts: Array<{ type: ResourceType; sql: string; bindings: Knex.RawBinding[] }> = [];
     for (const type of ['User', 'Group'] as const) {
-      if (touched[type].length > 0) jobs.push(...(await relevant(tx, connectors, type, touched[type])));
+      if (touched[type].length === 0) continue;
+      for (const connector of connectors.list) parts.push({ type, ...relevant(connector, type, touched[type]) });
     }
-    await enqueueSyncJobs(tx, jobs);
+    if (parts.length === 0) return;
+    const selects = parts.map((part) => `SELECT j.connector, ?::text AS type, j.id FROM (${part.sql}) AS j(connector, id)`);
+    await tx.raw(
+      `SELECT count(*) FROM graphile_worker.add_jobs(
+         ARRAY(SELECT ROW(?, json_build_object('connector', s.connector, 'type', s.type, 'id', s.id), NULL, now(), 25,
+                          'sync:' || s.connector || ':' || s.type || ':' || s.id, 0, NULL)::graphile_worker.job_spec
+               FROM (${selects.join(' UNION ALL ')}) AS s),
+         true)`,
+      [SYNC_TASK, ...parts.flatMap((part) => [part.type, ...part.bindings])],
+    );
   };
 }

@@ -34,6 +34,17 @@ export interface PushRecord {
   body?: unknown;
 }
 
+/** A journal_outbox row's values, for a statement that writes it beside its own work. */
+export interface OutboxInsert {
+  actor: string;
+  source: 'sync';
+  requestId: string;
+  /** The entries as JSON. */
+  entries: string;
+  /** How many entries it holds. */
+  count: number;
+}
+
 export class PushJournal {
   private entries: JournalEntryInput[] = [];
 
@@ -76,6 +87,22 @@ export class PushJournal {
     return dropped;
   }
 
+  /**
+   * The outbox row for the entries buffered so far, for a caller that writes it in its own
+   * statement (saveLink) and then calls `handedOver`. Undefined when nothing is buffered or the
+   * entries are not meant for the outbox (no batcher: they are appended in `flush`).
+   */
+  outboxRow(): OutboxInsert | undefined {
+    if (!this.batcher || this.entries.length === 0) return undefined;
+    return { actor: this.batcher.actor, source: 'sync', requestId: this.requestId, entries: JSON.stringify(this.entries), count: this.entries.length };
+  }
+
+  /** The row from `outboxRow` committed: forget its entries (later ones stay for `flush`) and wake the appender. */
+  handedOver(row: OutboxInsert): void {
+    this.entries = this.entries.slice(row.count);
+    this.batcher?.kick();
+  }
+
   async flush(): Promise<void> {
     if (this.entries.length === 0) return;
     const entries = this.entries;
@@ -85,6 +112,12 @@ export class PushJournal {
   }
 }
 
+/**
+ * How long a woken appender waits before it moves rows, so that one append (BEGIN, take, insert,
+ * COMMIT with its chain link) serves the jobs of that moment rather than one each (decision 0705).
+ * The entries are durable in journal_outbox meanwhile.
+ */
+const GATHER_MS = 20;
 /** Rows moved onto the chain per append, at most. */
 const BATCH_ROWS = 500;
 /** A row that fails this often on its own stays in journal_outbox for an operator (logged), so it cannot block the others. */
@@ -114,7 +147,7 @@ export class JournalBatcher {
   private again = false;
   /** After a failure: move one row per append until the failing one is found. */
   private oneAtATime = false;
-  private readonly actor: string;
+  readonly actor: string;
 
   constructor(
     private readonly db: Knex,
@@ -144,6 +177,8 @@ export class JournalBatcher {
   }
 
   private async run(): Promise<void> {
+    // Let the jobs finishing about now hand over their rows too: one chain append for them all.
+    await new Promise((resolve) => setTimeout(resolve, GATHER_MS));
     while (this.again) {
       this.again = false;
       let moved: number;
@@ -159,16 +194,18 @@ export class JournalBatcher {
     let taken: OutboxRow[] = [];
     try {
       return await this.db.transaction(async (tx) => {
+        // Taken and deleted in one statement: a failed append rolls the DELETE back with it.
         const { rows } = (await tx.raw(
-          `SELECT id, request_id, entries, failures FROM journal_outbox WHERE actor = ? AND failures < ?
-           ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`,
+          `DELETE FROM journal_outbox WHERE id IN (
+             SELECT id FROM journal_outbox WHERE actor = ? AND failures < ? ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED)
+           RETURNING id, request_id, entries, failures`,
           [this.actor, MAX_FAILURES, this.oneAtATime ? 1 : BATCH_ROWS],
         )) as { rows: OutboxRow[] };
+        rows.sort((x, y) => Number(x.id) - Number(y.id));
         taken = rows;
         if (rows.length === 0) return 0;
         const entries = rows.flatMap((row) => row.entries.map((entry) => ({ ...entry, ...(row.request_id ? { requestId: row.request_id } : {}) })));
         await appendJournal(tx, { name: this.actor, source: 'sync', requestId: rows[0]!.request_id ?? '' }, entries);
-        await tx.raw('DELETE FROM journal_outbox WHERE id = ANY(?::bigint[])', [rows.map((row) => row.id)]);
         return rows.length;
       });
     } catch (error) {

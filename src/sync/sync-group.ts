@@ -15,6 +15,7 @@ import {
   acknowledgeMembersRemoved,
   deleteLink,
   readSyncState,
+  type SyncState,
   membershipDelta,
   saveLink,
   type Link,
@@ -29,9 +30,9 @@ import { Paused } from './sync-user.js';
 
 const nameOf = (document: Record<string, unknown> | null | undefined) => (typeof document?.displayName === 'string' ? document.displayName : undefined);
 
-export async function syncGroup(context: SyncContext, id: string): Promise<void> {
+export async function syncGroup(context: SyncContext, id: string, state?: SyncState): Promise<void> {
   const { db, connector } = context;
-  const { row, inScope, link } = await readSyncState(db, connector, 'Group', id);
+  const { row, inScope, link } = state ?? (await readSyncState(db, connector, 'Group', id));
   if (!row || !inScope) return removeGroup(context, id, link, nameOf(row?.resource));
 
   // Members go as deltas (syncMembers), already in the target's ids; other references, should a

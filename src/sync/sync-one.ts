@@ -13,6 +13,7 @@ import type { Knex } from 'knex';
 import { logger } from '../logging/logger.js';
 import type { Connector, ResourceType } from './connector.js';
 import { checkGate } from './connector-state.js';
+import { syncStateQuery, toSyncState } from './links.js';
 import { withSyncLocks } from './locks.js';
 import { park, unpark } from './parked.js';
 import { markProbe, Rejected, RetryLater } from './push.js';
@@ -60,8 +61,18 @@ export async function syncOne(options: SyncOneOptions): Promise<SyncResult> {
   try {
     const locked = await withSyncLocks(
       db,
-      { connector: connector.name, resourceKey: `${type}:${id}`, concurrency: connector.config.rateLimit.concurrency, parked: { type, id } },
-      () => (type === 'User' ? syncUser(context, id) : syncGroup(context, id)),
+      {
+        connector: connector.name,
+        resourceKey: `${type}:${id}`,
+        concurrency: connector.config.rateLimit.concurrency,
+        parked: { type, id },
+        read: syncStateQuery(db, connector, type, id),
+      },
+      (row, finish) => {
+        // What the sync starts from, read under the object's lock in the lock's own round trip.
+        const state = row === undefined ? undefined : toSyncState(row);
+        return type === 'User' ? syncUser(context, id, state, finish) : syncGroup(context, id, state);
+      },
     );
     if (!locked.acquired) return { kind: 'wait', until: new Date(Date.now() + jitter(200)), reason: 'busy' };
     // Whether it was parked is read under the object's lock, so only a parked object costs the DELETE.

@@ -18,7 +18,8 @@ import { managedPart } from '../../connectors/scim/compare.js';
 import type { Document } from '../../connectors/profile.js';
 import { admitDeprovisions } from './connector-state.js';
 import { createOrAdopt } from './create-or-adopt.js';
-import { deleteLink, readSyncState, saveLink, type Link } from './links.js';
+import { deleteLink, readSyncState, saveLink, saveLinkQuery, type Link, type SyncState } from './links.js';
+import type { FinishUnderLock } from './locks.js';
 import { push, Rejected, type PushedResource } from './push.js';
 import { heldBackDetails, toTargetReferences, type TranslatedDocument } from './references.js';
 import { remoteIdToDeprovision } from './remote.js';
@@ -33,9 +34,10 @@ type Desired = TranslatedDocument & { resource: PushedResource & { type: 'User';
 
 const nameOf = (document: Record<string, unknown> | null | undefined) => (typeof document?.userName === 'string' ? document.userName : undefined);
 
-export async function syncUser(context: SyncContext, id: string): Promise<void> {
+/** `finish`, when given, ends the sync's lock transaction with the last write (locks.ts). */
+export async function syncUser(context: SyncContext, id: string, state?: SyncState, finish?: FinishUnderLock): Promise<void> {
   const { db, connector } = context;
-  const { row, inScope, link } = await readSyncState(db, connector, 'User', id);
+  const { row, inScope, link } = state ?? (await readSyncState(db, connector, 'User', id));
   if (!row || !inScope) return deprovisionUser(context, id, link, nameOf(row?.resource));
 
   const mapped = connector.profile.mapUser(row.resource, id);
@@ -48,7 +50,7 @@ export async function syncUser(context: SyncContext, id: string): Promise<void> 
   }
   const desired: Desired = { ...(await toTargetReferences(db, connector, mapped)), resource: { type: 'User', id, name: nameOf(mapped) } };
   if (!link?.remoteId) return createUser(context, desired, link, row.version);
-  return updateUser(context, desired, link, row.version);
+  return updateUser(context, desired, link, row.version, finish);
 }
 
 /** Why a reference is missing from the request about to go out. */
@@ -84,7 +86,7 @@ async function adopt(context: SyncContext, desired: Desired, existing: Document,
   await updateUser(context, desired, { remoteId, state, acknowledged: current, adopted: true }, version);
 }
 
-async function updateUser(context: SyncContext, desired: Desired, link: Link, version: number): Promise<void> {
+async function updateUser(context: SyncContext, desired: Desired, link: Link, version: number, finish?: FinishUnderLock): Promise<void> {
   const { db, connector } = context;
   const { resource, document } = desired;
   const id = resource.id;
@@ -108,7 +110,13 @@ async function updateUser(context: SyncContext, desired: Desired, link: Link, ve
     }
   }
   if (context.dryRun) return;
-  await saveLink(db, connector.name, 'User', id, { remoteId, state: 'active', acknowledged: document, version, referencedIds: desired.referencedIds });
+  // The push's journal entry goes to the outbox in the link's statement: one commit, not two.
+  const outbox = context.journal.outboxRow();
+  const save = saveLinkQuery(db, connector.name, 'User', id, { remoteId, state: 'active', acknowledged: document, version, referencedIds: desired.referencedIds }, outbox);
+  // A user that stays active needs nothing more under its lock: the link commits as the lock goes.
+  if (wasActive && finish) await finish(save);
+  else await save;
+  if (outbox) context.journal.handedOver(outbox);
   if (!wasActive) await context.presenceChanged(id);
 }
 
