@@ -10,10 +10,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Runner } from 'graphile-worker';
-import { SMTPServer } from 'smtp-server';
 import { createToken } from '../src/auth/token-store.js';
 import { connectionStringOf } from '../src/db/knex.js';
 import { loadConfig } from '../src/config/env.js';
@@ -23,6 +20,7 @@ import { requestTasks } from '../src/governance/request-tasks.js';
 import { createRequest, decideRequest, RequestError, withdrawRequest, type Party } from '../src/governance/requests.js';
 import { startWorker } from '../src/queue/queue.js';
 import { ENTERPRISE, PATCH_OP, startTestServer, USER_SCHEMA, type TestServer } from './support/server.js';
+import { startSmtpReceiver, startWebhookReceiver, type ReceivedHook, type ReceivedMail, type SmtpReceiver, type WebhookReceiver } from './support/notify-receivers.js';
 import { startRosterA, waitFor, type RosterA } from './support/sync-harness.js';
 
 const POLICY = `version: 1
@@ -57,48 +55,21 @@ const WEBHOOK_SECRET = 'webhook-secret-0123456789';
 let b: TestServer;
 let a: RosterA;
 let requestWorker: Runner;
-let smtp: SMTPServer;
-let receiver: http.Server;
-const mails: Array<{ to: string[]; text: string }> = [];
-const hooks: Array<{ body: string; signature: string | undefined }> = [];
+let smtp: SmtpReceiver | undefined;
+let receiver: WebhookReceiver | undefined;
+let mails: ReceivedMail[] = [];
+let hooks: ReceivedHook[] = [];
 const ids: Record<string, string> = {};
-
-async function startSmtp(): Promise<number> {
-  smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    onData(stream, session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
-        mails.push({ to: session.envelope.rcptTo.map((r) => r.address), text: Buffer.concat(chunks).toString('utf8') });
-        callback();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
-  return (smtp.server.address() as AddressInfo).port;
-}
-
-async function startReceiver(): Promise<number> {
-  receiver = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c.toString('utf8')));
-    req.on('end', () => {
-      hooks.push({ body, signature: req.headers['x-roster-signature'] as string | undefined });
-      // The receiver refuses payments requests, to show a failing webhook changes nothing.
-      res.statusCode = body.includes('"entry":"payments-approver"') ? 500 : 204;
-      res.end();
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  return (receiver.address() as AddressInfo).port;
-}
 
 before(async () => {
   b = await startTestServer();
   a = await startRosterA([{ name: 'roster-b', baseUrl: b.scimUrl, auth: { type: 'bearer', tokenEnv: 'B_TOKEN' }, groups: { names: ['Finance Reporting'] }, retry: { baseDelay: '100ms', maxDelay: '1s' } }], { B_TOKEN: b.token }, { server: { policy: POLICY, worker: true } });
-  const notify = { smtpUrl: `smtp://127.0.0.1:${await startSmtp()}`, emailFrom: 'roster@example.com', webhookUrl: `http://127.0.0.1:${await startReceiver()}/hook`, webhookSecret: WEBHOOK_SECRET, publicUrl: 'https://roster.example.com' };
+  smtp = await startSmtpReceiver();
+  // The receiver refuses payments requests, to show a failing webhook changes nothing.
+  receiver = await startWebhookReceiver((body) => (body.includes('"entry":"payments-approver"') ? 500 : 204));
+  ({ mails } = smtp);
+  ({ hooks } = receiver);
+  const notify = { smtpUrl: smtp.url, emailFrom: 'roster@example.com', webhookUrl: receiver.url, webhookSecret: WEBHOOK_SECRET, publicUrl: 'https://roster.example.com' };
   requestWorker = await startWorker(connectionStringOf(a.server.db.knex), requestTasks(a.server.writePath, notify), { pollInterval: 100, concurrency: 2 });
   const create = async (userName: string, title: string, manager?: string) => {
     const response = await a.server.request('POST', '/Users', {
@@ -116,8 +87,8 @@ after(async () => {
   await requestWorker?.stop();
   await a?.close();
   await b?.close();
-  await new Promise<void>((resolve) => smtp?.close(() => resolve()));
-  await new Promise<void>((resolve) => (receiver ? receiver.close(() => resolve()) : resolve()));
+  await smtp?.close();
+  await receiver?.close();
 });
 
 const person = (userName: string): Party => ({ actor: { name: `console:${userName}`, source: 'console', requestId: `test-${userName}` }, userId: ids[userName] });

@@ -21,6 +21,7 @@ import { grantException } from '../src/policy/exceptions.js';
 import { startWorker } from '../src/queue/queue.js';
 import { ENTERPRISE, GROUP_SCHEMA, startTestServer, USER_SCHEMA, type TestServer } from './support/server.js';
 import { runCli } from './support/cli.js';
+import { startSmtpReceiver, startWebhookReceiver } from './support/notify-receivers.js';
 import { startRosterA, waitFor, type RosterA } from './support/sync-harness.js';
 
 const POLICY = `version: 1
@@ -242,6 +243,34 @@ test('a campaign over IdP memberships in pushed groups: revoking removes the mem
   assert.ok(reminder && Math.abs(new Date(reminder).getTime() - (Date.now() + 72 * 3_600_000)) < 60_000, 'the first reminder is queued 72 hours out (the default interval)');
   const list = (await ops('GET', `/ops/reviews/${opened.body.id}/items`, undefined, reader)).body.items as Json[];
   assert.deepEqual(list.map((i) => `${i.label} -> ${i.reviewer}`).sort(), ['alice@example.com in Contractors -> mia@example.com', 'dan@example.com in Contractors -> olga@example.com']);
+
+  // A reminder with notifications configured: Mia is emailed at a real SMTP server, the webhook
+  // receiver gets one POST for the campaign, and Olga (no Roster user, so no address) is journaled
+  // as not reached by email.
+  const smtp = await startSmtpReceiver();
+  const hooks = await startWebhookReceiver();
+  try {
+    const notify = { smtpUrl: smtp.url, emailFrom: 'roster@example.com', webhookUrl: hooks.url, webhookSecret: undefined, publicUrl: 'https://roster.example.com' };
+    const sent = await sendReminders(a.server.writePath, opened.body.id, { actor: { name: 'review-reminder', source: 'system', requestId: 'remind-notify' }, notify });
+    assert.deepEqual(sent, [{ reviewer: 'mia@example.com', pending: 1 }, { reviewer: 'olga@example.com', pending: 1 }]);
+    assert.deepEqual(smtp.mails.map((m) => m.to), [['roster@example.com', 'mia@example.com']], 'To: the sender, Bcc: the reviewer');
+    // Long lines go out quoted-printable: undo the soft breaks before reading the body.
+    const body = smtp.mails[0]!.text.replace(/=\r\n/g, '').replace(/=3D/g, '=');
+    assert.match(body, /1 item\(s\) of the access review "Contractor memberships" wait for your decision/);
+    assert.match(body, new RegExp(`https://roster\\.example\\.com/console/reviews/${opened.body.id}/review`));
+    assert.equal(hooks.hooks.length, 1);
+    const hook = JSON.parse(hooks.hooks[0]!.body);
+    assert.equal(hook.event, 'access_review.reminder');
+    assert.deepEqual(hook.reviewers, [{ userName: 'mia@example.com', pending: 1 }, { userName: 'olga@example.com', pending: 1 }]);
+    const notified = await a.server.db.knex('journal').where({ action: 'review.notify', request_id: 'remind-notify:notify' }).orderBy('id');
+    assert.deepEqual(
+      notified.map((e) => `${e.changes.channel} ${e.changes.reviewer ?? 'all'} ${e.reason.outcome}`),
+      ['email mia@example.com sent', 'email olga@example.com failed', 'webhook all sent'],
+    );
+  } finally {
+    await smtp.close();
+    await hooks.close();
+  }
   const dan = list.find((i) => i.label.startsWith('dan'))!;
   const revoked = await ops('POST', `/ops/reviews/${opened.body.id}/items/${dan.id}/decide`, { decision: 'revoke', reason: 'contract ended' });
   assert.equal(revoked.status, 200, revoked.text);

@@ -70,7 +70,7 @@ async function startServing(
   // One worker per process runs every queue task; merge other task lists here.
   const worker = await startWorker(
     connectionStringOf(database.knex),
-    { ...policyTasks(writePath), ...requestTasks(writePath, config.requests.notify), ...reviewTasks(writePath, () => sync.connectors), ...sync.tasks },
+    { ...policyTasks(writePath), ...requestTasks(writePath, config.requests.notify), ...reviewTasks(writePath, () => sync.connectors, config.requests.notify), ...sync.tasks },
     { concurrency: 4 + sync.concurrency },
   );
   const refusals = refusedCredentials(database.knex, config.authFailures);

@@ -30,7 +30,8 @@ interface UserRow {
   resource: Record<string, unknown>;
 }
 
-function approverOf(row: UserRow): Approver {
+/** A person's userName and the address to write to: the primary email, else the first, else a userName that is an address. */
+export function approverOf(row: UserRow): Approver {
   const emails = Array.isArray(row.resource.emails) ? (row.resource.emails as Array<{ value?: unknown; primary?: unknown }>) : [];
   const email = (emails.find((e) => e.primary === true) ?? emails[0])?.value;
   const userName = String(row.resource.userName);

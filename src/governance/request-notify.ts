@@ -5,80 +5,51 @@
  * step commits; each channel's outcome is journaled (`request.notify`, with the error when it
  * failed) and a failure is logged, but nothing is retried or undone: the request stands.
  */
-import { createHmac } from 'node:crypto';
-import nodemailer from 'nodemailer';
 import type { NotifySettings } from '../config/notify.js';
 import { logger } from '../logging/logger.js';
 import { describeStage } from '../policy/catalog.js';
 import { appliedPolicy } from '../policy/policy-state.js';
 import type { WritePath } from '../write/write-path.js';
+import { notificationsConfigured, postWebhook, sendEmail, type ChannelOutcome } from './notify-channels.js';
 import { stageApprovers, type Approver } from './request-approvers.js';
 import { accessRequest, type AccessRequest } from './request-store.js';
 
-export const SIGNATURE_HEADER = 'X-Roster-Signature';
-const TIMEOUT_MS = 10_000;
-
-interface Outcome {
-  channel: 'email' | 'webhook';
-  ok: boolean;
-  recipients: number;
-  error?: string;
-}
+export { SIGNATURE_HEADER } from './notify-channels.js';
 
 function consoleLink(settings: NotifySettings, request: AccessRequest): string {
   return `${settings.publicUrl ?? ''}/console/requests#request-${request.id}`;
 }
 
-async function sendEmail(settings: NotifySettings, request: AccessRequest, stage: number, approvers: Approver[], stageText: string): Promise<Outcome> {
-  const to = approvers.flatMap((a) => (a.email ? [a.email] : []));
-  if (to.length === 0) return { channel: 'email', ok: false, recipients: 0, error: 'no approver of this stage has an email address in Roster' };
-  const transport = nodemailer.createTransport({ url: settings.smtpUrl!, connectionTimeout: TIMEOUT_MS, greetingTimeout: TIMEOUT_MS, socketTimeout: TIMEOUT_MS });
-  try {
-    await transport.sendMail({
-      from: settings.emailFrom,
-      // Each approver sees only their own address.
-      to: settings.emailFrom,
-      bcc: to,
-      subject: `Access request #${request.id}: ${request.user.userName} asks for ${request.entry} (stage ${stage} of ${request.stageCount})`,
-      text: [
-        `${request.user.userName} asks for "${request.entry}"${request.requestedUntil ? ` until ${request.requestedUntil}` : ` for ${request.durationDays} days`}.`,
-        `Requested by: ${request.requestedBy}`,
-        `Justification: ${request.justification ?? '(none)'}`,
-        `Stage ${stage} of ${request.stageCount} is decided by ${stageText}.`,
-        '',
-        `Approve or deny it with a reason in the Roster console: ${consoleLink(settings, request)}`,
-        `It expires undecided at ${request.expiresAt}.`,
-      ].join('\n'),
-    });
-    return { channel: 'email', ok: true, recipients: to.length };
-  } catch (error) {
-    return { channel: 'email', ok: false, recipients: to.length, error: (error as Error).message.slice(0, 300) };
-  } finally {
-    transport.close();
-  }
+function emailApprovers(settings: NotifySettings, request: AccessRequest, stage: number, approvers: Approver[], stageText: string): Promise<ChannelOutcome> {
+  return sendEmail(
+    settings,
+    approvers.flatMap((a) => (a.email ? [a.email] : [])),
+    `Access request #${request.id}: ${request.user.userName} asks for ${request.entry} (stage ${stage} of ${request.stageCount})`,
+    [
+      `${request.user.userName} asks for "${request.entry}"${request.requestedUntil ? ` until ${request.requestedUntil}` : ` for ${request.durationDays} days`}.`,
+      `Requested by: ${request.requestedBy}`,
+      `Justification: ${request.justification ?? '(none)'}`,
+      `Stage ${stage} of ${request.stageCount} is decided by ${stageText}.`,
+      '',
+      `Approve or deny it with a reason in the Roster console: ${consoleLink(settings, request)}`,
+      `It expires undecided at ${request.expiresAt}.`,
+    ].join('\n'),
+  );
 }
 
-async function postWebhook(settings: NotifySettings, request: AccessRequest, stage: number, approvers: Approver[], stageText: string): Promise<Outcome> {
-  const body = JSON.stringify({
+function postApprovers(settings: NotifySettings, request: AccessRequest, stage: number, approvers: Approver[], stageText: string): Promise<ChannelOutcome> {
+  const payload = {
     event: 'access_request.awaiting_decision',
     request: { id: request.id, entry: request.entry, user: request.user.userName, requestedBy: request.requestedBy, justification: request.justification, createdAt: request.createdAt, expiresAt: request.expiresAt },
     stage: { number: stage, of: request.stageCount, decidedBy: stageText, approvers: approvers.map((a) => a.userName) },
     link: consoleLink(settings, request),
-  });
-  const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'Roster' };
-  if (settings.webhookSecret) headers[SIGNATURE_HEADER] = `sha256=${createHmac('sha256', settings.webhookSecret).update(body).digest('hex')}`;
-  try {
-    const response = await fetch(settings.webhookUrl!, { method: 'POST', headers, body, signal: AbortSignal.timeout(TIMEOUT_MS), redirect: 'error' });
-    await response.body?.cancel();
-    return response.ok ? { channel: 'webhook', ok: true, recipients: approvers.length } : { channel: 'webhook', ok: false, recipients: approvers.length, error: `the receiver answered ${response.status}` };
-  } catch (error) {
-    return { channel: 'webhook', ok: false, recipients: approvers.length, error: ((error as Error).cause as Error | undefined)?.message ?? (error as Error).message };
-  }
+  };
+  return postWebhook(settings, payload, approvers.length);
 }
 
 /** The notify job: tells stage `stage` of request `requestId`, if it still waits for that stage. */
-export async function notifyApprovers(writePath: WritePath, settings: NotifySettings, requestId: number, stage: number): Promise<Outcome[]> {
-  if (!settings.smtpUrl && !settings.webhookUrl) return [];
+export async function notifyApprovers(writePath: WritePath, settings: NotifySettings, requestId: number, stage: number): Promise<ChannelOutcome[]> {
+  if (!notificationsConfigured(settings)) return [];
   const request = await accessRequest(writePath.db, requestId);
   if (!request || request.status !== 'pending' || request.stage + 1 !== stage) return [];
   const entry = (await appliedPolicy(writePath.db))?.catalog.find((e) => e.name === request.entry);
@@ -89,8 +60,8 @@ export async function notifyApprovers(writePath: WritePath, settings: NotifySett
   const approvers = (await stageApprovers(writePath.db, stageDef, subject.resource)).filter((a) => a.userId !== request.user.id && a.userId !== request.requesterUserId);
   const stageText = describeStage(stageDef);
   const outcomes = await Promise.all([
-    ...(settings.smtpUrl ? [sendEmail(settings, request, stage, approvers, stageText)] : []),
-    ...(settings.webhookUrl ? [postWebhook(settings, request, stage, approvers, stageText)] : []),
+    ...(settings.smtpUrl ? [emailApprovers(settings, request, stage, approvers, stageText)] : []),
+    ...(settings.webhookUrl ? [postApprovers(settings, request, stage, approvers, stageText)] : []),
   ]);
   for (const o of outcomes) if (!o.ok) logger.warn('access request notification failed', { request: requestId, stage, channel: o.channel, error: o.error });
   await writePath.run({ name: 'access-requests', source: 'system', requestId: `request-notify-${requestId}-${stage}` }, async ({ changes }) => {

@@ -6,19 +6,24 @@
  *    stays undecided, the job fails and the queue runs it again later; the campaign closes once
  *    every item is decided.
  *  - reminders: every `remind_every` until the deadline, one `review.remind` entry per reviewer
- *    with undecided items, and a log line (email joins when Roster has a notifier).
+ *    with undecided items and a log line; with notifications configured (src/config/notify.ts),
+ *    an email to each such reviewer and one webhook POST, each channel's outcome journaled as
+ *    `review.notify` (a failure is not retried; the next reminder tries again).
  * `roster review sweep` does the same for every campaign past its deadline, for a Roster without
  * a running worker.
  */
 import type { TaskList } from 'graphile-worker';
+import type { NotifySettings } from '../config/notify.js';
 import type { Actor } from '../journal/entry.js';
 import { logger } from '../logging/logger.js';
 import { enqueue } from '../queue/queue.js';
 import type { ConnectorSet } from '../sync/connector.js';
 import type { WritePath } from '../write/write-path.js';
+import { notificationsConfigured, postWebhook, sendEmail, type ChannelOutcome } from './notify-channels.js';
+import { approverOf } from './request-approvers.js';
 import { decideItem } from './review-decide.js';
 import { REVIEW_DEADLINE_TASK, REVIEW_REMIND_TASK } from './review-open.js';
-import { campaignById, closeCampaign, dueCampaignIds, listItems, markReminded, pendingByReviewer } from './review-store.js';
+import { campaignById, closeCampaign, dueCampaignIds, listItems, markReminded, pendingByReviewer, type Campaign } from './review-store.js';
 
 const PAGE = 500;
 
@@ -69,7 +74,7 @@ export async function applyDeadline(
 }
 
 /** Journals a reminder for each reviewer with undecided items; queues the next one if it comes before the deadline. */
-export async function sendReminders(writePath: WritePath, campaignId: string, options: { actor: Actor; now?: Date }): Promise<Array<{ reviewer: string; pending: number }>> {
+export async function sendReminders(writePath: WritePath, campaignId: string, options: { actor: Actor; now?: Date; notify?: NotifySettings }): Promise<Array<{ reviewer: string; pending: number }>> {
   const now = options.now ?? new Date();
   const campaign = await campaignById(writePath.db, campaignId);
   if (!campaign || campaign.status !== 'open' || new Date(campaign.deadline) <= now) return [];
@@ -85,7 +90,51 @@ export async function sendReminders(writePath: WritePath, campaignId: string, op
   for (const { reviewer, pending: count } of pending) {
     logger.info('access review reminder', { campaign: campaignId, name: campaign.name, reviewer, pending: count, deadline: campaign.deadline });
   }
+  if (options.notify && notificationsConfigured(options.notify) && pending.length > 0) await notifyReviewers(writePath, options.notify, campaign, pending, options.actor);
   return pending;
+}
+
+/** Emails each reviewer with undecided items (their own count) and POSTs one webhook for the campaign; journals each outcome. */
+async function notifyReviewers(writePath: WritePath, settings: NotifySettings, campaign: Campaign, pending: Array<{ reviewer: string; pending: number }>, actor: Actor): Promise<void> {
+  const rows = (await writePath.db('users')
+    .select('id', 'resource')
+    .whereRaw(`lower(resource->>'userName') = ANY(?::text[])`, [pending.map((p) => p.reviewer.toLowerCase())])) as Array<{ id: string; resource: Record<string, unknown> }>;
+  const emailOf = new Map(rows.map((row) => approverOf(row)).map((a) => [a.userName.toLowerCase(), a.email]));
+  const link = `${settings.publicUrl ?? ''}/console/reviews/${campaign.id}/review`;
+  const outcomes: Array<{ reviewer?: string; outcome: ChannelOutcome }> = [];
+  if (settings.smtpUrl) {
+    for (const { reviewer, pending: count } of pending) {
+      const email = emailOf.get(reviewer.toLowerCase());
+      const text = [
+        `${count} item(s) of the access review "${campaign.name}" wait for your decision: keep, revoke or shorten each, with a reason.`,
+        `Undecided items take the default (${campaign.defaultDecision}) at the deadline, ${campaign.deadline}.`,
+        '',
+        `Decide them in the Roster console: ${link}`,
+      ].join('\n');
+      outcomes.push({ reviewer, outcome: await sendEmail(settings, email ? [email] : [], `Access review "${campaign.name}": ${count} item(s) to decide by ${campaign.deadline}`, text) });
+    }
+  }
+  if (settings.webhookUrl) {
+    const payload = {
+      event: 'access_review.reminder',
+      campaign: { id: campaign.id, name: campaign.name, deadline: campaign.deadline, defaultDecision: campaign.defaultDecision },
+      reviewers: pending.map((p) => ({ userName: p.reviewer, pending: p.pending })),
+      link,
+    };
+    outcomes.push({ outcome: await postWebhook(settings, payload, pending.length) });
+  }
+  for (const { reviewer, outcome } of outcomes) {
+    if (!outcome.ok) logger.warn('access review reminder not delivered', { campaign: campaign.id, reviewer, channel: outcome.channel, error: outcome.error });
+  }
+  await writePath.run({ ...actor, requestId: `${actor.requestId}:notify` }, async ({ changes }) => {
+    for (const { reviewer, outcome } of outcomes) {
+      changes.record({
+        action: 'review.notify',
+        changes: { campaign: campaign.id, channel: outcome.channel, recipients: outcome.recipients, ...(reviewer ? { reviewer } : {}) },
+        reason: outcome.ok ? { outcome: 'sent' } : { outcome: 'failed', error: outcome.error },
+      });
+    }
+  });
 }
 
 /** Every open campaign past its deadline (`roster review sweep`). */
@@ -103,7 +152,7 @@ const campaignIdOf = (payload: unknown): string | undefined => {
 };
 
 /** The queue tasks, merged into the one worker a Roster process runs (src/cli/serve.ts). */
-export function reviewTasks(writePath: WritePath, connectors: () => ConnectorSet): TaskList {
+export function reviewTasks(writePath: WritePath, connectors: () => ConnectorSet, notify?: NotifySettings): TaskList {
   return {
     [REVIEW_DEADLINE_TASK]: async (payload, helpers) => {
       const campaignId = campaignIdOf(payload);
@@ -115,7 +164,7 @@ export function reviewTasks(writePath: WritePath, connectors: () => ConnectorSet
     [REVIEW_REMIND_TASK]: async (payload, helpers) => {
       const campaignId = campaignIdOf(payload);
       if (!campaignId) return helpers.logger.error(`${REVIEW_REMIND_TASK}: payload without a campaign id; dropping the job`);
-      await sendReminders(writePath, campaignId, { actor: { name: 'review-reminder', source: 'system', requestId: `job-${helpers.job.id}` } });
+      await sendReminders(writePath, campaignId, { actor: { name: 'review-reminder', source: 'system', requestId: `job-${helpers.job.id}` }, ...(notify ? { notify } : {}) });
     },
   };
 }
