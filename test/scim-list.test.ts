@@ -139,6 +139,51 @@ describe('paging', () => {
   });
 });
 
+describe('totalResults without a count statement when the first page holds every match', () => {
+  /** The statements one request sends (knex's query event on the server's pool). */
+  async function statementsOf(query: string) {
+    const sent: string[] = [];
+    const listen = (q: { sql: string }) => sent.push(q.sql);
+    server.db.knex.on('query', listen);
+    try {
+      return { res: await list(query), sent };
+    } finally {
+      server.db.knex.off('query', listen);
+    }
+  }
+  const counts = (sent: string[]) => sent.filter((sql) => /count\(\*\)/i.test(sql)).length;
+
+  test('a userName eq lookup is one statement, with the exact total; none and full pages stay exact', async () => {
+    const one = await statementsOf(`filter=${q('userName eq "USER07@example.com"')}`);
+    assert.equal(one.res.body.totalResults, 1);
+    assert.deepEqual(names(one.res.body), ['user07@example.com']);
+    assert.equal(counts(one.sent), 0, 'no count statement for a page that is not full');
+    const none = await statementsOf(`filter=${q('userName eq "nobody@example.com"')}`);
+    assert.equal(none.res.body.totalResults, 0);
+    assert.equal(counts(none.sent), 0);
+    // A full first page, a later page and count=0 still count every match.
+    const full = await statementsOf(`filter=${q('title eq "Analyst"')}&count=15`);
+    assert.equal(full.res.body.totalResults, 15);
+    assert.equal(counts(full.sent), 1);
+    const later = await statementsOf(`filter=${q('title eq "Analyst"')}&startIndex=11&count=10`);
+    assert.equal(later.res.body.totalResults, 15);
+    assert.equal(later.res.body.itemsPerPage, 5);
+    assert.equal(counts(later.sent), 1);
+    assert.equal((await list(`filter=${q('title eq "Analyst"')}&count=0`)).body.totalResults, 15);
+    // Cursor paging: a first page that holds every match knows its total; a full one counts.
+    const short = await statementsOf(`filter=${q('title eq "Analyst"')}&cursor=&count=20`);
+    assert.equal(short.res.body.totalResults, 15);
+    assert.equal(short.res.body.nextCursor, undefined);
+    assert.equal(counts(short.sent), 0);
+    const paged = await statementsOf(`filter=${q('title eq "Analyst"')}&cursor=&count=10`);
+    assert.equal(paged.res.body.totalResults, 15);
+    assert.ok(paged.res.body.nextCursor);
+    const second = await list(`filter=${q('title eq "Analyst"')}&cursor=${q(paged.res.body.nextCursor)}&count=10`);
+    assert.equal(second.body.totalResults, 15);
+    assert.equal(second.body.itemsPerPage, 5);
+  });
+});
+
 describe('sorting and filtering', () => {
   test('sortBy/sortOrder in SQL, including extension attributes', async () => {
     const desc = await list('sortBy=userName&sortOrder=descending&count=2');

@@ -125,14 +125,20 @@ export async function listResources(db: Knex, type: ResourceTypeName, query: Lis
   const descending = query.sortOrder === 'descending';
   const withGroups = readsGroups(type, selection);
   const columns = documentColumns(type, selection, ALIAS);
-  const totalResults = knownTotal ?? (await countMatching(db, type, where));
-  const base = { schemas: [LIST_RESPONSE_SCHEMA], totalResults };
-  if (query.count === 0) return { ...base, itemsPerPage: 0, ...(query.cursor === undefined ? { startIndex: query.startIndex } : {}), Resources: [] };
+  // A first page that is not full holds every match, so its length is the total and the count
+  // statement is saved: a lookup such as `userName eq "x"` costs one statement instead of two
+  // (issue 18). Only a full page, or a later one, needs the count.
+  const total = async (firstPageMatches: number | undefined): Promise<number> => knownTotal ?? firstPageMatches ?? (await countMatching(db, type, where));
+  if (query.count === 0) {
+    const base = { schemas: [LIST_RESPONSE_SCHEMA], totalResults: await total(undefined) };
+    return { ...base, itemsPerPage: 0, ...(query.cursor === undefined ? { startIndex: query.startIndex } : {}), Resources: [] };
+  }
 
   if (query.cursor !== undefined) {
     const fingerprint = queryFingerprint([type, query.filterText ?? '', query.sortBy ?? '', query.sortOrder]);
     const after = query.cursor === '' ? undefined : decodeCursor(query.cursor, fingerprint);
     const rows = await selectPage(db, type, { where, sortKey, sortKeyNotNull, descending, limit: query.count + 1, withGroups, documentColumns: columns, ...(after ? { after } : {}) });
+    const base = { schemas: [LIST_RESPONSE_SCHEMA], totalResults: await total(!after && rows.length <= query.count ? rows.length : undefined) };
     const page = rows.slice(0, query.count);
     const last = page[page.length - 1];
     const nextCursor = rows.length > query.count && last ? encodeCursor({ key: last.sort_key, id: last.id }, fingerprint) : undefined;
@@ -141,6 +147,7 @@ export async function listResources(db: Knex, type: ResourceTypeName, query: Lis
   }
 
   const rows = await selectPage(db, type, { where, sortKey, sortKeyNotNull, descending, limit: query.count, offset: query.startIndex - 1, withGroups, documentColumns: columns });
+  const base = { schemas: [LIST_RESPONSE_SCHEMA], totalResults: await total(query.startIndex === 1 && rows.length < query.count ? rows.length : undefined) };
   const Resources = await renderRows(db, type, rows, selection, baseUrl);
   return { ...base, itemsPerPage: Resources.length, startIndex: query.startIndex, Resources };
 }
