@@ -10,9 +10,8 @@ import { verifyJournal } from '../src/journal/verify.js';
 import { createUser } from '../src/resources/users.js';
 import { WritePath } from '../src/write/write-path.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { startTestServer, USER_SCHEMA, type TestServer } from './support/server.js';
+import { ENTERPRISE, startTestServer, USER_SCHEMA, type TestServer } from './support/server.js';
 
-const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 const POLICY = `version: 1
 roles:
   - name: all-staff
