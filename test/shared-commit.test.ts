@@ -7,7 +7,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { verifyJournal } from '../src/journal/verify.js';
-import { createUser } from '../src/resources/users.js';
+import { composeWritePath } from '../src/compose/write-path.js';
+import { createUser, patchUser } from '../src/resources/users.js';
 import { WritePath } from '../src/write/write-path.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { ENTERPRISE, startTestServer, USER_SCHEMA, type TestServer } from './support/server.js';
@@ -139,5 +140,93 @@ test('over HTTP: a batch of concurrent POSTs with the policy on, one invalid and
   assert.equal(members[0].n, created.length, 'the policy made every created user a member of All Staff');
   const { rows: refused } = await server.db.knex.raw(`SELECT count(*)::int AS n FROM users WHERE lower(resource->>'userName') = 'http-taken@example.com'`);
   assert.equal(refused[0].n, 1);
+  assert.equal((await verifyJournal(server.db.knex)).ok, true);
+});
+
+/** The composed write path with the policy hook, as `serve` builds it, on the server's database (its policy applied). */
+const policyWritePath = () => composeWritePath(server.db.knex, { policy: true });
+
+/** Counts the statements whose text contains `marker` while `run` runs. */
+async function countingStatements<T>(marker: RegExp, run: () => Promise<T>): Promise<{ result: T; count: number }> {
+  let count = 0;
+  const listener = (query: { sql: string }) => {
+    if (marker.test(query.sql)) count++;
+  };
+  server.db.knex.on('query', listener);
+  try {
+    return { result: await run(), count };
+  } finally {
+    server.db.knex.off('query', listener);
+  }
+}
+
+test('the policy runs once over a batch (one state read, one version bump), and each change journals its own membership under its own request id', async () => {
+  const writePath = policyWritePath();
+  const names = ['pb-first', 'pb-a', 'pb-b', 'pb-c', 'pb-d'].map((n) => `${n}@example.com`);
+  const { result: settled, count: stateReads } = await countingStatements(/'member' AS kind/, () =>
+    Promise.all(names.map((userName, i) => writePath.runShared(actorFor(`pb-${i}`), (c) => createUser(c, { schemas: [USER_SCHEMA], userName, active: true })))),
+  );
+  assert.equal(stateReads, 2, 'one state read for the first (alone), one for the four queued behind it');
+  const ids = settled.map((row) => row.id);
+  const { rows } = await server.db.knex.raw(
+    `SELECT request_id, member_ids::text[] AS members FROM journal WHERE action = 'members.add' AND request_id LIKE 'pb-%' ORDER BY seq`,
+  );
+  assert.deepEqual(
+    rows.map((r: { request_id: string; members: string[] }) => [r.request_id, r.members]),
+    ids.map((id, i) => [`pb-${i}`, [id]]),
+    'each request has its own members.add entry naming only its own user',
+  );
+  const { rows: members } = await server.db.knex.raw(
+    `SELECT count(*)::int AS n FROM group_members gm JOIN groups g ON g.id = gm.group_id WHERE g.resource->>'displayName' = 'All Staff' AND gm.member_id = ANY(?::uuid[])`,
+    [ids],
+  );
+  assert.equal(members[0].n, ids.length);
+  assert.equal((await verifyJournal(server.db.knex)).ok, true);
+});
+
+test('a user created and deactivated by two changes of one batch ends outside the managed group: the second change is reconciled after the first', async () => {
+  const writePath = policyWritePath();
+  const first = writePath.runShared(actorFor('mv-0'), (c) => createUser(c, { schemas: [USER_SCHEMA], userName: 'mv-first@example.com', active: true }));
+  let createdId = '';
+  const create = writePath.runShared(actorFor('mv-1'), async (c) => {
+    const row = await createUser(c, { schemas: [USER_SCHEMA], userName: 'mv-user@example.com', active: true });
+    createdId = row.id;
+    return row;
+  });
+  const deactivate = writePath.runShared(actorFor('mv-2'), (c) =>
+    patchUser(c, createdId, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'active', value: false }] }, {}),
+  );
+  await Promise.all([first, create, deactivate]);
+  const { rows } = await server.db.knex.raw(
+    `SELECT request_id, action FROM journal WHERE request_id IN ('mv-1', 'mv-2') AND action LIKE 'members.%' ORDER BY seq`,
+  );
+  assert.deepEqual(
+    rows.map((r: { request_id: string; action: string }) => `${r.request_id} ${r.action}`),
+    ['mv-1 members.add', 'mv-2 members.remove'],
+  );
+  const { rows: members } = await server.db.knex.raw(`SELECT count(*)::int AS n FROM group_members WHERE member_id = ?`, [createdId]);
+  assert.equal(members[0].n, 0, 'the deactivated user is in no managed group');
+  assert.equal((await verifyJournal(server.db.knex)).ok, true);
+});
+
+test('a hook that fails over a whole batch sends every change of it to run again alone, where each commits with its own journal entries', async () => {
+  const writePath = policyWritePath();
+  let batchFailures = 0;
+  writePath.addHook(
+    Object.assign(async () => undefined, {
+      many: async () => {
+        batchFailures++;
+        throw new Error('a hook failed over the batch');
+      },
+    }),
+  );
+  const names = ['hf-first', 'hf-a', 'hf-b', 'hf-c'].map((n) => `${n}@example.com`);
+  const settled = await Promise.allSettled(names.map((userName, i) => writePath.runShared(actorFor(`hf-${i}`), (c) => createUser(c, { schemas: [USER_SCHEMA], userName, active: true }))));
+  assert.deepEqual(settled.map((s) => s.status), ['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
+  assert.equal(batchFailures, 1, 'the shared transaction of the three queued changes failed once');
+  const { rows } = await server.db.knex.raw(`SELECT request_id FROM journal WHERE request_id LIKE 'hf-%' AND action = 'create' ORDER BY seq`);
+  assert.deepEqual(rows.map((r: { request_id: string }) => r.request_id), ['hf-0', 'hf-1', 'hf-2', 'hf-3']);
+  const { rows: members } = await server.db.knex.raw(`SELECT count(*)::int AS n FROM group_members gm JOIN users u ON u.id = gm.member_id WHERE u.resource->>'userName' LIKE 'hf-%'`);
+  assert.equal(members[0].n, 4, 'each, run alone, got its All Staff membership');
   assert.equal((await verifyJournal(server.db.knex)).ok, true);
 });

@@ -17,7 +17,7 @@ import { bumpCheckingRemembered, forgetGroupIds, rememberedGroupIds, rememberGro
 import { groupsByName } from './managed-groups.js';
 import type { Policy } from './policy-file.js';
 import { decideReconciliation, planUser, type ReconcileOutcome, type UserToReconcile } from './reconcile-decide.js';
-import { bumpGroupVersions, writeReconciliation } from './reconcile-writes.js';
+import { bumpGroupVersions, mergeWrites, writeReconciliation } from './reconcile-writes.js';
 import { loadUserPolicyState, type UserPolicyState } from './user-state.js';
 
 export type { ReconcileOutcome, UserToReconcile };
@@ -68,10 +68,35 @@ export async function reconcileUsers(
   now: Date = new Date(),
   options: { deferWrites?: boolean } = {},
 ): Promise<ReconcileOutcome[]> {
-  const { tx } = context;
+  const [outcomes] = await reconcileChanges(context.tx, policy, [{ context, users }], now, options);
+  return outcomes!;
+}
+
+/** The users one change wrote, and that change's context (its change set gets their entries). */
+export interface ChangeToReconcile {
+  context: ChangeContext;
+  users: readonly UserToReconcile[];
+}
+
+/**
+ * Reconciles the users of several changes of one transaction at once (the changes of a shared
+ * commit, decision 0707): each change's entries are decided apart and recorded on its own change
+ * set, as if it had been reconciled alone, while the groups are bumped and the rows written once
+ * for all of them. The changes' users must be distinct: each user's state was read before any of
+ * these writes. One outcome list per change, in order.
+ */
+export async function reconcileChanges(
+  tx: ChangeContext['tx'],
+  policy: Policy,
+  changes: readonly ChangeToReconcile[],
+  now: Date = new Date(),
+  options: { deferWrites?: boolean } = {},
+): Promise<ReconcileOutcome[][]> {
   const rolesByName = new Map(policy.roles.map((r) => [r.name, r]));
-  const plans = users.map((user) => planUser(policy, rolesByName, user, now));
-  const allAdds = [...new Set(plans.flatMap((p) => p.toAdd))];
+  const plans = changes.map((change) => change.users.map((user) => planUser(policy, rolesByName, user, now)));
+  const allAdds = [...new Set(plans.flat().flatMap((p) => p.toAdd))];
+  const decideAll = (ids: ReadonlyMap<string, GroupRef>) => plans.map((changePlans) => decideReconciliation(policy, changePlans, ids));
+  const touchedBy = (decided: ReadonlyArray<ReturnType<typeof decideReconciliation>>) => new Set(decided.flatMap((d) => [...d.writes.touchedGroups]));
 
   // The groups' ids as remembered for this policy version (managed-group-ids.ts, decision 0702):
   // the version bump that locks them also checks the guess, so a joiner costs no lookup by name.
@@ -80,39 +105,43 @@ export async function reconcileUsers(
   let bumped = new Set<string>();
   const remembered = allAdds.length ? rememberedGroupIds(policy.version, allAdds) : new Map<string, GroupRef>();
   if (remembered) {
-    const decided = decideReconciliation(policy, plans, remembered);
-    const check = await bumpCheckingRemembered(tx, decided.writes.touchedGroups, remembered);
-    if (check.holds) return record(context, policy, plans, decided, options);
+    const decided = decideAll(remembered);
+    const check = await bumpCheckingRemembered(tx, touchedBy(decided), remembered);
+    if (check.holds) return record(tx, changes, policy, plans, decided, options);
     forgetGroupIds();
     bumped = check.bumped;
   }
-  const addIds = allAdds.length ? await managedGroupIds(context, policy, allAdds) : new Map<string, GroupRef>();
+  // A group the policy names but the database lacks is created under the first change.
+  const addIds = allAdds.length ? await managedGroupIds(changes[0]!.context, policy, allAdds) : new Map<string, GroupRef>();
   rememberGroupIds(policy.version, addIds);
-  const decided = decideReconciliation(policy, plans, addIds);
-  await bumpGroupVersions(tx, new Set([...decided.writes.touchedGroups].filter((id) => !bumped.has(id))));
-  return record(context, policy, plans, decided, options);
+  const decided = decideAll(addIds);
+  await bumpGroupVersions(tx, new Set([...touchedBy(decided)].filter((id) => !bumped.has(id))));
+  return record(tx, changes, policy, plans, decided, options);
 }
 
-/** Journals what was decided and writes it (the group versions are bumped already). */
+/** Journals what was decided, each change on its own change set, and writes it all at once (the group versions are bumped already). */
 async function record(
-  context: ChangeContext,
+  tx: ChangeContext['tx'],
+  changes: readonly ChangeToReconcile[],
   policy: Policy,
-  plans: ReadonlyArray<ReturnType<typeof planUser>>,
-  { entries, writes }: ReturnType<typeof decideReconciliation>,
+  plans: ReadonlyArray<ReadonlyArray<ReturnType<typeof planUser>>>,
+  decided: ReadonlyArray<ReturnType<typeof decideReconciliation>>,
   options: { deferWrites?: boolean },
-): Promise<ReconcileOutcome[]> {
-  const { tx } = context;
-  for (const entry of entries) context.changes.record(entry);
+): Promise<ReconcileOutcome[][]> {
+  decided.forEach(({ entries }, i) => {
+    for (const entry of entries) changes[i]!.context.changes.record(entry);
+  });
+  const writes = mergeWrites(decided.map((d) => d.writes));
 
   // The other writes. Deferred (the policy hook): sent now, awaited by the write path, so
   // PostgreSQL runs them while Node prepares the journal. Safe because the locks they wait for are
   // per user (membership, role, exception and job rows of users this transaction has locked
   // already) and the group locks are taken above: a large journal append, which locks the chain
   // head until commit, can no longer come before a lock another writer holds.
-  if (options.deferWrites) context.changes.defer(writeReconciliation(tx, policy, writes));
+  if (options.deferWrites) changes.at(-1)!.context.changes.defer(writeReconciliation(tx, policy, writes));
   else await writeReconciliation(tx, policy, writes);
 
-  return plans.map((p) => ({ added: p.toAdd, removed: p.toRemove, rolesAdded: p.rolesAdded, rolesRemoved: p.rolesRemoved }));
+  return plans.map((changePlans) => changePlans.map((p) => ({ added: p.toAdd, removed: p.toRemove, rolesAdded: p.rolesAdded, rolesRemoved: p.rolesRemoved })));
 }
 
 /** Locks the user and reconciles it (re-evaluation jobs, apply, grants). */

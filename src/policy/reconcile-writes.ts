@@ -27,6 +27,22 @@ export async function bumpGroupVersions(tx: Knex.Transaction, touchedGroups: Rea
   }
 }
 
+/** The writes of several reconciliations as one (they are about distinct users). */
+export function mergeWrites(all: readonly ReconcileWrites[]): ReconcileWrites {
+  if (all.length === 1) return all[0]!;
+  return {
+    memberAdds: all.flatMap((w) => w.memberAdds),
+    memberRemoves: all.flatMap((w) => w.memberRemoves),
+    roleDeletes: all.flatMap((w) => w.roleDeletes),
+    roleInserts: all.flatMap((w) => w.roleInserts),
+    expiredIds: all.flatMap((w) => w.expiredIds),
+    violationInserts: all.flatMap((w) => w.violationInserts),
+    violationDeletes: all.flatMap((w) => w.violationDeletes),
+    schedules: all.flatMap((w) => w.schedules),
+    touchedGroups: new Set(all.flatMap((w) => [...w.touchedGroups])),
+  };
+}
+
 /**
  * The memberships, roles, exception ends and violations in one statement (runFolded: none of them
  * reads another's rows), then the re-evaluation jobs.

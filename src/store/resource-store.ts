@@ -88,15 +88,51 @@ export async function readResource(db: Knex, type: ResourceTypeName, id: string,
   return loaderFor(db, type, shape).load(id.toLowerCase());
 }
 
-const READ_USER_GROUPS: PreparedStatement = {
-  name: 'roster_read_user_groups',
-  text: `SELECT ${groupsJsonSql('u')} AS groups FROM (SELECT $1::uuid AS id) u`,
+const READ_USERS_GROUPS: PreparedStatement = {
+  name: 'roster_read_users_groups',
+  text: `SELECT u.id::text AS id, ${groupsJsonSql('u')} AS groups FROM unnest($1::uuid[]) AS u(id)`,
 };
 
-/** The groups a user is in (for a response to a write, whose row comes from the write path). */
-export async function readUserGroups(db: Knex, id: string): Promise<GroupRef[]> {
-  const [row] = await queryPrepared<{ groups: GroupRef[] }>(db, READ_USER_GROUPS, [id]);
-  return row?.groups ?? [];
+interface GroupsWanted {
+  resolve(groups: GroupRef[]): void;
+  reject(error: unknown): void;
+}
+
+/** The reads asked for in this turn of the event loop, per database, by lower-cased user id. */
+const pendingGroupReads = new WeakMap<Knex, Map<string, GroupsWanted[]>>();
+
+/**
+ * The groups a user is in (for a response to a write, whose row comes from the write path). The
+ * responses of one shared commit (decision 0707) ask at the same moment, once it has committed:
+ * every read asked for in the same turn of the event loop goes as one statement.
+ */
+export function readUserGroups(db: Knex, id: string): Promise<GroupRef[]> {
+  let pending = pendingGroupReads.get(db);
+  if (!pending) {
+    const reads = new Map<string, GroupsWanted[]>();
+    pendingGroupReads.set(db, reads);
+    setImmediate(() => {
+      pendingGroupReads.delete(db);
+      void readGroupsOfUsers(db, reads);
+    });
+    pending = reads;
+  }
+  const key = id.toLowerCase();
+  return new Promise<GroupRef[]>((resolve, reject) => {
+    const waiting = pending.get(key);
+    if (waiting) waiting.push({ resolve, reject });
+    else pending.set(key, [{ resolve, reject }]);
+  });
+}
+
+async function readGroupsOfUsers(db: Knex, reads: ReadonlyMap<string, GroupsWanted[]>): Promise<void> {
+  try {
+    const rows = await queryPrepared<{ id: string; groups: GroupRef[] }>(db, READ_USERS_GROUPS, [[...reads.keys()]]);
+    const byId = new Map(rows.map((row) => [row.id, row.groups]));
+    for (const [id, waiting] of reads) for (const read of waiting) read.resolve(byId.get(id) ?? []);
+  } catch (error) {
+    for (const waiting of reads.values()) for (const read of waiting) read.reject(error);
+  }
 }
 
 /**

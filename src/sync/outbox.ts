@@ -14,10 +14,10 @@ import { SYNC_TASK } from './jobs.js';
 
 const TABLE: Record<ResourceType, string> = { User: 'users', Group: 'groups' };
 
-/** The resources a change set touched, per type (sync's own journal entries excluded). */
-export function changedResources(changes: ChangeSet): Record<ResourceType, string[]> {
+/** The resources change sets touched, per type (sync's own journal entries excluded). */
+export function changedResources(...changeSets: ReadonlyArray<Pick<ChangeSet, 'entries'>>): Record<ResourceType, string[]> {
   const touched: Record<ResourceType, Set<string>> = { User: new Set(), Group: new Set() };
-  for (const entry of changes.entries) {
+  for (const entry of changeSets.flatMap((changes) => changes.entries)) {
     if (!entry.resourceType || !entry.resourceId || !isResourceId(entry.resourceId) || entry.action.startsWith('sync.')) continue;
     touched[entry.resourceType].add(entry.resourceId.toLowerCase());
   }
@@ -44,8 +44,9 @@ function relevant(connector: Connector, type: ResourceType, ids: string[]): { sq
  * enqueueSyncJobs gives them (jobs.ts).
  */
 export function outboxHook(connectors: ConnectorSet): ChangeHook {
-  return async (tx, changes) => {
-    const touched = changedResources(changes);
+  // Over the changes of a shared transaction (decision 0707), one statement queues them all.
+  const enqueue = async (tx: Knex.Transaction, changeSets: ReadonlyArray<Pick<ChangeSet, 'entries'>>): Promise<void> => {
+    const touched = changedResources(...changeSets);
     const parts: Array<{ type: ResourceType; sql: string; bindings: Knex.RawBinding[] }> = [];
     for (const type of ['User', 'Group'] as const) {
       if (touched[type].length === 0) continue;
@@ -62,4 +63,7 @@ export function outboxHook(connectors: ConnectorSet): ChangeHook {
       [SYNC_TASK, ...parts.flatMap((part) => [part.type, ...part.bindings])],
     );
   };
+  return Object.assign((tx: Knex.Transaction, changes: ChangeSet) => enqueue(tx, [changes]), {
+    many: (tx: Knex.Transaction, changes: ReadonlyArray<{ changes: ChangeSet }>) => enqueue(tx, changes.map((change) => change.changes)),
+  });
 }

@@ -14,12 +14,17 @@
  * through the ordinary write path (with its retries), so a caller sees one outcome, as before.
  */
 import type { Knex } from 'knex';
-import { appendJournalOfMany, type ActorEntries } from '../journal/append.js';
+import { appendJournalOfMany } from '../journal/append.js';
 import type { Actor, JournalEntryInput } from '../journal/entry.js';
 
 /** The part of a change's context the shared commit handles (write-path.ts's WriteContext has more). */
 interface ChangeContext {
-  changes: { readonly entries: readonly JournalEntryInput[]; settle(): Promise<void> };
+  changes: ChangeRecord;
+}
+
+interface ChangeRecord {
+  readonly entries: readonly JournalEntryInput[];
+  settle(): Promise<void>;
 }
 
 /** What the shared commit needs from the write path that owns it (which imports this module). */
@@ -27,8 +32,11 @@ export interface SharedCommitHost<C extends ChangeContext> {
   db: Knex;
   /** A fresh context for one change inside the shared transaction. */
   contextFor(tx: Knex.Transaction, actor: Actor): C;
-  /** Settles the change's deferred statements and runs the hooks over its changes (no journal). */
-  finish(tx: Knex.Transaction, changes: C['changes'], actor: Actor): Promise<void>;
+  /**
+   * Runs the hooks over the changes whose work succeeded, all at once (policy, outbox), and settles
+   * their deferred statements; the journal is appended after.
+   */
+  finishMany(tx: Knex.Transaction, changes: ReadonlyArray<{ changes: C['changes']; actor: Actor }>): Promise<void>;
   /** Runs one change in a transaction of its own (the write path's `run`). */
   runAlone<T>(actor: Actor, work: (context: C) => Promise<T>): Promise<T>;
   /** Whether an error means the database aborted the work and it may simply run again. */
@@ -99,9 +107,17 @@ export class SharedCommit<C extends ChangeContext> {
     );
   }
 
+  /**
+   * Each change's work in its own savepoint, in arrival order; then the hooks once over the changes
+   * that succeeded (decision 0707: the policy reads their users' state, bumps their groups and
+   * writes their memberships in one statement each for the whole batch, while each change keeps
+   * its own journal entries); then the journal once. A work that fails is rolled back to its
+   * savepoint and fails alone. A hook that fails fails the shared transaction, and every change of
+   * it runs again alone (commit()), where a failure is again that change's own.
+   */
   private async runTogether(tx: Knex.Transaction, batch: ReadonlyArray<Waiting<C>>): Promise<Outcome[]> {
     const outcomes: Outcome[] = [];
-    const journal: ActorEntries[] = [];
+    const done: Array<{ changes: C['changes']; actor: Actor }> = [];
     // The savepoint ending one change and the one starting the next go in one round trip.
     let open = `SAVEPOINT ${SAVEPOINT}`;
     for (const item of batch) {
@@ -109,10 +125,11 @@ export class SharedCommit<C extends ChangeContext> {
       const context = this.host.contextFor(tx, item.actor);
       try {
         const value = await item.work(context);
-        await this.host.finish(tx, context.changes, item.actor);
+        // Statements the work sent without waiting belong to its savepoint.
+        await context.changes.settle();
         open = `RELEASE SAVEPOINT ${SAVEPOINT}; SAVEPOINT ${SAVEPOINT}`;
         outcomes.push({ ok: true, value });
-        journal.push({ actor: item.actor, entries: context.changes.entries });
+        done.push({ changes: context.changes, actor: item.actor });
       } catch (error) {
         // Statements the change sent without waiting must be done before the rollback is sent.
         await context.changes.settle().catch(() => undefined);
@@ -122,7 +139,11 @@ export class SharedCommit<C extends ChangeContext> {
     }
     // The last change's savepoint ends with the rest of the transaction.
     if (outcomes.at(-1)?.ok === false) await tx.raw(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
-    await appendJournalOfMany(tx, journal);
+    await this.host.finishMany(tx, done);
+    await appendJournalOfMany(
+      tx,
+      done.map(({ changes, actor }) => ({ actor, entries: changes.entries })),
+    );
     return outcomes;
   }
 }

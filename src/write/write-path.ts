@@ -37,8 +37,21 @@ export class ChangeSet {
   }
 }
 
-/** Runs inside the transaction after the work, before the journal is appended; may record more changes. */
-export type ChangeHook = (tx: Knex.Transaction, changes: ChangeSet, actor: Actor) => Promise<void>;
+/** One change's record and author, as a hook over several changes sees them. */
+export interface HookedChange {
+  changes: ChangeSet;
+  actor: Actor;
+}
+
+/**
+ * Runs inside the transaction after the work, before the journal is appended; may record more
+ * changes. `many`, when a hook has it, does the same for the changes of one shared transaction at
+ * once (decision 0707): each recorded into its own change set, the statements shared. Without it,
+ * the hook runs once per change.
+ */
+export type ChangeHook = ((tx: Knex.Transaction, changes: ChangeSet, actor: Actor) => Promise<void>) & {
+  many?: (tx: Knex.Transaction, changes: readonly HookedChange[]) => Promise<void>;
+};
 
 /** What a group operation is about to do, for a guard to judge. */
 export interface GroupChange {
@@ -77,7 +90,7 @@ export class WritePath {
     this.shared = new SharedCommit<WriteContext>({
       db,
       contextFor: (tx, actor) => ({ tx, changes: new ChangeSet(), actor, guards: this.guards }),
-      finish: (tx, changes, actor) => this.finish(tx, changes, actor),
+      finishMany: (tx, changes) => this.finishMany(tx, changes),
       runAlone: (actor, work) => this.run(actor, work),
       isRetryable,
     });
@@ -130,10 +143,28 @@ export class WritePath {
     return true;
   }
 
-  /** The hooks, and every deferred statement done: for a change whose journal is appended later. */
-  private async finish(tx: Knex.Transaction, changes: ChangeSet, actor: Actor): Promise<void> {
-    await this.runHooks(tx, changes, actor);
-    await changes.settle();
+  /**
+   * The hooks over the changes of a shared transaction whose work is done, and every deferred
+   * statement done: their journal is appended later. A hook with `many` runs once over all of them
+   * (one state read, one version bump, one write for a batch of joiners); the others once per change.
+   */
+  private async finishMany(tx: Knex.Transaction, all: readonly HookedChange[]): Promise<void> {
+    const settleAll = async (changes: readonly HookedChange[]) => {
+      for (const change of changes) await change.changes.settle();
+    };
+    await settleAll(all);
+    const changed = all.filter((change) => change.changes.entries.length > 0);
+    for (const hook of this.hooks) {
+      await settleAll(changed);
+      if (hook.many) await hook.many(tx, changed);
+      else {
+        for (const change of changed) {
+          await change.changes.settle();
+          await hook(tx, change.changes, change.actor);
+        }
+      }
+    }
+    await settleAll(changed);
   }
 
   private runOnce<T>(actor: Actor, work: (context: WriteContext) => Promise<T>): Promise<T> {
