@@ -161,4 +161,50 @@ describe('fast validation', () => {
     }
     assert.ok(fast > 300, `the fast path took ${fast} of the random documents`);
   });
+
+  test('POST and PUT bodies as Entra ID and Okta send them (SCIM creates and replaces take the fast path first): the same document or the same error', () => {
+    const entra = {
+      schemas: [CORE, ENTERPRISE],
+      externalId: '0a21f0f2-8d2a-4f8e-97fa-0dd4b9a3e1c4',
+      userName: 'Test_User_dfeef4c5@contoso.com',
+      active: true,
+      displayName: 'Test User',
+      emails: [{ primary: true, type: 'work', value: 'Test_User_dfeef4c5@contoso.com' }],
+      name: { formatted: 'Test User', familyName: 'User', givenName: 'Test' },
+      [ENTERPRISE]: { employeeNumber: '701984', department: 'Engineering', manager: { value: '2819c223-7f76-453a-919d-413861904646' } },
+    };
+    const okta = {
+      schemas: [CORE],
+      userName: 'isaac.brock@example.com',
+      name: { givenName: 'Isaac', familyName: 'Brock' },
+      emails: [{ primary: true, value: 'isaac.brock@example.com', type: 'work' }],
+      displayName: 'Isaac Brock',
+      locale: 'en-US',
+      externalId: '00ujl29u0le5T6Aj10h7',
+      groups: [],
+      password: '1mz050nq',
+      active: true,
+    };
+    const variants: unknown[] = [
+      entra,
+      okta,
+      { ...entra, active: 'True' }, // Entra's boolean strings
+      { ...entra, [ENTERPRISE]: { manager: 'b3b9f3a4-0000-4000-8000-000000000001' } }, // manager as a string
+      { ...entra, schemas: [CORE, ENTERPRISE, 'urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User'] },
+      { ...entra, schemas: [CORE] }, // an extension's attributes without its schema listed
+      { ...entra, emails: [{ primary: true, type: 'Work', value: 'x@contoso.com' }] },
+      { ...entra, userName: '   ' },
+      { ...entra, emails: [{ value: 'x@contoso.com', type: 'work', primary: 'true' }] },
+      { ...okta, password: 42 },
+      { ...okta, name: { givenName: 'Isaac', familyName: 'Brock', honorificPrefix: null } },
+      { ...okta, active: null },
+      { ...okta, id: 'client-chosen', meta: { resourceType: 'User' } },
+    ];
+    let fast = 0;
+    for (const body of variants) {
+      if (coerceFast('User', body as Record<string, unknown>)) fast++;
+      assertSame(body);
+    }
+    assert.ok(fast >= 2, `the fast path took ${fast} of the bodies`);
+  });
 });

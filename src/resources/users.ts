@@ -34,8 +34,15 @@ const PASSWORD_CHANGE: AttributeChange = { path: 'password', after: '[changed]' 
  */
 const createChanges = (password: string | undefined) => (password !== undefined ? { changes: [PASSWORD_CHANGE] } : {});
 
+/**
+ * SCIM bodies take the cheaper validation first (validate.ts's coerceFast: the same document or,
+ * for anything it does not handle, scimmy's path and its error; test/validate-fast.test.ts). It
+ * was about a seventh of a POST's Node CPU (decision 0707).
+ */
+const FAST = { fast: true } as const;
+
 export async function createUser({ tx, changes }: WriteContext, body: unknown): Promise<ResourceRow> {
-  const { resource, password } = validateResourceBody('User', body);
+  const { resource, password } = validateResourceBody('User', body, FAST);
   await assertManagerExists(tx, resource);
   const id = randomUUID();
   const passwordHash = password !== undefined ? await hashPassword(password) : null;
@@ -81,7 +88,7 @@ async function updatePasswordOnly(context: WriteContext, id: string, extra: Reco
 
 export async function replaceUser(context: WriteContext, id: string, body: unknown, preconditions: Preconditions): Promise<WriteOutcome> {
   const current = await lockForWrite(context.tx, 'User', id, preconditions);
-  const { resource, password } = validateResourceBody('User', body);
+  const { resource, password } = validateResourceBody('User', body, FAST);
   assertImmutablesKept('User', current.resource, resource);
   await assertManagerExists(context.tx, resource, current.resource);
   return storeUserChange(context, current, resource, password, 'replace');
