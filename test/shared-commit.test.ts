@@ -225,8 +225,73 @@ test('a hook that fails over a whole batch sends every change of it to run again
   assert.deepEqual(settled.map((s) => s.status), ['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
   assert.equal(batchFailures, 1, 'the shared transaction of the three queued changes failed once');
   const { rows } = await server.db.knex.raw(`SELECT request_id FROM journal WHERE request_id LIKE 'hf-%' AND action = 'create' ORDER BY seq`);
-  assert.deepEqual(rows.map((r: { request_id: string }) => r.request_id), ['hf-0', 'hf-1', 'hf-2', 'hf-3']);
+  // Run again alone side by side, so in any order.
+  assert.deepEqual(rows.map((r: { request_id: string }) => r.request_id).sort(), ['hf-0', 'hf-1', 'hf-2', 'hf-3']);
   const { rows: members } = await server.db.knex.raw(`SELECT count(*)::int AS n FROM group_members gm JOIN users u ON u.id = gm.member_id WHERE u.resource->>'userName' LIKE 'hf-%'`);
   assert.equal(members[0].n, 4, 'each, run alone, got its All Staff membership');
   assert.equal((await verifyJournal(server.db.knex)).ok, true);
+});
+
+/** Waits until `condition` holds, up to 5 s. */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+test('the next batch runs its work while the one before it is still finishing (its hooks, journal and COMMIT), and both commit', async () => {
+  const writePath = new WritePath(server.db.knex);
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let hookCalls = 0;
+  let firstFinished = false;
+  writePath.addHook(
+    Object.assign(
+      async () => {
+        // The first change (alone) is held in its hooks, after its work, until released.
+        if (hookCalls++ === 0) {
+          await gate;
+          firstFinished = true;
+        }
+      },
+      { many: async () => void hookCalls++ },
+    ),
+  );
+  const first = writePath.runShared(actorFor('pl-0'), (c) => createUser(c, { schemas: [USER_SCHEMA], userName: 'pl-first@example.com' }));
+  await until(() => hookCalls === 1, 'the first change is in its hooks');
+  const worked: string[] = [];
+  const next = ['pl-a', 'pl-b'].map((name, i) =>
+    writePath.runShared(actorFor(`pl-${i + 1}`), async (c) => {
+      const row = await createUser(c, { schemas: [USER_SCHEMA], userName: `${name}@example.com` });
+      worked.push(name);
+      return row;
+    }),
+  );
+  try {
+    await until(() => worked.length === 2, 'the next changes have done their work');
+    assert.equal(firstFinished, false, 'the first change is still held in its hooks');
+  } finally {
+    release();
+  }
+  const rows = await Promise.all([first, ...next]);
+  assert.equal(rows.length, 3);
+  const { rows: journal } = await server.db.knex.raw(`SELECT request_id FROM journal WHERE request_id LIKE 'pl-%' ORDER BY request_id`);
+  assert.deepEqual(journal.map((r: { request_id: string }) => r.request_id), ['pl-0', 'pl-1', 'pl-2']);
+  assert.equal((await verifyJournal(server.db.knex)).ok, true);
+});
+
+test('concurrent creates and deletes over HTTP keep the unfiltered totalResults equal to the rows (counts kept in per-connection slots)', async () => {
+  const body = (i: number) => ({ schemas: [USER_SCHEMA], userName: `slot-${i}@example.com`, active: true });
+  const created = await Promise.all(Array.from({ length: 40 }, (_, i) => server.request('POST', '/Users', { body: body(i) })));
+  assert.ok(created.every((r) => r.status === 201));
+  await Promise.all(created.slice(0, 15).map((r) => server.request('DELETE', `/Users/${r.body.id as string}`)));
+  const { rows } = await server.db.knex.raw(`SELECT count(*)::int AS n FROM users`);
+  const list = await server.request('GET', '/Users?count=1');
+  assert.equal(list.body.totalResults, rows[0].n);
+  const { rows: slots } = await server.db.knex.raw(`SELECT count(*)::int AS n FROM resource_counts WHERE resource_type = 'User'`);
+  assert.ok(slots[0].n >= 1);
 });

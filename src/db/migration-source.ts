@@ -23,6 +23,7 @@ import * as policyStartFile from '../../migrations/20261207180100_policy_start_f
 import * as peopleSearch from '../../migrations/20261207180200_people_search.js';
 import * as accessRequests from '../../migrations/20261207190000_access_requests.js';
 import * as governanceReviews from '../../migrations/20261207200000_governance_reviews.js';
+import * as resourceCountSlots from '../../migrations/20261207210000_resource_count_slots.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -50,6 +51,7 @@ const migrations: ReadonlyArray<readonly [string, Migration]> = [
   ['20261207180200_people_search', peopleSearch],
   ['20261207190000_access_requests', accessRequests],
   ['20261207200000_governance_reviews', governanceReviews],
+  ['20261207210000_resource_count_slots', resourceCountSlots],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

@@ -6,6 +6,7 @@
 import type { Knex } from 'knex';
 import type { ResourceTypeName } from '../scim/schema/urns.js';
 import { TABLE_BY_TYPE, type ResourceRow } from './rows.js';
+import { adjustCount } from './resource-store.js';
 
 const COLUMNS = ['id', 'resource', 'version', 'created_at', 'updated_at'] as const;
 const META_COLUMNS = COLUMNS.filter((c) => c !== 'resource');
@@ -41,7 +42,7 @@ export async function insertResources(
      RETURNING ${META_COLUMNS.join(', ')}`,
     [rowsParameter(rows, users)],
   )) as { rows: Array<Omit<ResourceRow, 'resource'>> };
-  await tx('resource_counts').where({ resource_type: type }).increment('total', rows.length);
+  await adjustCount(tx, type, rows.length);
   // The stored document is the one sent (plain JSON through jsonb): not read back, which would
   // parse every document of the batch again only to get the same values.
   const byId = new Map(inserted.map((row) => [row.id, row]));

@@ -89,7 +89,7 @@ export async function readResource(db: Knex, type: ResourceTypeName, id: string,
 }
 
 const READ_USERS_GROUPS: PreparedStatement = {
-  name: 'roster_read_users_groups',
+  name: 'roster_groups_of_users',
   text: `SELECT u.id::text AS id, ${groupsJsonSql('u')} AS groups FROM unnest($1::uuid[]) AS u(id)`,
 };
 
@@ -167,9 +167,9 @@ export async function insertResource(
   const { rows } = (await tx.raw(
     `WITH inserted AS (
        INSERT INTO ${TABLE_BY_TYPE[type]} (${columns.join(', ')}) VALUES (?, ?::jsonb${', ?'.repeat(columns.length - 2)}) RETURNING ${COLUMNS.join(', ')}
-     ), counted AS (UPDATE resource_counts SET total = total + 1 WHERE resource_type = ?)
+     ), counted AS (${COUNT_ADD_SQL})
      SELECT * FROM inserted`,
-    [...values, type],
+    [...values, type, 1],
   )) as { rows: ResourceRow[] };
   return rows[0]!;
 }
@@ -202,12 +202,20 @@ export async function deleteResource(tx: Knex.Transaction, type: ResourceTypeNam
   await adjustCount(tx, type, -1);
 }
 
-async function adjustCount(tx: Knex.Transaction, type: ResourceTypeName, delta: number): Promise<void> {
-  await tx('resource_counts').where({ resource_type: type }).increment('total', delta);
+/**
+ * Adds a delta (bindings: the resource type, the delta) to the count slot of this transaction's
+ * connection (migration 20261207210000, decision 0707): concurrent transactions on different
+ * connections do not wait for each other's count, as they did on one row per type.
+ */
+export const COUNT_ADD_SQL = `INSERT INTO resource_counts (resource_type, slot, total) VALUES (?, pg_backend_pid() % 16, ?)
+  ON CONFLICT (resource_type, slot) DO UPDATE SET total = resource_counts.total + EXCLUDED.total`;
+
+export async function adjustCount(tx: Knex.Transaction, type: ResourceTypeName, delta: number): Promise<void> {
+  await tx.raw(COUNT_ADD_SQL, [type, delta]);
 }
 
 export async function countAll(db: Knex, type: ResourceTypeName): Promise<number> {
-  const row = (await db('resource_counts').select('total').where({ resource_type: type }).first()) as { total: number } | undefined;
+  const row = (await db('resource_counts').sum({ total: 'total' }).where({ resource_type: type }).first()) as { total: string | number | null } | undefined;
   return Number(row?.total ?? 0);
 }
 

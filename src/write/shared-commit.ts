@@ -59,39 +59,68 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 const MAX_BATCH = 64;
 const SAVEPOINT = 'roster_change';
 
+/**
+ * Shared transactions in flight at once (decision 0707): one running its changes' work while the
+ * one before it finishes (hooks, journal, COMMIT). The next batch's inserts and updates go to
+ * PostgreSQL while Node digests the previous batch's journal and PostgreSQL flushes its commit;
+ * where the two touch the same rows (a group every joiner joins), the later waits for the earlier
+ * to commit, as any two transactions do.
+ */
+const MAX_IN_FLIGHT = 2;
+
 export class SharedCommit<C extends ChangeContext> {
   private readonly waiting: Array<Waiting<C>> = [];
-  private draining = false;
+  /** A batch is running its changes' work: what arrives now waits for the next batch. */
+  private working = false;
+  private inFlight = 0;
 
   constructor(private readonly host: SharedCommitHost<C>) {}
 
   run<T>(actor: Actor, work: (context: C) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.waiting.push({ actor, work, resolve: resolve as (value: unknown) => void, reject });
-      if (!this.draining) void this.drain();
+      this.startNext();
     });
   }
 
-  /** One shared transaction at a time: whatever arrived while one committed goes into the next. */
-  private async drain(): Promise<void> {
-    this.draining = true;
-    try {
-      while (this.waiting.length > 0) await this.commit(this.waiting.splice(0, MAX_BATCH));
-    } finally {
-      this.draining = false;
-    }
+  /** Starts a batch of whatever waits, unless one is running its work or enough are in flight. */
+  private startNext(): void {
+    if (this.working || this.inFlight >= MAX_IN_FLIGHT || this.waiting.length === 0) return;
+    const batch = this.waiting.splice(0, MAX_BATCH);
+    this.working = true;
+    this.inFlight++;
+    let worked = false;
+    const workDone = () => {
+      if (worked) return;
+      worked = true;
+      this.working = false;
+      this.startNext();
+    };
+    void this.commit(batch, workDone).finally(() => {
+      this.inFlight--;
+      workDone();
+      this.startNext();
+    });
   }
 
-  private async commit(batch: Array<Waiting<C>>): Promise<void> {
+  /** `workDone` is called once every change's work has run (the hooks, journal and COMMIT follow). */
+  private async commit(batch: Array<Waiting<C>>, workDone: () => void): Promise<void> {
     // Alone, a change needs no savepoint: the ordinary transaction is the same thing, cheaper.
     if (batch.length === 1) {
       const [only] = batch as [Waiting<C>];
-      await this.host.runAlone(only.actor, only.work).then(only.resolve, only.reject);
+      const work = async (context: C) => {
+        try {
+          return await only.work(context);
+        } finally {
+          workDone();
+        }
+      };
+      await this.host.runAlone(only.actor, work).then(only.resolve, only.reject);
       return;
     }
     let outcomes: Outcome[];
     try {
-      outcomes = await this.host.db.transaction((tx) => this.runTogether(tx, batch));
+      outcomes = await this.host.db.transaction((tx) => this.runTogether(tx, batch, workDone));
     } catch {
       // The shared transaction failed as a whole (its journal append or COMMIT): nothing of it was
       // stored, and any change's outcome may have depended on another's, so each runs again alone.
@@ -115,7 +144,7 @@ export class SharedCommit<C extends ChangeContext> {
    * savepoint and fails alone. A hook that fails fails the shared transaction, and every change of
    * it runs again alone (commit()), where a failure is again that change's own.
    */
-  private async runTogether(tx: Knex.Transaction, batch: ReadonlyArray<Waiting<C>>): Promise<Outcome[]> {
+  private async runTogether(tx: Knex.Transaction, batch: ReadonlyArray<Waiting<C>>, workDone: () => void): Promise<Outcome[]> {
     const outcomes: Outcome[] = [];
     const done: Array<{ changes: C['changes']; actor: Actor }> = [];
     // The savepoint ending one change and the one starting the next go in one round trip.
@@ -139,6 +168,7 @@ export class SharedCommit<C extends ChangeContext> {
     }
     // The last change's savepoint ends with the rest of the transaction.
     if (outcomes.at(-1)?.ok === false) await tx.raw(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
+    workDone();
     await this.host.finishMany(tx, done);
     await appendJournalOfMany(
       tx,
