@@ -1,5 +1,5 @@
 /**
- * resource_counts in slots (decision 0707): a resource type's total is the sum of its rows, and a
+ * resource_counts in slots (decision 0708): a resource type's total is the sum of its rows, and a
  * transaction adds its creates and deletes to the slot of its connection (pg_backend_pid() % 16).
  * With one row per type, every create locked that row until commit, so two transactions that
  * create users ran one after the other; with slots they run side by side unless their

@@ -11,7 +11,7 @@ import { ensureManagedGroups, releaseUnnamedGroups } from './managed-groups.js';
 import type { Policy } from './policy-file.js';
 import { appliedPolicyRow, storeAppliedPolicy } from './policy-state.js';
 import { computePlan, usersToReconcile, type Plan } from './plan.js';
-import { reconcileUserById } from './reconcile-user.js';
+import { reconcileUsersById } from './reconcile-user.js';
 import { OperatorError } from '../lib/operator-error.js';
 
 export const DEFAULT_MAX_REVOKE_SHARE = 0.1;
@@ -84,11 +84,8 @@ export async function applyPolicy(writePath: WritePath, policy: Policy, options:
   const batchSize = options.batchSize ?? 500;
   for (let i = 0; i < users.length; i += batchSize) {
     const batch = users.slice(i, i + batchSize);
-    await writePath.run(actor, async (context) => {
-      // Lock the batch in id order first, so a concurrent SCIM write cannot deadlock with us.
-      await context.tx.raw(`SELECT id FROM users WHERE id = ANY(?::uuid[]) ORDER BY id FOR NO KEY UPDATE`, [batch]);
-      for (const userId of batch) await reconcileUserById(context, policy, userId);
-    });
+    // The batch is locked in id order first, so a concurrent SCIM write cannot deadlock with us.
+    await writePath.run(actor, (context) => reconcileUsersById(context, policy, batch));
     options.onProgress?.(Math.min(i + batchSize, users.length), users.length);
   }
   await releaseUnnamedGroups(writePath, policy, actor);

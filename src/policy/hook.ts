@@ -25,7 +25,7 @@ function writtenUsers(entries: readonly JournalEntryInput[]): Map<string, Record
 }
 
 /**
- * The changes of one transaction (a shared commit's, decision 0707, or one change's) in runs whose
+ * The changes of one transaction (a shared commit's, decision 0708, or one change's) in runs whose
  * users are distinct: a run's users are read once, before any of its writes, so a user written by
  * two changes waits for the next run, which reads what the first one wrote.
  */

@@ -18,7 +18,7 @@ import { groupsByName } from './managed-groups.js';
 import type { Policy } from './policy-file.js';
 import { decideReconciliation, planUser, type ReconcileOutcome, type UserToReconcile } from './reconcile-decide.js';
 import { bumpGroupVersions, mergeWrites, writeReconciliation } from './reconcile-writes.js';
-import { loadUserPolicyState, type UserPolicyState } from './user-state.js';
+import { loadUserPolicyState, loadUserPolicyStates, type UserPolicyState } from './user-state.js';
 
 export type { ReconcileOutcome, UserToReconcile };
 
@@ -80,7 +80,7 @@ export interface ChangeToReconcile {
 
 /**
  * Reconciles the users of several changes of one transaction at once (the changes of a shared
- * commit, decision 0707): each change's entries are decided apart and recorded on its own change
+ * commit, decision 0708): each change's entries are decided apart and recorded on its own change
  * set, as if it had been reconciled alone, while the groups are bumped and the rows written once
  * for all of them. The changes' users must be distinct: each user's state was read before any of
  * these writes. One outcome list per change, in order.
@@ -142,6 +142,21 @@ async function record(
   else await writeReconciliation(tx, policy, writes);
 
   return plans.map((changePlans) => changePlans.map((p) => ({ added: p.toAdd, removed: p.toRemove, rolesAdded: p.rolesAdded, rolesRemoved: p.rolesRemoved })));
+}
+
+/**
+ * Locks the users (in id order) and reconciles each as if alone, one journal entry per user and
+ * change as reconcileUserById writes them, with one state read, one version bump and one write for
+ * all of them (`policy apply`'s batches: these were five round trips per user).
+ */
+export async function reconcileUsersById(context: ChangeContext, policy: Policy, userIds: readonly string[], now: Date = new Date()): Promise<void> {
+  const { rows } = (await context.tx.raw(`SELECT id::text AS id, resource FROM users WHERE id = ANY(?::uuid[]) ORDER BY id FOR NO KEY UPDATE`, [[...userIds]])) as {
+    rows: Array<{ id: string; resource: Record<string, unknown> }>;
+  };
+  if (rows.length === 0) return;
+  const states = await loadUserPolicyStates(context.tx, rows.map((row) => row.id));
+  const changes = rows.map((row) => ({ context, users: [{ userId: row.id, document: row.resource, state: states.users.get(row.id)! }] }));
+  await reconcileChanges(context.tx, policy, changes, now);
 }
 
 /** Locks the user and reconciles it (re-evaluation jobs, apply, grants). */

@@ -37,7 +37,7 @@ const createChanges = (password: string | undefined) => (password !== undefined 
 /**
  * SCIM bodies take the cheaper validation first (validate.ts's coerceFast: the same document or,
  * for anything it does not handle, scimmy's path and its error; test/validate-fast.test.ts). It
- * was about a seventh of a POST's Node CPU (decision 0707).
+ * was about a seventh of a POST's Node CPU (decision 0708).
  */
 const FAST = { fast: true } as const;
 

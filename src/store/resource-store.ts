@@ -103,7 +103,7 @@ const pendingGroupReads = new WeakMap<Knex, Map<string, GroupsWanted[]>>();
 
 /**
  * The groups a user is in (for a response to a write, whose row comes from the write path). The
- * responses of one shared commit (decision 0707) ask at the same moment, once it has committed:
+ * responses of one shared commit (decision 0708) ask at the same moment, once it has committed:
  * every read asked for in the same turn of the event loop goes as one statement.
  */
 export function readUserGroups(db: Knex, id: string): Promise<GroupRef[]> {
@@ -204,7 +204,7 @@ export async function deleteResource(tx: Knex.Transaction, type: ResourceTypeNam
 
 /**
  * Adds a delta (bindings: the resource type, the delta) to the count slot of this transaction's
- * connection (migration 20261207210000, decision 0707): concurrent transactions on different
+ * connection (migration 20261207210000, decision 0708): concurrent transactions on different
  * connections do not wait for each other's count, as they did on one row per type.
  */
 export const COUNT_ADD_SQL = `INSERT INTO resource_counts (resource_type, slot, total) VALUES (?, pg_backend_pid() % 16, ?)

@@ -44,7 +44,7 @@ function relevant(connector: Connector, type: ResourceType, ids: string[]): { sq
  * enqueueSyncJobs gives them (jobs.ts).
  */
 export function outboxHook(connectors: ConnectorSet): ChangeHook {
-  // Over the changes of a shared transaction (decision 0707), one statement queues them all.
+  // Over the changes of a shared transaction (decision 0708), one statement queues them all.
   const enqueue = async (tx: Knex.Transaction, changeSets: ReadonlyArray<Pick<ChangeSet, 'entries'>>): Promise<void> => {
     const touched = changedResources(...changeSets);
     const parts: Array<{ type: ResourceType; sql: string; bindings: Knex.RawBinding[] }> = [];

@@ -60,7 +60,7 @@ const MAX_BATCH = 64;
 const SAVEPOINT = 'roster_change';
 
 /**
- * Shared transactions in flight at once (decision 0707): one running its changes' work while the
+ * Shared transactions in flight at once (decision 0708): one running its changes' work while the
  * one before it finishes (hooks, journal, COMMIT). The next batch's inserts and updates go to
  * PostgreSQL while Node digests the previous batch's journal and PostgreSQL flushes its commit;
  * where the two touch the same rows (a group every joiner joins), the later waits for the earlier
@@ -138,7 +138,7 @@ export class SharedCommit<C extends ChangeContext> {
 
   /**
    * Each change's work in its own savepoint, in arrival order; then the hooks once over the changes
-   * that succeeded (decision 0707: the policy reads their users' state, bumps their groups and
+   * that succeeded (decision 0708: the policy reads their users' state, bumps their groups and
    * writes their memberships in one statement each for the whole batch, while each change keeps
    * its own journal entries); then the journal once. A work that fails is rolled back to its
    * savepoint and fails alone. A hook that fails fails the shared transaction, and every change of

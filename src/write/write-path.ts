@@ -46,7 +46,7 @@ export interface HookedChange {
 /**
  * Runs inside the transaction after the work, before the journal is appended; may record more
  * changes. `many`, when a hook has it, does the same for the changes of one shared transaction at
- * once (decision 0707): each recorded into its own change set, the statements shared. Without it,
+ * once (decision 0708): each recorded into its own change set, the statements shared. Without it,
  * the hook runs once per change.
  */
 export type ChangeHook = ((tx: Knex.Transaction, changes: ChangeSet, actor: Actor) => Promise<void>) & {
