@@ -37,7 +37,7 @@ import { parseConnectors } from '../src/sync/config.js';
 import { ConnectorSet } from '../src/sync/connector.js';
 import { fullSync } from '../src/sync/full-sync.js';
 import { createSyncDatabase } from '../src/sync/worker.js';
-import { withCpuBreakdown } from './cpu.js';
+import { backendCpuMs, ticksOf, withCpuBreakdown } from './cpu.js';
 import { openDatabaseServer, type DatabaseServer } from './database.js';
 import { startRoster, type ChildServer } from './servers.js';
 
@@ -274,6 +274,12 @@ async function measurePropagation(o: PropagationOptions): Promise<SyncBenchRow[]
     client.send('PATCH', `/scim/v2/Users/${id}`, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'title', value: title }] });
   // Warm-up (not measured): the first requests compile code paths in both servers.
   await Promise.all(Array.from({ length: 50 }, (_, i) => patch(ids[i % ids.length]!, `warm-${i}`)));
+  // The PostgreSQL backends serving A's and B's databases (not other databases on a shared server).
+  const databases = [new URL(o.dbA).pathname.slice(1), new URL(o.dbB).pathname.slice(1)];
+  const backendPids = async (): Promise<number[]> => {
+    const { rows } = await knexB.raw(`SELECT pid FROM pg_stat_activity WHERE datname = ANY(?::text[])`, [databases]);
+    return rows.map((r: { pid: number }) => r.pid);
+  };
   const runs: RateRun[] = [];
   for (const rate of o.rates) {
     // Each rate starts with an empty queue, so it does not inherit the previous one's backlog.
@@ -300,6 +306,7 @@ async function measurePropagation(o: PropagationOptions): Promise<SyncBenchRow[]
     // The CPU window covers the load and the drain until B has every change: all the work the
     // changes cost, end to end (issue 18's CPU per propagated change).
     const cpuStarted = performance.now();
+    const backendsBefore = await ticksOf(await backendPids());
     const { result: arrived, cores } = await withCpuBreakdown({ 'Roster A': a.pid, 'Roster B': o.bPid, bench: process.pid }, async () => {
       const inflight: Array<Promise<void>> = [];
       for (let i = 0; i < total; i++) {
@@ -333,6 +340,7 @@ async function measurePropagation(o: PropagationOptions): Promise<SyncBenchRow[]
       return seen;
     });
     const cpuSeconds = (performance.now() - cpuStarted) / 1000;
+    const ownPostgresMs = backendCpuMs(backendsBefore, await ticksOf(await backendPids()));
     const acceptedPerSecond = answered / Math.max(0.001, (lastAnswer - t0) / 1000);
     // Commit time on A: its journal entry for the change, written in the change's transaction.
     // Both journals take `at` from the same PostgreSQL server clock.
@@ -356,7 +364,11 @@ async function measurePropagation(o: PropagationOptions): Promise<SyncBenchRow[]
       cores && latencies.length > 0
         ? ` (${['Roster A', 'Roster B', 'PostgreSQL'].map((k) => `${k} ${(((cores[k] ?? 0) * cpuSeconds * 1000) / latencies.length).toFixed(1)}`).join(', ')})`
         : '';
-    const perChange = cpuMsPerChange !== undefined ? ` = ${cpuMsPerChange.toFixed(1)} ms CPU per propagated change${split}` : '';
+    // The same without other databases' work on a shared server: A, B and only their backends.
+    const ownMsPerChange =
+      cores && latencies.length > 0 ? (((cores['Roster A'] ?? 0) + (cores['Roster B'] ?? 0)) * cpuSeconds * 1000 + ownPostgresMs) / latencies.length : undefined;
+    const own = ownMsPerChange !== undefined ? `; ${ownMsPerChange.toFixed(1)} ms with only A's and B's database backends (PostgreSQL ${(ownPostgresMs / latencies.length).toFixed(1)})` : '';
+    const perChange = cpuMsPerChange !== undefined ? ` = ${cpuMsPerChange.toFixed(1)} ms CPU per propagated change${split}${own}` : '';
     const cpu = cores ? `; cores used: ${Object.entries(cores).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}${perChange}` : '';
     log(`sync:   p50 ${num(p50)} ms, p99 ${num(p99)} ms; Roster A accepted ${num(acceptedPerSecond)}/s${cpu}; load average ${loadAverage()}`);
     const acceptedInFull = failures === 0 && answered > 0 && latencies.length === answered && acceptedPerSecond >= FULL_SHARE * rate;
