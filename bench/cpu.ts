@@ -89,3 +89,28 @@ export async function withCpuBreakdown<T>(named: Record<string, number | undefin
   const seconds = (after.at - before.at) / 1000;
   return { result, cores: Object.fromEntries(Object.entries(ticks).map(([k, v]) => [k, v / TICKS_PER_SECOND / seconds])) };
 }
+
+/** CPU ticks (user + system) of each of these processes, read now; processes gone are left out. */
+export async function ticksOf(pids: readonly number[]): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  await Promise.all(
+    pids.map(async (pid) => {
+      const t = await processTicks(pid);
+      if (t) out.set(pid, t.ticks);
+    }),
+  );
+  return out;
+}
+
+/**
+ * Milliseconds of CPU the given PostgreSQL backends used between two readings. A machine shared
+ * with other work runs other databases' backends too, and the PostgreSQL column counts them all;
+ * these are only the backends connected to the measured databases. Backends that ended between the
+ * readings are missed and the server's own background processes (WAL writer, checkpointer) are
+ * left out, so this is a lower bound where the column is an upper one.
+ */
+export function backendCpuMs(before: ReadonlyMap<number, number>, after: ReadonlyMap<number, number>): number {
+  let ticks = 0;
+  for (const [pid, end] of after) ticks += end - (before.get(pid) ?? 0);
+  return (ticks / TICKS_PER_SECOND) * 1000;
+}

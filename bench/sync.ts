@@ -37,7 +37,7 @@ import { parseConnectors } from '../src/sync/config.js';
 import { ConnectorSet } from '../src/sync/connector.js';
 import { fullSync } from '../src/sync/full-sync.js';
 import { createSyncDatabase } from '../src/sync/worker.js';
-import { withCpuBreakdown } from './cpu.js';
+import { backendCpuMs, ticksOf, withCpuBreakdown } from './cpu.js';
 import { openDatabaseServer, type DatabaseServer } from './database.js';
 import { startRoster, type ChildServer } from './servers.js';
 
@@ -274,6 +274,18 @@ async function measurePropagation(o: PropagationOptions): Promise<SyncBenchRow[]
     client.send('PATCH', `/scim/v2/Users/${id}`, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'title', value: title }] });
   // Warm-up (not measured): the first requests compile code paths in both servers.
   await Promise.all(Array.from({ length: 50 }, (_, i) => patch(ids[i % ids.length]!, `warm-${i}`)));
+  // The PostgreSQL backends serving A's and B's databases (not other databases on a shared server).
+  const databases = [new URL(o.dbA).pathname.slice(1), new URL(o.dbB).pathname.slice(1)];
+  const backendPids = async (): Promise<number[]> => {
+    const { rows } = await knexB.raw(`SELECT pid FROM pg_stat_activity WHERE datname = ANY(?::text[])`, [databases]);
+    return rows.map((r: { pid: number }) => r.pid);
+  };
+  /** Committed and rolled-back transactions so far in A's and B's databases. */
+  const transactions = async (): Promise<[number, number]> => {
+    const { rows } = await knexB.raw(`SELECT datname, (xact_commit + xact_rollback)::float8 AS n FROM pg_stat_database WHERE datname = ANY(?::text[])`, [databases]);
+    const of = (name: string) => (rows as Array<{ datname: string; n: number }>).find((r) => r.datname === name)?.n ?? 0;
+    return [of(databases[0]!), of(databases[1]!)];
+  };
   const runs: RateRun[] = [];
   for (const rate of o.rates) {
     // Each rate starts with an empty queue, so it does not inherit the previous one's backlog.
@@ -300,6 +312,8 @@ async function measurePropagation(o: PropagationOptions): Promise<SyncBenchRow[]
     // The CPU window covers the load and the drain until B has every change: all the work the
     // changes cost, end to end (issue 18's CPU per propagated change).
     const cpuStarted = performance.now();
+    const backendsBefore = await ticksOf(await backendPids());
+    const transactionsBefore = await transactions();
     const { result: arrived, cores } = await withCpuBreakdown({ 'Roster A': a.pid, 'Roster B': o.bPid, bench: process.pid }, async () => {
       const inflight: Array<Promise<void>> = [];
       for (let i = 0; i < total; i++) {
@@ -333,6 +347,10 @@ async function measurePropagation(o: PropagationOptions): Promise<SyncBenchRow[]
       return seen;
     });
     const cpuSeconds = (performance.now() - cpuStarted) / 1000;
+    const ownPostgresMs = backendCpuMs(backendsBefore, await ticksOf(await backendPids()));
+    // Backends report their counters at most once a second: wait for the last ones.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const transactionsAfter = await transactions();
     const acceptedPerSecond = answered / Math.max(0.001, (lastAnswer - t0) / 1000);
     // Commit time on A: its journal entry for the change, written in the change's transaction.
     // Both journals take `at` from the same PostgreSQL server clock.
@@ -356,7 +374,14 @@ async function measurePropagation(o: PropagationOptions): Promise<SyncBenchRow[]
       cores && latencies.length > 0
         ? ` (${['Roster A', 'Roster B', 'PostgreSQL'].map((k) => `${k} ${(((cores[k] ?? 0) * cpuSeconds * 1000) / latencies.length).toFixed(1)}`).join(', ')})`
         : '';
-    const perChange = cpuMsPerChange !== undefined ? ` = ${cpuMsPerChange.toFixed(1)} ms CPU per propagated change${split}` : '';
+    // The same without other databases' work on a shared server: A, B and only their backends.
+    const ownMsPerChange =
+      cores && latencies.length > 0 ? (((cores['Roster A'] ?? 0) + (cores['Roster B'] ?? 0)) * cpuSeconds * 1000 + ownPostgresMs) / latencies.length : undefined;
+    const own = ownMsPerChange !== undefined ? `; ${ownMsPerChange.toFixed(1)} ms with only A's and B's database backends (PostgreSQL ${(ownPostgresMs / latencies.length).toFixed(1)})` : '';
+    // Transactions per change in each database (every autocommit statement is one): a count, so
+    // steadier than CPU time on a busy machine for telling round trips saved.
+    const perDatabase = latencies.length > 0 ? `; transactions per change: A ${((transactionsAfter[0] - transactionsBefore[0]) / latencies.length).toFixed(1)}, B ${((transactionsAfter[1] - transactionsBefore[1]) / latencies.length).toFixed(1)}` : '';
+    const perChange = cpuMsPerChange !== undefined ? ` = ${cpuMsPerChange.toFixed(1)} ms CPU per propagated change${split}${own}${perDatabase}` : '';
     const cpu = cores ? `; cores used: ${Object.entries(cores).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}${perChange}` : '';
     log(`sync:   p50 ${num(p50)} ms, p99 ${num(p99)} ms; Roster A accepted ${num(acceptedPerSecond)}/s${cpu}; load average ${loadAverage()}`);
     const acceptedInFull = failures === 0 && answered > 0 && latencies.length === answered && acceptedPerSecond >= FULL_SHARE * rate;

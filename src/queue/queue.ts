@@ -48,9 +48,25 @@ export async function migrateQueue(connectionString: string): Promise<void> {
   await runMigrations({ connectionString, logger: queueLogger });
 }
 
+/**
+ * The connection string for graphile-worker's own pool: its commits do not wait for the WAL flush
+ * (synchronous_commit off; decision 0707). That pool only fetches, completes and fails jobs; jobs
+ * are added on Roster's connections, in the transaction of the change that caused them, which stay
+ * synchronous. A crash can lose the last fraction of a second of those commits, and PostgreSQL never
+ * reorders them: a lost lock or completion means a job runs again, which every task must already
+ * allow (a crash during a task does the same), and the sync is state-based. Saves a WAL flush per
+ * job fetched (get_job updates the job row).
+ */
+export function queueConnectionString(connectionString: string): string {
+  const url = new URL(connectionString);
+  const options = url.searchParams.get('options');
+  url.searchParams.set('options', `${options ? `${options} ` : ''}-c synchronous_commit=off`);
+  return url.toString();
+}
+
 export async function startWorker(connectionString: string, taskList: TaskList, options: { concurrency?: number; pollInterval?: number } = {}): Promise<Runner> {
   return run({
-    connectionString,
+    connectionString: queueConnectionString(connectionString),
     taskList,
     concurrency: options.concurrency ?? 4,
     pollInterval: options.pollInterval ?? 1000,

@@ -31,6 +31,18 @@ export interface LockOptions {
   parked?: { type: string; id: string };
   /** A read to run once the object's lock is held, in the same round trip; its first row goes to `work`. */
   read?: Knex.Raw | undefined;
+  /** Statements that ride along with `finish`'s last write, before its COMMIT (job-drain.ts). */
+  finishTail?: FinishTail | undefined;
+}
+
+/**
+ * Statements appended to the last write of a sync that ends under its lock, so they commit with it
+ * in the same round trip. Not used when the object is parked: its unpark and journal entry follow.
+ */
+export interface FinishTail {
+  statements(): string[];
+  /** Their results, once committed. */
+  settle(results: pg.QueryResult[]): void;
 }
 
 /**
@@ -72,10 +84,13 @@ export type FinishUnderLock = (statement: Knex.Raw) => Promise<void>;
 export async function withSyncLocks<T>(db: Knex, options: LockOptions, work: (read: unknown, finish: FinishUnderLock) => Promise<T>): Promise<Locked<T>> {
   const connection = (await db.client.acquireConnection()) as pg.Client;
   let finished = false;
+  let tail: FinishTail | undefined;
   const finish: FinishUnderLock = async (statement) => {
     if (finished) throw new Error('withSyncLocks: the locks were already released');
-    await simpleQuery(connection, db, `${statement.toQuery()};\nCOMMIT`);
+    const extra = tail?.statements() ?? [];
+    const results = await simpleQuery(connection, db, [statement.toQuery(), ...extra, 'COMMIT'].join(';\n'));
     finished = true;
+    if (extra.length > 0) tail?.settle(results.slice(1, 1 + extra.length));
   };
   try {
     const slotName = `sync-slot:${options.connector}`;
@@ -112,6 +127,7 @@ export async function withSyncLocks<T>(db: Knex, options: LockOptions, work: (re
       const [next] = await simpleQuery(connection, db, slotSql);
       slot = (next?.rows[0] as { s: number } | undefined)?.s ?? null;
     }
+    if (first.parked !== true) tail = options.finishTail;
     return { acquired: true, value: await work(read, finish), parked: first.parked === true };
   } finally {
     // Unless `finish` ended it, nothing was written in this transaction; ending it releases the

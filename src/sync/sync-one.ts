@@ -14,7 +14,7 @@ import { logger } from '../logging/logger.js';
 import type { Connector, ResourceType } from './connector.js';
 import { checkGate } from './connector-state.js';
 import { syncStateQuery, toSyncState } from './links.js';
-import { withSyncLocks } from './locks.js';
+import { withSyncLocks, type FinishTail } from './locks.js';
 import { park, unpark } from './parked.js';
 import { markProbe, Rejected, RetryLater } from './push.js';
 import { PushJournal } from './push-journal.js';
@@ -40,6 +40,8 @@ export interface SyncOneOptions {
   /** Journal to buffer into; when absent, one is made and flushed before returning. */
   journal?: PushJournal;
   onCircuitClosed?: () => Promise<void>;
+  /** Statements to commit with the sync's last write when it ends under its lock (the queue job's completion). */
+  finishTail?: FinishTail | undefined;
 }
 
 const jitter = (ms: number) => Math.round(ms * (0.75 + Math.random() * 0.5));
@@ -67,6 +69,7 @@ export async function syncOne(options: SyncOneOptions): Promise<SyncResult> {
         concurrency: connector.config.rateLimit.concurrency,
         parked: { type, id },
         read: syncStateQuery(db, connector, type, id),
+        finishTail: options.finishTail,
       },
       (row, finish) => {
         // What the sync starts from, read under the object's lock in the lock's own round trip.

@@ -17,6 +17,7 @@ import type { ConnectorSet, ResourceType } from './connector.js';
 import { ensureConnectorRows } from './connector-state.js';
 import { enqueueSyncJobs, RECONCILE_TASK, SYNC_TASK, wakeConnectorJobs, type SyncPayload } from './jobs.js';
 import { Liveness } from './liveness.js';
+import { failClaimedJob, JobLease, releaseClaimedJob } from './job-drain.js';
 import { JournalBatcher, PushJournal } from './push-journal.js';
 import { syncOne, type SyncResult } from './sync-one.js';
 import { enqueueReconcile, runScheduledReconcile } from './reconcile-schedule.js';
@@ -46,6 +47,9 @@ export function syncConcurrency(connectors: ConnectorSet, cap = 32): number {
   return Math.max(1, Math.min(cap, connectors.list.reduce((sum, c) => sum + c.config.rateLimit.concurrency, 0)));
 }
 
+/** Jobs one graphile-worker job may run back to back by claiming the next (job-drain.ts): few enough that a graceful shutdown, which waits for running jobs, is not held up. */
+const DRAIN_LIMIT = 20;
+
 function parsePayload(raw: unknown): SyncPayload | undefined {
   const p = raw as Partial<SyncPayload> | undefined;
   if (!p || typeof p.connector !== 'string' || typeof p.id !== 'string' || (p.type !== 'User' && p.type !== 'Group')) return undefined;
@@ -59,6 +63,7 @@ export function createSyncWorker(options: SyncWorkerOptions): SyncWorker {
     .then(() => enqueueReconcile(db, connectors))
     .catch((error: unknown) => logger.error('sync worker: could not initialise connector state', { error: (error as Error).message }));
   liveness.start();
+  let stopping = false;
   // One background journal appender per connector: jobs do not wait for the chain lock (decision 0206).
   const batchers = new Map(connectors.list.map((c) => [c.name, new JournalBatcher(db, c.name)]));
   // Entries a killed process left in journal_outbox go onto the chain now.
@@ -66,12 +71,11 @@ export function createSyncWorker(options: SyncWorkerOptions): SyncWorker {
     for (const batcher of batchers.values()) batcher.kick();
   });
 
-  const sync = async (raw: unknown, helpers: JobHelpers): Promise<void> => {
-    liveness.register(helpers.job.locked_by);
-    await ready;
+  /** Runs one sync job; `lease` completes it (and claims the next) when the job ends under its lock. */
+  const runJob = async (raw: unknown, jobId: string, lease: JobLease): Promise<void> => {
     const payload = parsePayload(raw);
     if (!payload) {
-      logger.warn('sync: dropped a job with an unreadable payload', { jobId: helpers.job.id });
+      logger.warn('sync: dropped a job with an unreadable payload', { jobId });
       return;
     }
     const connector = connectors.get(payload.connector);
@@ -80,7 +84,7 @@ export function createSyncWorker(options: SyncWorkerOptions): SyncWorker {
       return;
     }
     const attempt = payload.attempt ?? 0;
-    const requestId = `job-${helpers.job.id}`;
+    const requestId = `job-${jobId}`;
     const journal = new PushJournal(db, connector.name, requestId, batchers.get(connector.name));
     let result: SyncResult;
     try {
@@ -95,6 +99,7 @@ export function createSyncWorker(options: SyncWorkerOptions): SyncWorker {
         onCircuitClosed: async () => {
           await wakeConnectorJobs(db, connector.name);
         },
+        finishTail: lease.tail,
       });
     } finally {
       await journal.flush();
@@ -102,6 +107,44 @@ export function createSyncWorker(options: SyncWorkerOptions): SyncWorker {
     const again = (runAt: Date, nextAttempt: number) => enqueueSyncJobs(db, [{ connector: connector.name, type: payload.type, id: payload.id, attempt: nextAttempt, runAt }]);
     if (result.kind === 'retry') await again(new Date(Date.now() + result.delayMs), attempt + 1);
     else if (result.kind === 'wait') await again(result.until, attempt);
+  };
+
+  /**
+   * graphile-worker hands over one job; while each job ends by claiming the next (job-drain.ts),
+   * this worker keeps going, up to DRAIN_LIMIT jobs, so it still returns to graphile-worker (and
+   * its shutdown) regularly. graphile-worker completes or fails the job it handed over as usual;
+   * the drain completes or fails the ones it claimed.
+   */
+  const sync = async (raw: unknown, helpers: JobHelpers): Promise<void> => {
+    const workerId = helpers.job.locked_by;
+    liveness.register(workerId);
+    await ready;
+    const drain = (done: number) => workerId !== null && done < DRAIN_LIMIT && !stopping && helpers.abortSignal?.aborted !== true;
+    const first = new JobLease(db, workerId ?? '', helpers.job.id, drain(0));
+    try {
+      await runJob(raw, helpers.job.id, first);
+    } catch (error) {
+      // graphile-worker fails this job; a job claimed for after it goes back to the queue.
+      if (workerId !== null) await releaseClaimedJob(db, workerId, first.next).catch(() => undefined);
+      throw error;
+    }
+    let next = first.next;
+    for (let done = 1; next && workerId !== null; done++) {
+      const job = next;
+      const lease = new JobLease(db, workerId, job.id, drain(done));
+      try {
+        await runJob(job.payload, job.id, lease);
+        await lease.settle();
+        // Worded as graphile-worker words its own jobs, so one log shows every job a process ran.
+        if (logger.isLevelEnabled('debug')) logger.debug(`Completed task ${job.id} (${SYNC_TASK}, claimed by the drain)`, { component: 'queue' });
+      } catch (error) {
+        logger.warn(`Failed task ${job.id} (${SYNC_TASK}, claimed by the drain); it goes back to the queue`, { error: (error as Error).message });
+        await failClaimedJob(db, workerId, job.id, error).catch(() => undefined);
+        await releaseClaimedJob(db, workerId, lease.next).catch(() => undefined);
+        return;
+      }
+      next = lease.next;
+    }
   };
 
   const reconcile = async (raw: unknown, helpers: JobHelpers): Promise<void> => {
@@ -116,6 +159,7 @@ export function createSyncWorker(options: SyncWorkerOptions): SyncWorker {
   return {
     tasks: { [SYNC_TASK]: sync, [RECONCILE_TASK]: reconcile },
     async stop() {
+      stopping = true;
       // Move what the jobs wrote to the outbox; what is left after a while waits there for the next start.
       const drained = Promise.all([...batchers.values()].map((b) => b.drained()));
       let timer: NodeJS.Timeout | undefined;
