@@ -17,7 +17,6 @@ import type { ConnectorSet, ResourceType } from './connector.js';
 import { ensureConnectorRows } from './connector-state.js';
 import { enqueueSyncJobs, RECONCILE_TASK, SYNC_TASK, wakeConnectorJobs, type SyncPayload } from './jobs.js';
 import { Liveness } from './liveness.js';
-import { QueueVacuum } from '../queue/queue-vacuum.js';
 import { failClaimedJob, JobLease, releaseClaimedJob } from './job-drain.js';
 import { JournalBatcher, PushJournal } from './push-journal.js';
 import { syncOne, type SyncResult } from './sync-one.js';
@@ -64,9 +63,6 @@ export function createSyncWorker(options: SyncWorkerOptions): SyncWorker {
     .then(() => enqueueReconcile(db, connectors))
     .catch((error: unknown) => logger.error('sync worker: could not initialise connector state', { error: (error as Error).message }));
   liveness.start();
-  // Jobs churn the job table faster than autovacuum visits it (decision 0709).
-  const vacuum = new QueueVacuum(db);
-  vacuum.start();
   let stopping = false;
   // One background journal appender per connector: jobs do not wait for the chain lock (decision 0206).
   const batchers = new Map(connectors.list.map((c) => [c.name, new JournalBatcher(db, c.name)]));
@@ -171,7 +167,6 @@ export function createSyncWorker(options: SyncWorkerOptions): SyncWorker {
       if ((await Promise.race([drained, late])) === 'late') logger.warn('sync: stopped with push entries still in journal_outbox; the next worker start appends them');
       clearTimeout(timer);
       await liveness.stop();
-      await vacuum.stop();
     },
   };
 }
