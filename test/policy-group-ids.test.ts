@@ -8,14 +8,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { verifyJournal } from '../src/journal/verify.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { startTestServer, USER_SCHEMA, type TestServer } from './support/server.js';
+import { ALL_STAFF_POLICY, startTestServer, USER_SCHEMA, type TestServer } from './support/server.js';
 
-const POLICY = `version: 1
-roles:
-  - name: all-staff
-    when: 'active eq true'
-    groups: [All Staff]
-`;
+const POLICY = ALL_STAFF_POLICY;
 
 let db: TestDatabase;
 let server: TestServer;

@@ -11,14 +11,9 @@ import { composeWritePath } from '../src/compose/write-path.js';
 import { createUser, patchUser } from '../src/resources/users.js';
 import { WritePath } from '../src/write/write-path.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { ENTERPRISE, startTestServer, USER_SCHEMA, type TestServer } from './support/server.js';
+import { ALL_STAFF_POLICY, ENTERPRISE, startTestServer, USER_SCHEMA, type TestServer } from './support/server.js';
 
-const POLICY = `version: 1
-roles:
-  - name: all-staff
-    when: 'active eq true'
-    groups: [All Staff]
-`;
+const POLICY = ALL_STAFF_POLICY;
 
 let db: TestDatabase;
 let server: TestServer;

@@ -14,9 +14,16 @@ import { loadUserPolicyStates } from './user-state.js';
 
 const USER_WRITES = new Set(['create', 'replace', 'update', 'delete']);
 
-/** The last state of each user written in this change set (undefined: deleted). */
-function writtenUsers(entries: readonly JournalEntryInput[]): Map<string, Record<string, unknown> | undefined> {
-  const users = new Map<string, Record<string, unknown> | undefined>();
+/** The last state of each user written in a change set, by id (undefined: deleted). */
+type WrittenUsers = Map<string, Record<string, unknown> | undefined>;
+
+interface UsersOfChange {
+  change: HookedChange;
+  users: WrittenUsers;
+}
+
+function writtenUsers(entries: readonly JournalEntryInput[]): WrittenUsers {
+  const users: WrittenUsers = new Map();
   for (const entry of entries) {
     if (entry.resourceType !== 'User' || !entry.resourceId || !USER_WRITES.has(entry.action)) continue;
     users.set(entry.resourceId, entry.action === 'delete' ? undefined : (entry.after as Record<string, unknown> | undefined));
@@ -29,9 +36,9 @@ function writtenUsers(entries: readonly JournalEntryInput[]): Map<string, Record
  * users are distinct: a run's users are read once, before any of its writes, so a user written by
  * two changes waits for the next run, which reads what the first one wrote.
  */
-function runsOfDistinctUsers(changes: readonly HookedChange[]): Array<Array<{ change: HookedChange; users: Map<string, Record<string, unknown> | undefined> }>> {
-  const runs: Array<Array<{ change: HookedChange; users: Map<string, Record<string, unknown> | undefined> }>> = [];
-  let run: (typeof runs)[number] = [];
+function runsOfDistinctUsers(changes: readonly HookedChange[]): UsersOfChange[][] {
+  const runs: UsersOfChange[][] = [];
+  let run: UsersOfChange[] = [];
   let seen = new Set<string>();
   for (const change of changes) {
     const users = writtenUsers(change.changes.entries);

@@ -18,7 +18,7 @@ import { groupsByName } from './managed-groups.js';
 import type { Policy } from './policy-file.js';
 import { decideReconciliation, planUser, type ReconcileOutcome, type UserToReconcile } from './reconcile-decide.js';
 import { bumpGroupVersions, mergeWrites, writeReconciliation } from './reconcile-writes.js';
-import { loadUserPolicyState, loadUserPolicyStates, type UserPolicyState } from './user-state.js';
+import { loadUserPolicyStates } from './user-state.js';
 
 export type { ReconcileOutcome, UserToReconcile };
 
@@ -37,23 +37,6 @@ async function managedGroupIds(context: ChangeContext, policy: Policy, names: st
     ids.set(key, { id: group.id, name: group.name });
   }
   return ids;
-}
-
-/**
- * Reconciles user `userId`. `document` is the user as stored now (undefined once deleted); `state`
- * may be passed when the caller already loaded it.
- */
-export async function reconcileUser(
-  context: ChangeContext,
-  policy: Policy,
-  userId: string,
-  document: Record<string, unknown> | undefined,
-  loaded?: UserPolicyState,
-  now: Date = new Date(),
-): Promise<ReconcileOutcome> {
-  const state = loaded ?? (await loadUserPolicyState(context.tx, userId));
-  const [outcome] = await reconcileUsers(context, policy, [{ userId, document, state }], now);
-  return outcome!;
 }
 
 /**
@@ -146,22 +129,21 @@ async function record(
 
 /**
  * Locks the users (in id order) and reconciles each as if alone, one journal entry per user and
- * change as reconcileUserById writes them, with one state read, one version bump and one write for
- * all of them (`policy apply`'s batches: these were five round trips per user).
+ * change, with one state read, one version bump and one write for all of them (`policy apply`'s
+ * batches: these were five round trips per user). One outcome per user found, in id order.
  */
-export async function reconcileUsersById(context: ChangeContext, policy: Policy, userIds: readonly string[], now: Date = new Date()): Promise<void> {
+export async function reconcileUsersById(context: ChangeContext, policy: Policy, userIds: readonly string[], now: Date = new Date()): Promise<ReconcileOutcome[]> {
   const { rows } = (await context.tx.raw(`SELECT id::text AS id, resource FROM users WHERE id = ANY(?::uuid[]) ORDER BY id FOR NO KEY UPDATE`, [[...userIds]])) as {
     rows: Array<{ id: string; resource: Record<string, unknown> }>;
   };
-  if (rows.length === 0) return;
+  if (rows.length === 0) return [];
   const states = await loadUserPolicyStates(context.tx, rows.map((row) => row.id));
   const changes = rows.map((row) => ({ context, users: [{ userId: row.id, document: row.resource, state: states.users.get(row.id)! }] }));
-  await reconcileChanges(context.tx, policy, changes, now);
+  return (await reconcileChanges(context.tx, policy, changes, now)).flat();
 }
 
-/** Locks the user and reconciles it (re-evaluation jobs, apply, grants). */
+/** Locks the user and reconciles it (re-evaluation jobs, grants, requests, reviews); undefined when there is no such user. */
 export async function reconcileUserById(context: ChangeContext, policy: Policy, userId: string, now?: Date): Promise<ReconcileOutcome | undefined> {
-  const row = (await context.tx('users').select('resource').where({ id: userId }).forNoKeyUpdate().first()) as { resource: Record<string, unknown> } | undefined;
-  if (!row) return undefined;
-  return reconcileUser(context, policy, userId, row.resource, undefined, now);
+  const [outcome] = await reconcileUsersById(context, policy, [userId], now);
+  return outcome;
 }

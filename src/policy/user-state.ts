@@ -32,11 +32,6 @@ interface StateRow {
   extra: string | null;
 }
 
-export async function loadUserPolicyState(tx: Knex.Transaction | Knex, userId: string): Promise<UserPolicyState> {
-  const { policyVersion, users } = await loadUserPolicyStates(tx, [userId]);
-  return users.get(userId) ?? emptyState(policyVersion);
-}
-
 const emptyState = (policyVersion: string | undefined): UserPolicyState => ({ policyVersion, memberships: new Map(), roles: new Map(), exceptions: [], violations: new Set() });
 
 interface StatesRow extends StateRow {

@@ -22,6 +22,9 @@ export function syncJobKey(connector: string, type: ResourceType, id: string): s
   return `sync:${connector}:${type}:${id.toLowerCase()}`;
 }
 
+/** Queue priority of sync jobs. */
+const SYNC_PRIORITY = 25;
+
 export interface SyncJobSpec {
   connector: string;
   type: ResourceType;
@@ -36,7 +39,7 @@ export async function enqueueSyncJobs(db: Knex | Knex.Transaction, jobs: readonl
   const payloads = jobs.map((job) => JSON.stringify({ connector: job.connector, type: job.type, id: job.id.toLowerCase(), ...(job.attempt ? { attempt: job.attempt } : {}) }));
   await db.raw(
     `SELECT count(*) FROM graphile_worker.add_jobs(
-       ARRAY(SELECT ROW(?, s.payload::json, NULL, s.run_at, 25, s.job_key, 0, NULL)::graphile_worker.job_spec
+       ARRAY(SELECT ROW(?, s.payload::json, NULL, s.run_at, ${SYNC_PRIORITY}, s.job_key, 0, NULL)::graphile_worker.job_spec
              FROM unnest(?::text[], ?::text[], ?::timestamptz[]) AS s(payload, job_key, run_at)),
        true)`,
     [
@@ -45,6 +48,22 @@ export async function enqueueSyncJobs(db: Knex | Knex.Transaction, jobs: readonl
       jobs.map((job) => syncJobKey(job.connector, job.type, job.id)),
       jobs.map((job) => (job.runAt ?? new Date()).toISOString()),
     ],
+  );
+}
+
+/**
+ * enqueueSyncJobs for fresh changes whose (connector, type, id) rows a SELECT gives (the outbox
+ * hook, decision 0705: found and queued in one statement): the same payload, key (syncJobKey in
+ * SQL) and priority, to run now.
+ */
+export async function enqueueSyncJobsSelected(tx: Knex | Knex.Transaction, source: { sql: string; bindings: readonly Knex.RawBinding[] }): Promise<void> {
+  await tx.raw(
+    `SELECT count(*) FROM graphile_worker.add_jobs(
+       ARRAY(SELECT ROW(?, json_build_object('connector', s.connector, 'type', s.type, 'id', lower(s.id)), NULL, now(), ${SYNC_PRIORITY},
+                        'sync:' || s.connector || ':' || s.type || ':' || lower(s.id), 0, NULL)::graphile_worker.job_spec
+             FROM (${source.sql}) AS s(connector, type, id)),
+       true)`,
+    [SYNC_TASK, ...source.bindings],
   );
 }
 

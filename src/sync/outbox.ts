@@ -10,7 +10,7 @@ import type { Knex } from 'knex';
 import { isResourceId } from '../store/rows.js';
 import type { ChangeHook, ChangeSet } from '../write/write-path.js';
 import type { Connector, ConnectorSet, ResourceType } from './connector.js';
-import { SYNC_TASK } from './jobs.js';
+import { enqueueSyncJobsSelected } from './jobs.js';
 
 const TABLE: Record<ResourceType, string> = { User: 'users', Group: 'groups' };
 
@@ -40,8 +40,7 @@ function relevant(connector: Connector, type: ResourceType, ids: string[]): { sq
 
 /**
  * The outbox hook for these connectors: one job per changed resource and connector that must hear
- * of it, found and queued in one statement (decision 0705), with the payload and key
- * enqueueSyncJobs gives them (jobs.ts).
+ * of it, found and queued in one statement (decision 0705, jobs.ts's enqueueSyncJobsSelected).
  */
 export function outboxHook(connectors: ConnectorSet): ChangeHook {
   // Over the changes of a shared transaction (decision 0708), one statement queues them all.
@@ -53,15 +52,10 @@ export function outboxHook(connectors: ConnectorSet): ChangeHook {
       for (const connector of connectors.list) parts.push({ type, ...relevant(connector, type, touched[type]) });
     }
     if (parts.length === 0) return;
-    const selects = parts.map((part) => `SELECT j.connector, ?::text AS type, j.id FROM (${part.sql}) AS j(connector, id)`);
-    await tx.raw(
-      `SELECT count(*) FROM graphile_worker.add_jobs(
-         ARRAY(SELECT ROW(?, json_build_object('connector', s.connector, 'type', s.type, 'id', s.id), NULL, now(), 25,
-                          'sync:' || s.connector || ':' || s.type || ':' || s.id, 0, NULL)::graphile_worker.job_spec
-               FROM (${selects.join(' UNION ALL ')}) AS s),
-         true)`,
-      [SYNC_TASK, ...parts.flatMap((part) => [part.type, ...part.bindings])],
-    );
+    await enqueueSyncJobsSelected(tx, {
+      sql: parts.map((part) => `SELECT j.connector, ?::text AS type, j.id FROM (${part.sql}) AS j(connector, id)`).join(' UNION ALL '),
+      bindings: parts.flatMap((part) => [part.type, ...part.bindings]),
+    });
   };
   return Object.assign((tx: Knex.Transaction, changes: ChangeSet) => enqueue(tx, [changes]), {
     many: (tx: Knex.Transaction, changes: ReadonlyArray<{ changes: ChangeSet }>) => enqueue(tx, changes.map((change) => change.changes)),

@@ -90,16 +90,15 @@ export class SharedCommit<C extends ChangeContext> {
     this.working = true;
     this.inFlight++;
     let worked = false;
+    // Once the batch's work has run (or the batch ended without reaching that point), the next may start.
     const workDone = () => {
-      if (worked) return;
+      if (!worked) this.working = false;
       worked = true;
-      this.working = false;
       this.startNext();
     };
     void this.commit(batch, workDone).finally(() => {
       this.inFlight--;
       workDone();
-      this.startNext();
     });
   }
 

@@ -129,34 +129,15 @@ export class WritePath {
   }
 
   /**
-   * After the work: the hooks over its changes, in order, each after the statements deferred before
-   * it. False when there were no changes (nothing to journal). The last hook's deferred statements
+   * The hooks, in order, over changes that have entries: a hook with `many` once over several of
+   * them (one state read, one version bump, one write for a batch of joiners), otherwise once per
+   * change; each hook after the statements deferred before it. The last hook's deferred statements
    * may still be running.
    */
-  private async runHooks(tx: Knex.Transaction, changes: ChangeSet, actor: Actor): Promise<boolean> {
-    await changes.settle();
-    if (changes.entries.length === 0) return false;
-    for (const hook of this.hooks) {
-      await changes.settle();
-      await hook(tx, changes, actor);
-    }
-    return true;
-  }
-
-  /**
-   * The hooks over the changes of a shared transaction whose work is done, and every deferred
-   * statement done: their journal is appended later. A hook with `many` runs once over all of them
-   * (one state read, one version bump, one write for a batch of joiners); the others once per change.
-   */
-  private async finishMany(tx: Knex.Transaction, all: readonly HookedChange[]): Promise<void> {
-    const settleAll = async (changes: readonly HookedChange[]) => {
-      for (const change of changes) await change.changes.settle();
-    };
-    await settleAll(all);
-    const changed = all.filter((change) => change.changes.entries.length > 0);
+  private async runHooks(tx: Knex.Transaction, changed: readonly HookedChange[]): Promise<void> {
     for (const hook of this.hooks) {
       await settleAll(changed);
-      if (hook.many) await hook.many(tx, changed);
+      if (hook.many && changed.length > 1) await hook.many(tx, changed);
       else {
         for (const change of changed) {
           await change.changes.settle();
@@ -164,6 +145,16 @@ export class WritePath {
         }
       }
     }
+  }
+
+  /**
+   * The hooks over the changes of a shared transaction whose work is done, and every deferred
+   * statement done: their journal is appended later.
+   */
+  private async finishMany(tx: Knex.Transaction, all: readonly HookedChange[]): Promise<void> {
+    await settleAll(all);
+    const changed = all.filter((change) => change.changes.entries.length > 0);
+    await this.runHooks(tx, changed);
     await settleAll(changed);
   }
 
@@ -171,7 +162,9 @@ export class WritePath {
     return this.db.transaction(async (tx) => {
       const changes = new ChangeSet();
       const result = await work({ tx, changes, actor, guards: this.guards });
-      if (await this.runHooks(tx, changes, actor)) {
+      await changes.settle();
+      if (changes.entries.length > 0) {
+        await this.runHooks(tx, [{ changes, actor }]);
         try {
           await appendJournal(tx, actor, changes.entries);
         } finally {
@@ -226,6 +219,10 @@ export class WritePath {
     }
     return outcomes;
   }
+}
+
+async function settleAll(changes: readonly HookedChange[]): Promise<void> {
+  for (const change of changes) await change.changes.settle();
 }
 
 /** Attempts after the first for a transaction aborted by a deadlock or serialization failure. */

@@ -135,6 +135,14 @@ export async function snapshotCounts(db: TestDatabase): Promise<Record<string, n
 }
 
 export const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
+
+/** The smallest policy with a managed group: every active user is in All Staff. */
+export const ALL_STAFF_POLICY = `version: 1
+roles:
+  - name: all-staff
+    when: 'active eq true'
+    groups: [All Staff]
+`;
 export const GROUP_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:Group';
 export const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 export const HR = 'urn:ietf:params:scim:schemas:extension:roster:2.0:User';
